@@ -1,0 +1,34 @@
+"""Typed configuration of roadwatch: one pydantic tree loaded from YAML."""
+
+from config.loader import ConfigError, format_path, load_config, validate_config
+from config.redact import redact_url
+from config.schema import (
+    AlertsConfig,
+    ApiConfig,
+    BackoffConfig,
+    CameraConfig,
+    DetectorsConfig,
+    GalleryConfig,
+    OutputsConfig,
+    ReidConfig,
+    RoadwatchConfig,
+    StreamsConfig,
+)
+
+__all__ = [
+    "AlertsConfig",
+    "ApiConfig",
+    "BackoffConfig",
+    "CameraConfig",
+    "ConfigError",
+    "DetectorsConfig",
+    "GalleryConfig",
+    "OutputsConfig",
+    "ReidConfig",
+    "RoadwatchConfig",
+    "StreamsConfig",
+    "format_path",
+    "load_config",
+    "redact_url",
+    "validate_config",
+]

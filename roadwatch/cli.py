@@ -1,0 +1,282 @@
+"""The ``roadwatch`` command line.
+
+Every command that computes results accepts ``--json`` and then prints one JSON object as
+the last line of stdout. Problems a user can fix print one line ``roadwatch: error: ...``
+on stderr and exit with status 2 (bad arguments or config) or 1 (a source failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml
+
+from config import CameraConfig, ConfigError, RoadwatchConfig, load_config, redact_url
+from config.schema import CAMERA_ID_PATTERN
+from roadwatch import __version__
+from roadwatch.events import JsonlEventSink
+from roadwatch.pipeline import Pipeline, RunSummary, camera_event
+from roadwatch.sample import write_sample_video
+from streams import CameraHealth, CameraReader, CameraState, SourceUnavailableError, build_readers
+
+log = logging.getLogger("roadwatch")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``roadwatch`` console command."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="roadwatch: %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        code: int = args.handler(args)
+        return code
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            print(f"roadwatch: error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CliError, SourceUnavailableError, OSError) as exc:
+        print(f"roadwatch: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roadwatch", description="Traffic camera analytics.")
+    parser.add_argument("--version", action="version", version=f"roadwatch {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    commands = parser.add_subparsers(title="commands")
+
+    config = commands.add_parser("config", help="work with config files")
+    config_commands = config.add_subparsers(title="config commands", required=True)
+    check = config_commands.add_parser("check", help="validate a config and print it resolved")
+    check.add_argument("file", type=Path)
+    check.add_argument("--json", action="store_true", help="print the resolved config as JSON")
+    check.set_defaults(handler=cmd_config_check)
+
+    replay = commands.add_parser("replay", help="replay a video file or image folder")
+    replay.add_argument("path", type=Path, help="video file or folder of images")
+    replay.add_argument("--config", type=Path, help="config file (its cameras are ignored)")
+    replay.add_argument("--camera-id", help="camera id for the events (default: file name)")
+    replay.add_argument("--events", type=Path, help="event log to write (default: from config)")
+    replay.add_argument("--pace", choices=("fast", "native"), default="fast", help="replay speed")
+    replay.add_argument("--json", action="store_true", help="print a JSON summary last")
+    replay.set_defaults(handler=cmd_replay)
+
+    run = commands.add_parser("run", help="run the configured cameras until stopped")
+    run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--events", type=Path, help="event log (default: outputs.events_path)")
+    run.add_argument("--status-every", type=float, default=10.0, help="seconds between health lines")
+    run.add_argument("--json", action="store_true", help="print a JSON summary last")
+    run.set_defaults(handler=cmd_run)
+
+    demo = commands.add_parser("demo", help="generate the sample clip and replay it")
+    demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="where the demo writes")
+    demo.add_argument("--json", action="store_true", help="print a JSON summary last")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    """``roadwatch config check FILE``: print the resolved config or the problems."""
+    cfg = load_config(args.file)
+    resolved = _printable(cfg)
+    if args.json:
+        print(json.dumps(resolved))
+    else:
+        print(yaml.safe_dump(resolved, sort_keys=False).rstrip())
+        print(f"# {args.file}: valid ({len(cfg.cameras)} cameras)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _printable(cfg: RoadwatchConfig) -> dict[str, Any]:
+    """The config as plain data, secrets and URL passwords masked."""
+    data: dict[str, Any] = cfg.model_dump(mode="json")
+    for camera in data["cameras"]:
+        if camera.get("url"):
+            camera["url"] = redact_url(camera["url"])
+    if data["gallery"].get("redis_url"):
+        data["gallery"]["redis_url"] = redact_url(data["gallery"]["redis_url"])
+    return data
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """``roadwatch replay PATH``: every frame of a recording through the pipeline."""
+    cfg = load_config(args.config) if args.config else RoadwatchConfig()
+    camera_id = args.camera_id or _camera_id_from(args.path)
+    if not re.fullmatch(CAMERA_ID_PATTERN, camera_id):
+        raise CliError(f"--camera-id: must be 1-64 letters, digits, '_', '.', '-' (got {camera_id!r})")
+    kind = "folder" if args.path.is_dir() else "file"
+    camera = CameraConfig(id=camera_id, kind=kind, path=args.path, pace=args.pace)
+    events = args.events or cfg.outputs.events_path
+    summary, sink_count = _run_pipeline(cfg, (camera,), events, append=False, json_mode=args.json)
+    return _report(summary, sink_count, events, json_mode=args.json)
+
+
+def _camera_id_from(path: Path) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", path.stem or path.name).strip("-._")[:64]
+    return cleaned or "replay"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``roadwatch run --config F``: read live cameras until SIGINT/SIGTERM or all end."""
+    cfg = load_config(args.config)
+    cameras = tuple(c for c in cfg.cameras if c.enabled)
+    if not cameras:
+        raise CliError(f"{args.config}: no enabled cameras to run")
+    events = args.events or cfg.outputs.events_path
+    summary, sink_count = _run_pipeline(
+        cfg, cameras, events, append=True, json_mode=args.json, status_every=args.status_every
+    )
+    return _report(summary, sink_count, events, json_mode=args.json, fail_on_camera=False)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``roadwatch demo``: make the sample clip once, then replay it."""
+    clip = args.dir / "sample.mp4"
+    if not clip.is_file() or clip.stat().st_size == 0:
+        print(f"writing sample clip {clip} ...", file=sys.stderr)
+        write_sample_video(clip)
+    camera = CameraConfig(id="demo", kind="file", path=clip)
+    events = args.dir / "events.jsonl"
+    summary, sink_count = _run_pipeline(
+        RoadwatchConfig(), (camera,), events, append=False, json_mode=args.json
+    )
+    return _report(summary, sink_count, events, json_mode=args.json)
+
+
+def _run_pipeline(
+    cfg: RoadwatchConfig,
+    cameras: Sequence[CameraConfig],
+    events_path: Path,
+    *,
+    append: bool,
+    json_mode: bool,
+    status_every: float | None = None,
+) -> tuple[RunSummary, int]:
+    """Wire readers, pipeline and event log; run until done or signalled."""
+    sink = JsonlEventSink(events_path, append=append)
+    try:
+
+        def on_state(health: CameraHealth) -> None:
+            sink.write(camera_event(health))
+            if health.state is CameraState.FAILED:
+                print(f"roadwatch: error: camera {health.camera_id}: {health.last_error}", file=sys.stderr)
+
+        bus, readers = build_readers(cameras, cfg.streams, on_state=on_state)
+        stop = threading.Event()
+        with _progress(readers, enabled=not json_mode and sys.stderr.isatty()) as on_frame:
+            pipeline = Pipeline(bus=bus, readers=readers, detector=None, sink=sink, on_frame=on_frame)
+            with _stop_on_signals(stop), _status_lines(readers, stop, status_every):
+                summary = pipeline.run(stop)
+    finally:
+        sink.close()
+    return summary, sink.count
+
+
+def _report(
+    summary: RunSummary, events: int, events_path: Path, *, json_mode: bool, fail_on_camera: bool = True
+) -> int:
+    failed = [c for c in summary.cameras if c.state is CameraState.FAILED]
+    if json_mode:
+        print(json.dumps({**summary.to_dict(), "events": events, "events_path": str(events_path)}))
+    else:
+        print(
+            f"{summary.frames_processed}/{summary.frames_read} frames processed, "
+            f"{summary.frames_dropped} dropped, {summary.seconds:.2f} s ({summary.fps:.1f} fps); "
+            f"{events} events -> {events_path}"
+        )
+    return EXIT_FAILED if failed and fail_on_camera else EXIT_OK
+
+
+@contextmanager
+def _progress(readers: Sequence[CameraReader], *, enabled: bool) -> Iterator[Callable[[Any], None] | None]:
+    """A tqdm bar on a terminal; its total appears once the recordings have opened."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(unit="frame", file=sys.stderr, dynamic_ncols=True) as bar:
+
+        def on_frame(_: Any) -> None:
+            if bar.total is None:
+                counts = [r.frame_count for r in readers]
+                if all(c is not None for c in counts):
+                    bar.total = sum(c for c in counts if c is not None)
+            bar.update(1)
+
+        yield on_frame
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """First SIGINT/SIGTERM sets ``stop`` (clean shutdown); a second one interrupts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, _: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print(f"roadwatch: {signal.Signals(signum).name}: stopping ...", file=sys.stderr)
+        stop.set()
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def _status_lines(
+    readers: Sequence[CameraReader], stop: threading.Event, every: float | None
+) -> Iterator[None]:
+    """Log one health line per camera every ``every`` seconds (live runs)."""
+    if not every or every <= 0:
+        yield
+        return
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.wait(every) and not stop.is_set():
+            for reader in readers:
+                h = reader.health()
+                print(
+                    f"roadwatch: camera {h.camera_id}: {h.state.value} {h.fps:.1f} fps, "
+                    f"read {h.frames_read}, dropped {h.frames_dropped}, reconnects {h.reconnects}"
+                    + (f", last error: {h.last_error}" if h.last_error else ""),
+                    file=sys.stderr,
+                )
+
+    thread = threading.Thread(target=loop, name="status", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
