@@ -1,0 +1,184 @@
+"""The command line, run in-process (replay, demo, config check) and as a process (run + SIGINT)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from roadwatch.cli import main
+from support import RtspServer, free_port
+
+
+def _last_json(out: str) -> dict[str, object]:
+    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def test_replay_counts_every_frame(
+    sample_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "events.jsonl"
+    code = main(["replay", str(sample_clip), "--events", str(events), "--json"])
+    summary = _last_json(capsys.readouterr().out)
+    assert code == 0
+    assert summary["frames_read"] == summary["frames_processed"] == 40
+    assert summary["frames_dropped"] == 0
+    assert {"seconds", "fps"} <= summary.keys()
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    assert [e["state"] for e in lines] == ["connecting", "streaming", "ended"]
+    assert {e["camera_id"] for e in lines} == {"sample"}
+
+
+def test_replay_of_image_folder_with_camera_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+    import numpy as np
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i:03d}.png"), np.full((6, 6, 3), i, np.uint8))
+    code = main(
+        ["replay", str(frames), "--camera-id", "gate-1", "--events", str(tmp_path / "e.jsonl"), "--json"]
+    )
+    summary = _last_json(capsys.readouterr().out)
+    assert code == 0
+    assert summary["frames_processed"] == 3
+    assert summary["cameras"][0]["camera_id"] == "gate-1"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda tmp: tmp / "missing.mp4", "no such file"),
+        (lambda tmp: (tmp / "z.mp4", (tmp / "z.mp4").write_bytes(b""))[0], "empty file"),
+        (lambda tmp: (tmp / "t.mp4", (tmp / "t.mp4").write_text("hello"))[0], "not a readable video"),
+    ],
+    ids=["missing", "zero-bytes", "text"],
+)
+def test_replay_bad_file_gives_one_line(
+    make, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    code = main(["replay", str(make(tmp_path)), "--events", str(tmp_path / "e.jsonl"), "--json"])
+    captured = capsys.readouterr()
+    assert code == 1
+    errors = [line for line in captured.err.splitlines() if "error" in line]
+    assert len(errors) == 1
+    assert message in errors[0]
+    assert "Traceback" not in captured.err
+    assert _last_json(captured.out)["frames_read"] == 0
+
+
+def test_replay_rejects_bad_camera_id(sample_clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(sample_clip), "--camera-id", "bad id!"]) == 2
+    assert "--camera-id" in capsys.readouterr().err
+
+
+def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--dir", str(tmp_path), "--json"]) == 0
+    summary = _last_json(capsys.readouterr().out)
+    assert summary["frames_processed"] == summary["frames_read"] == 250
+    assert (tmp_path / "sample.mp4").stat().st_size > 0
+    assert (tmp_path / "events.jsonl").read_text().count("camera.state") == 3
+
+
+def test_config_check_prints_resolved_config_with_secrets_masked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "cameras:\n  - {id: a, kind: rtsp, url: 'rtsp://u:hunter2@h/s'}\n"
+        "  - {id: b, kind: file, path: clips/b.mp4}\n"
+        "gallery: {password: hunter2}\n"
+    )
+    assert main(["config", "check", str(cfg), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out
+    data = _last_json(out)
+    assert data["cameras"][0]["url"] == "rtsp://u:***@h/s"  # type: ignore[index]
+    assert data["cameras"][1]["path"] == str(tmp_path / "clips" / "b.mp4")  # type: ignore[index]
+    assert data["gallery"]["fusion_threshold"] == 0.9  # type: ignore[index]
+
+
+def test_config_check_names_each_bad_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "cameras:\n"
+        "  - {id: a, kind: rtsp, url: 'rtsp://h/s'}\n"
+        "  - {id: a, kind: file, path: x.mp4}\n"
+        "  - {id: c, kind: rtsp, url: 'rtsp://h/s', fps_cap: -5}\n"
+        "colour: red\n"
+    )
+    assert main(["config", "check", str(cfg)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert any("cameras[2].fps_cap" in line and "-5" in line for line in err)
+    assert any(
+        line.endswith(
+            "colour: unknown key (known: cameras, streams, detectors, reid, gallery, alerts, outputs, api)"
+        )
+        for line in err
+    )
+    assert all(line.startswith("roadwatch: error: ") for line in err)
+
+
+def test_run_without_cameras_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("cameras: []\n")
+    assert main(["run", "--config", str(cfg)]) == 2
+    assert "no enabled cameras" in capsys.readouterr().err
+
+
+def _wait_for_line(path: Path, needle: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and needle in path.read_text()):
+        assert time.monotonic() < deadline, f"{needle!r} not in {path} after {timeout} s"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_run_shuts_down_cleanly_on_signal(
+    sig: signal.Signals, rtsp_server: Callable[[], RtspServer], tmp_path: Path
+) -> None:
+    server = rtsp_server()
+    events = tmp_path / "events.jsonl"
+    cfg = tmp_path / "live.yaml"
+    cfg.write_text(
+        "cameras:\n"
+        f"  - {{id: live, kind: rtsp, url: '{server.url}'}}\n"
+        f"  - {{id: dead, kind: rtsp, url: 'rtsp://127.0.0.1:{free_port()}/x', open_timeout_s: 1}}\n"
+        f"outputs: {{events_path: {events.name}}}\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "roadwatch", "run", "--config", str(cfg), "--json", "--status-every", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        _wait_for_line(events, '"state":"streaming"', 20)
+        _wait_for_line(events, '"state":"backoff"', 20)  # the dead camera backs off, live one flows
+        time.sleep(1.0)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    summary = _last_json(out)
+    cameras = {c["camera_id"]: c for c in summary["cameras"]}  # type: ignore[attr-defined]
+    assert cameras["live"]["frames_read"] > 0
+    assert cameras["dead"]["frames_read"] == 0
+    assert summary["frames_processed"] > 0
+    # every reader joined and the log was flushed: each camera's last event is its final state
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    last = {e["camera_id"]: e["state"] for e in lines}
+    assert last == {"live": "ended", "dead": "ended"}
+    assert summary["events"] == len(lines)
+    assert "Traceback" not in err

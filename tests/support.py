@@ -1,0 +1,75 @@
+"""Test helpers importable from any test module (``tests`` is on pytest's pythonpath)."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SERVER_SCRIPT = Path(__file__).parent / "streams" / "rtsp_server.py"
+# gst-rtsp-server's Python bindings live in Debian's interpreter, not in the venv.
+SYSTEM_PYTHON = "/usr/bin/python3"
+_READY_TIMEOUT_S = 15.0
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RtspServer:
+    """A gst-rtsp-server process serving a live test pattern that tests can kill or freeze."""
+
+    def __init__(self, port: int, path: str = "cam") -> None:
+        self.port = port
+        self.path = path
+        self._proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}/{self.path}"
+
+    def start(self) -> RtspServer:
+        """Start (or restart) on the same port and wait until it listens."""
+        proc = subprocess.Popen(
+            [SYSTEM_PYTHON, str(SERVER_SCRIPT), str(self.port), self.path],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        ready, _, _ = select.select([proc.stdout], [], [], _READY_TIMEOUT_S)
+        line = proc.stdout.readline() if ready and proc.stdout else ""
+        if line.strip() != "READY":
+            proc.kill()
+            _, err = proc.communicate()
+            pytest.fail(
+                f"RTSP test server did not start ({err.strip()[-300:]!r}); "
+                "`scripts/dev test` installs gst-rtsp-server from Debian packages"
+            )
+        self._proc = proc
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: the server vanishes, connections reset."""
+        if self._proc is not None:
+            self.thaw()
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open but no byte flows (a hung camera)."""
+        assert self._proc is not None
+        os.kill(self._proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT after :meth:`freeze`."""
+        if self._proc is not None:
+            os.kill(self._proc.pid, signal.SIGCONT)
