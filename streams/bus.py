@@ -44,9 +44,13 @@ class FrameBus:
         Returns:
             False once the bus is closed (the frame was not queued).
         """
+        if frame.camera_id not in self._queues:
+            raise ValueError(f"camera '{frame.camera_id}' has no queue on this bus")
         queue = self._queues[frame.camera_id]
         capacity = self._capacity[frame.camera_id]
         with self._cond:
+            if self._closed:
+                return False
             if live and len(queue) >= capacity:
                 queue.popleft()
                 self._dropped[frame.camera_id] += 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from roadwatch.sample import write_sample_video
-from support import RtspServer, free_port
+from tests.support import RtspServer, free_port
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from roadwatch.cli import main
-from support import RtspServer, free_port
+from tests.support import RtspServer, free_port
 
 
 def _last_json(out: str) -> dict[str, object]:

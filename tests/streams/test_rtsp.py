@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from streams import Backoff, CameraReader, CameraState, FrameBus, SourceError, StreamSource
-from support import RtspServer, free_port
+from tests.support import RtspServer, free_port
 
 
 def _source(url: str, *, read_timeout_s: float = 5.0, open_timeout_s: float = 5.0) -> StreamSource:
