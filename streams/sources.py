@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -306,6 +308,7 @@ class StreamSource:
         return redact_url(self._url)
 
     def open(self) -> None:
+        self._check_host()
         quiet_opencv()
         # OpenCV reads FFmpeg options from this one process-wide variable at each open; every
         # stream shares the same transport (StreamsConfig), so concurrent opens agree on it.
@@ -325,6 +328,14 @@ class StreamSource:
                 retryable=True,
             )
         self._cap = cap
+
+    def _check_host(self) -> None:
+        """Name an unknown host plainly (FFmpeg only says the open failed); DNS may recover."""
+        host = urlsplit(self._url).hostname or ""
+        try:
+            socket.getaddrinfo(host, None)
+        except (socket.gaierror, UnicodeError):
+            raise SourceError(f"{self.description}: unknown host '{host}'", retryable=True) from None
 
     def read(self) -> Capture | None:
         if self._cap is None:

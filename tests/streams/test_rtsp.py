@@ -111,6 +111,13 @@ def test_wrong_path_goes_to_backoff(rtsp_server: Callable[[], RtspServer], path:
     assert info.value.retryable
 
 
+def test_unknown_host_is_named() -> None:
+    with pytest.raises(SourceError, match="unknown host 'camera.invalid'") as info:
+        _source("rtsp://user:pw@camera.invalid:554/s").open()
+    assert info.value.retryable
+    assert "pw" not in str(info.value)
+
+
 def test_unreachable_url_backs_off_without_crashing(caplog: pytest.LogCaptureFixture) -> None:
     url = f"rtsp://admin:s3cret@127.0.0.1:{free_port()}/cam"
     bus = FrameBus([("dead", 2)])
