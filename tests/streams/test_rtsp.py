@@ -112,7 +112,7 @@ def test_wrong_path_goes_to_backoff(rtsp_server: Callable[[], RtspServer], path:
 
 
 def test_unknown_host_is_named() -> None:
-    with pytest.raises(SourceError, match="unknown host 'camera.invalid'") as info:
+    with pytest.raises(SourceError, match=r"unknown host 'camera\.invalid'") as info:
         _source("rtsp://user:pw@camera.invalid:554/s").open()
     assert info.value.retryable
     assert "pw" not in str(info.value)
