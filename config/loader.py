@@ -96,7 +96,7 @@ def validate_config(data: Any, *, source: str = "<config>", base_dir: Path | Non
     try:
         return RoadwatchConfig.model_validate(data, context=context)
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(err, data) for err in exc.errors()]) from None
+        raise ConfigError(source, [describe_error(err, data) for err in exc.errors()]) from None
 
 
 def format_path(loc: Sequence[str | int]) -> str:
@@ -107,7 +107,7 @@ def format_path(loc: Sequence[str | int]) -> str:
     return out or "(top level)"
 
 
-def _describe(err: Mapping[str, Any], data: Any) -> str:
+def describe_error(err: Mapping[str, Any], data: Any) -> str:
     loc = [p for p in err["loc"] if isinstance(p, (str, int))]
     error = (err.get("ctx") or {}).get("error")
     if isinstance(error, FieldError):
