@@ -95,6 +95,10 @@ class CameraConfig(Section):
         None, description="Video file or image folder (file/folder); relative to the config file."
     )
     scenario: str | None = Field(None, description="Scenario name or file (synthetic cameras).")
+    scenario_camera: str | None = Field(
+        None, description="Camera of the scenario to render (synthetic); None: its first camera."
+    )
+    seed: int = Field(0, ge=0, description="World seed of a synthetic camera.")
     fps_cap: float | None = Field(
         None, gt=0, le=240, description="Process at most this many frames/s (live); None: all."
     )
@@ -145,6 +149,8 @@ class CameraConfig(Section):
                 raise FieldError((name,), f"required for a camera of kind '{self.kind}'")
             if name != wanted and present:
                 raise FieldError((name,), f"not used by a camera of kind '{self.kind}' (use '{wanted}')")
+        if self.scenario_camera is not None and self.kind != "synthetic":
+            raise FieldError(("scenario_camera",), f"not used by a camera of kind '{self.kind}'")
         if self.url is not None:
             _check_url(self.url, _URL_SCHEMES[self.kind])
         return self

@@ -28,7 +28,15 @@ from roadwatch import __version__
 from roadwatch.events import JsonlEventSink
 from roadwatch.pipeline import Pipeline, RunSummary, camera_event
 from roadwatch.sample import write_sample_video
-from streams import CameraHealth, CameraReader, CameraState, SourceUnavailableError, build_readers
+from roadwatch.synth_cmd import add_synth_commands
+from streams import (
+    CameraHealth,
+    CameraReader,
+    CameraState,
+    FrameSource,
+    SourceUnavailableError,
+    build_readers,
+)
 
 log = logging.getLogger("roadwatch")
 
@@ -94,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--status-every", type=float, default=10.0, help="seconds between health lines")
     run.add_argument("--json", action="store_true", help="print a JSON summary last")
     run.set_defaults(handler=cmd_run)
+
+    add_synth_commands(commands)
 
     demo = commands.add_parser("demo", help="generate the sample clip and replay it")
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="where the demo writes")
@@ -188,7 +198,7 @@ def _run_pipeline(
             if health.state is CameraState.FAILED:
                 print(f"roadwatch: error: camera {health.camera_id}: {health.last_error}", file=sys.stderr)
 
-        bus, readers = build_readers(cameras, cfg.streams, on_state=on_state)
+        bus, readers = build_readers(cameras, cfg.streams, on_state=on_state, synthetic=_synthetic_source)
         stop = threading.Event()
         with _progress(readers, enabled=not json_mode and sys.stderr.isatty()) as on_frame:
             pipeline = Pipeline(bus=bus, readers=readers, detector=None, sink=sink, on_frame=on_frame)
@@ -197,6 +207,12 @@ def _run_pipeline(
     finally:
         sink.close()
     return summary, sink.count
+
+
+def _synthetic_source(camera: CameraConfig) -> FrameSource:
+    from synth.source import synthetic_source  # imported on demand: rendering needs Pillow and fonts
+
+    return synthetic_source(camera)
 
 
 def _report(

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from synth.fleet import Identity
+from synth.fleet import DIMENSIONS, Identity
 from synth.geometry import PinholeCamera
 from synth.plates import render_plate, soil
 from synth.scenario import Lighting
@@ -215,6 +215,7 @@ class CameraRenderer:
         box = _bounds(quad, w, h)
         if box is None:
             return None
+        self._shadow(frame, x, sprite.width_m * 0.85, z, identity)
         sh, sw = look.image.shape[:2]
         src = np.array([[0, 0], [sw, 0], [sw, sh], [0, sh]], np.float32)
         homography = cv2.getPerspectiveTransform(src, quad).astype(np.float64)
@@ -237,6 +238,27 @@ class CameraRenderer:
         if self.spec.lighting in ("night", "dusk", "ir") and len(sprite.lights):
             self._glow_lights(frame, sprite.lights, homography, scale)
         return vehicle, _xyxy(tight)
+
+    def _shadow(self, frame: Image, x: float, width: float, z: float, identity: Identity) -> None:
+        """Darken the road under the vehicle's footprint (its contact shadow)."""
+        length = DIMENSIONS[identity.type][2]
+        ahead = 1 if self.spec.view == "front" else -1
+        z0, z1 = sorted((z - 0.3 * ahead, z + ahead * length))
+        footprint = np.array(
+            [[x - width / 2, 0, z0], [x + width / 2, 0, z0], [x + width / 2, 0, z1], [x - width / 2, 0, z1]],
+            np.float64,
+        )
+        quad = self.cam.project(footprint).astype(np.float32)
+        h, w = frame.shape[:2]
+        box = None if np.isnan(quad).any() else _bounds(quad, w, h)
+        if box is None:
+            return
+        x0, y0, x1, y1 = box
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(mask, [np.round((quad - [x0, y0]) * 4).astype(np.int32)], 255, cv2.LINE_AA, shift=2)
+        mask = np.asarray(cv2.blur(mask, (5, 5)), np.uint8)
+        roi = frame[y0:y1, x0:x1]
+        roi[:] = (roi * (1 - mask[..., None] * (0.45 / 255))).astype(np.uint8)
 
     def _draw_plate(
         self,
