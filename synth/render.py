@@ -317,7 +317,9 @@ def _xyxy(points: npt.NDArray[np.float32]) -> tuple[float, float, float, float]:
 def _clip(
     box: tuple[float, float, float, float], width: int, height: int
 ) -> tuple[float, float, float, float]:
-    return (max(0.0, box[0]), max(0.0, box[1]), min(float(width), box[2]), min(float(height), box[3]))
+    x0, x1 = (min(max(0.0, v), float(width)) for v in (box[0], box[2]))
+    y0, y1 = (min(max(0.0, v), float(height)) for v in (box[1], box[3]))
+    return (x0, y0, x1, y1)
 
 
 def _area(box: tuple[float, float, float, float]) -> float:
@@ -349,6 +351,8 @@ def _occlusion(
         assert isinstance(identity, Identity)
         full = boxes[i]
         clipped = _clip(full, width, height)
+        if _area(clipped) <= 0:
+            continue  # only its transparent margin reached the frame
         nearer = [_clip(b, width, height) for b in boxes[i + 1 :]]
         occlusion = _covered(clipped, nearer)
         in_frame = _area(clipped) / _area(full) if _area(full) > 0 else 0.0

@@ -369,7 +369,7 @@ BAD: list[Any] = [
     ),
     pytest.param(
         "cameras:\n" + RTSP_CAM + "alerts:\n  toll: {entry_cameras: [], gate_cameras: [cam-a]}\n",
-        "alerts.toll.entry_cameras: Tuple should have at least 1 item",
+        "alerts.toll.entry_cameras: needs at least 1 item(s), got 0",
         id="toll-no-entry-cameras",
     ),
     pytest.param(
