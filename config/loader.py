@@ -121,7 +121,8 @@ def describe_error(err: Mapping[str, Any], data: Any) -> str:
         return f"{format_path(loc)}: required field is missing"
     if err["type"] == "too_short":
         ctx = err.get("ctx") or {}
-        return f"{format_path(loc)}: needs at least {ctx.get('min_length')} item(s), got {ctx.get('actual_length')}"
+        least, got = ctx.get("min_length"), ctx.get("actual_length")
+        return f"{format_path(loc)}: needs at least {least} item(s), got {got}"
     if err["type"] in ("tuple_type", "list_type"):
         return f"{format_path(loc)}: should be a list (got {_show(loc, err.get('input'))})"
     message = str(err["msg"]).removeprefix("Value error, ")

@@ -69,14 +69,16 @@ def test_reid_set_reads_back_and_keeps_held_out_identities_apart(
     sets = read_veri(out / "reid")
     assert sum(len(v) for v in sets.values()) == summary["reid_crops"]
     ids = {split: {s.identity for s in samples} for split, samples in sets.items()}
-    assert ids["train"] and ids["query"]
+    assert ids["train"]
+    assert ids["query"]
     assert not ids["train"] & (ids["query"] | ids["test"])
     assert not ids["val"] & (ids["train"] | ids["query"] | ids["test"])
     assert ids["query"] >= ids["test"] - ids["query"] or not ids["test"]
     with_plates = [s for samples in sets.values() for s in samples if s.plate is not None]
     assert with_plates
     for sample in with_plates:
-        assert sample.plate is not None and sample.plate.xyxy is not None
+        assert sample.plate is not None
+        assert sample.plate.xyxy is not None
         assert is_legal(sample.plate.plate_format, sample.plate.text)  # type: ignore[arg-type]
     for sample in sets["train"]:
         assert parse_veri_name(sample.image_path.name)[0] == sample.identity

@@ -36,8 +36,10 @@ def test_truth_is_consistent(tiny_scenario: Path, camera: str) -> None:
     assert vehicles, "no vehicle on this camera"
     for v in vehicles:
         x0, y0, x1, y1 = v.xyxy
-        assert 0 <= x0 <= x1 <= width and 0 <= y0 <= y1 <= height
-        assert 0 <= v.visibility <= 1 and 0 <= v.occlusion <= 1
+        assert 0 <= x0 <= x1 <= width
+        assert 0 <= y0 <= y1 <= height
+        assert 0 <= v.visibility <= 1
+        assert 0 <= v.occlusion <= 1
         if v.plate_xyxy is not None:
             px0, py0, px1, py1 = v.plate_xyxy
             assert x0 - 1e-3 <= px0 <= px1 <= x1 + 1e-3, "plate box outside its vehicle box"
@@ -46,9 +48,11 @@ def test_truth_is_consistent(tiny_scenario: Path, camera: str) -> None:
             assert is_legal(v.plate_family, v.plate_text)  # type: ignore[arg-type]
             corners = np.array(v.plate_corners)
             assert corners.shape == (4, 2)
-            assert corners[1, 0] > corners[0, 0] and corners[3, 1] > corners[0, 1]  # TL, TR, BR, BL
+            assert corners[1, 0] > corners[0, 0]
+            assert corners[3, 1] > corners[0, 1]
         if v.plate_readable:
-            assert v.plate_visible and v.plate_height_px >= READABLE_PLATE_PX
+            assert v.plate_visible
+            assert v.plate_height_px >= READABLE_PLATE_PX
 
 
 def test_frames_change_where_vehicles_are(tiny_scenario: Path) -> None:
@@ -58,7 +62,7 @@ def test_frames_change_where_vehicles_are(tiny_scenario: Path) -> None:
     empty = renderer.background
     for v in truth.vehicles:
         if v.visibility > 0.5 and (v.xyxy[2] - v.xyxy[0]) * (v.xyxy[3] - v.xyxy[1]) > 50:
-            x0, y0, x1, y1 = (int(round(c)) for c in v.xyxy)
+            x0, y0, x1, y1 = (round(c) for c in v.xyxy)
             diff = np.abs(image[y0:y1, x0:x1].astype(int) - empty[y0:y1, x0:x1].astype(int))
             assert diff.mean() > 8, "a vehicle box over unchanged background"
 
@@ -66,6 +70,10 @@ def test_frames_change_where_vehicles_are(tiny_scenario: Path) -> None:
 def test_toll_road_has_small_plates_in_part_of_the_path() -> None:
     spec = load_scenario("toll-road").model_copy(update={"duration_s": 20.0})
     renderer = CameraRenderer(simulate(spec, 0), "entry")
-    heights = [v.plate_height_px for i in range(0, renderer.frame_count, 2) for v in renderer.render(i)[1].vehicles
-               if v.plate_text and v.plate_visible]  # fmt: skip
+    heights = [
+        v.plate_height_px
+        for i in range(0, renderer.frame_count, 2)
+        for v in renderer.render(i)[1].vehicles
+        if v.plate_text and v.plate_visible
+    ]
     assert min(heights) < 20 < max(heights)

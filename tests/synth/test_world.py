@@ -38,7 +38,8 @@ def test_splits_are_disjoint_and_held_out_identities_come_last(tiny_scenario: Pa
     first = {i: min(s.time for s in world.sightings if s.identity == i) for i in seen}
     train = {i for i in seen if world.splits[i] == "train"}
     test = {i for i in seen if world.splits[i] == "test"}
-    assert train and test
+    assert train
+    assert test
     assert not train & test
     assert max(first[i] for i in train) <= min(first[i] for i in test)
 
@@ -47,7 +48,8 @@ def test_fleet_has_lookalikes_and_clones(tiny_scenario: Path) -> None:
     world = simulate(load_scenario(tiny_scenario), 0)
     lookalikes = [i for i in world.fleet if i.lookalike_of is not None]
     clones = [i for i in world.fleet if i.clone_of is not None]
-    assert lookalikes and clones
+    assert lookalikes
+    assert clones
     for i in lookalikes:
         model = world.identity(i.lookalike_of)  # type: ignore[arg-type]
         assert (i.type, i.colour) == (model.type, model.colour)
