@@ -182,3 +182,27 @@ def test_run_shuts_down_cleanly_on_signal(
     assert last == {"live": "ended", "dead": "ended"}
     assert summary["events"] == len(lines)
     assert "Traceback" not in err
+
+
+def test_synth_command_json_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "world"
+    code = main(["synth", "--scenario", "toll-road", "--out", str(out), "--duration", "1", "--json"])
+    summary = _last_json(capsys.readouterr().out)
+    assert code == 0
+    assert {"frames", "vehicles", "sightings", "escapes", "seconds"} <= summary.keys()
+    assert summary["frames"] == 3 * 10  # three cameras, 1 s at 10 fps
+    assert sorted(p.name for p in (out / "videos").iterdir()) == ["entry.mp4", "exit.mp4", "gate.mp4"]
+
+
+def test_synth_unknown_scenario_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", "--scenario", "motorway", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "no such scenario" in err[0]
+
+
+def test_bench_synth_prints_frames_per_second(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "synth", "--frames", "5", "--json"]) == 0
+    result = _last_json(capsys.readouterr().out)
+    assert result["frames"] == 5
+    assert result["fps"] > 0
