@@ -27,7 +27,6 @@ from config.schema import CAMERA_ID_PATTERN
 from roadwatch import __version__
 from roadwatch.events import JsonlEventSink
 from roadwatch.pipeline import Pipeline, RunSummary, camera_event
-from roadwatch.sample import write_sample_video
 from roadwatch.synth_cmd import add_synth_commands
 from streams import (
     CameraHealth,
@@ -105,8 +104,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_synth_commands(commands)
 
-    demo = commands.add_parser("demo", help="generate the sample clip and replay it")
+    demo = commands.add_parser("demo", help="render the synthetic toll road and replay its cameras")
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="where the demo writes")
+    demo.add_argument("--duration", type=float, default=30.0, help="seconds of synthetic footage")
     demo.add_argument("--json", action="store_true", help="print a JSON summary last")
     demo.set_defaults(handler=cmd_demo)
     return parser
@@ -167,16 +167,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """``roadwatch demo``: make the sample clip once, then replay it."""
-    clip = args.dir / "sample.mp4"
-    if not clip.is_file() or clip.stat().st_size == 0:
-        print(f"writing sample clip {clip} ...", file=sys.stderr)
-        write_sample_video(clip)
-    camera = CameraConfig(id="demo", kind="file", path=clip)
+    """``roadwatch demo``: render the synthetic toll road once, then replay its three cameras."""
+    from synth.export import export_world
+    from synth.scenario import load_scenario
+    from synth.world import simulate
+
+    if args.duration <= 0:
+        raise CliError(f"--duration must be > 0, got {args.duration}")
+    spec = load_scenario("toll-road").model_copy(update={"duration_s": args.duration})
+    world_dir = args.dir / f"toll-road-{args.duration:g}s"
+    videos = [world_dir / "videos" / f"{c.id}.mp4" for c in spec.cameras]
+    if not all(v.is_file() and v.stat().st_size > 0 for v in videos):
+        print(f"rendering the synthetic toll road into {world_dir} ...", file=sys.stderr)
+        export_world(simulate(spec, 0), world_dir, preview=world_dir / "preview.png")
+    cameras = tuple(CameraConfig(id=v.stem, kind="file", path=v) for v in videos)
     events = args.dir / "events.jsonl"
-    summary, sink_count = _run_pipeline(
-        RoadwatchConfig(), (camera,), events, append=False, json_mode=args.json
-    )
+    summary, sink_count = _run_pipeline(RoadwatchConfig(), cameras, events, append=False, json_mode=args.json)
+    if not args.json:
+        print(f"ground truth, training sets and a contact sheet: {world_dir}", file=sys.stderr)
     return _report(summary, sink_count, events, json_mode=args.json)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from roadwatch.sample import write_sample_video
+from tests.clips import write_sample_video
 from tests.support import RtspServer, free_port
 
 

@@ -1,4 +1,4 @@
-"""A small generated traffic clip for the demo and the tests (the synthetic world replaces it).
+"""A small generated traffic clip for stream and replay tests (fast to write, exact frame count).
 
 Cars are coloured boxes with a dark windscreen and a white plate with characters, driving
 along a three-lane road; deterministic for a given seed.
