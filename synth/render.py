@@ -241,9 +241,8 @@ class CameraRenderer:
 
     def _shadow(self, frame: Image, x: float, width: float, z: float, identity: Identity) -> None:
         """Darken the road under the vehicle's footprint (its contact shadow)."""
-        length = DIMENSIONS[identity.type][2]
-        ahead = 1 if self.spec.view == "front" else -1
-        z0, z1 = sorted((z - 0.3 * ahead, z + ahead * length))
+        # the face the camera sees is the nearest; the body always extends away from the camera
+        z0, z1 = z - 0.3, z + DIMENSIONS[identity.type][2]
         footprint = np.array(
             [[x - width / 2, 0, z0], [x + width / 2, 0, z0], [x + width / 2, 0, z1], [x - width / 2, 0, z1]],
             np.float64,
