@@ -146,7 +146,7 @@ def _export_camera(
     (out / "videos").mkdir(exist_ok=True)
     (out / "truth").mkdir(exist_ok=True)
     video = out / "videos" / f"{camera_id}.mp4"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), spec_fps(world), spec.resolution)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), world.spec.fps, spec.resolution)
     if not writer.isOpened():
         raise OSError(f"{video}: cannot write video (mp4v encoder unavailable)")
     rng = np.random.default_rng([world.seed, 31337, renderer.camera_index])
@@ -166,14 +166,9 @@ def _export_camera(
                 on_frame()
     finally:
         writer.release()
-    document = {"camera": spec.model_dump(mode="json"), "fps": spec_fps(world), "frames": truths}
+    document = {"camera": spec.model_dump(mode="json"), "fps": world.spec.fps, "frames": truths}
     (out / "truth" / f"{camera_id}.json").write_text(json.dumps(document, separators=(",", ":")))
     return renderer.frame_count
-
-
-def spec_fps(world: World) -> float:
-    """Frame rate of every camera of the world."""
-    return world.spec.fps
 
 
 def _keep_preview(
