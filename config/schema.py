@@ -214,6 +214,44 @@ class DetectorsConfig(Section):
     plate: PlateDetectorConfig = Field(default_factory=PlateDetectorConfig, description="Plates.")
 
 
+Size = tuple[Annotated[int, Field(ge=8, le=1024)], Annotated[int, Field(ge=8, le=1024)]]
+
+
+class ReidTrainConfig(Section):
+    """Joint training of the vehicle and plate networks (seed 004 losses, seed 001 backbone)."""
+
+    steps: int = Field(3000, ge=1, le=10_000_000, description="Optimiser steps.")
+    identities_per_batch: int = Field(16, ge=2, le=1024, description="P of the P×K sampler.")
+    samples_per_identity: int = Field(4, ge=2, le=64, description="K of the P×K sampler.")
+    lr: float = Field(1e-3, gt=0, le=1, description="Peak learning rate (Adam).")
+    warmup_steps: int = Field(150, ge=0, description="Linear warm-up steps before cosine decay.")
+    weight_decay: float = Field(5e-4, ge=0, le=0.1, description="L2 decay of conv and linear weights.")
+    bn_reg: float = Field(
+        5e-5,
+        ge=0,
+        le=0.01,
+        description="Coefficient of the BN-parameter regulariser (seed 001): 0 turns it off.",
+    )
+    triplet_margin: float = Field(0.3, ge=0, le=5, description="Margin of the batch-hard triplet loss.")
+    classification: Literal["ce", "focal"] = Field("ce", description="Identity classification loss.")
+    label_smoothing: float = Field(0.1, ge=0, lt=1, description="Label smoothing of the cross-entropy.")
+    focal_gamma: float = Field(2.0, ge=0, le=10, description="Focusing parameter of the focal loss.")
+    distillation: bool = Field(True, description="Bidirectional distillation between the two networks.")
+    temperature: float = Field(4.0, gt=0, le=100, description="Softmax temperature T of the distillation.")
+    kd_weight: float = Field(1.0, ge=0, le=100, description="Weight of the distillation loss.")
+    seed: int = Field(0, ge=0, description="Seed of initialisation, sampling and augmentation.")
+    threads: int = Field(2, ge=1, le=256, description="Torch threads.")
+    checkpoint_every: int = Field(250, ge=1, description="Steps between checkpoints.")
+
+    @model_validator(mode="after")
+    def _bn_reg_below_decay(self) -> ReidTrainConfig:
+        if self.weight_decay > 0 and self.bn_reg > self.weight_decay:
+            raise FieldError(
+                ("bn_reg",), f"must not exceed weight_decay ({self.weight_decay}); seed 001 uses a tenth"
+            )
+        return self
+
+
 class ReidConfig(Section):
     """Re-identification networks (vehicle and plate features, fused)."""
 
@@ -222,6 +260,10 @@ class ReidConfig(Section):
     provider: Literal["cpu", "cuda"] = Field("cpu", description="ONNX Runtime execution provider.")
     batch_size: int = Field(16, ge=1, le=512, description="Crops embedded per batch.")
     threads: int = Field(2, ge=1, le=256, description="ONNX Runtime intra-op threads.")
+    vehicle_input: Size = Field((96, 96), description="Vehicle network input (height, width).")
+    plate_input: Size = Field((32, 96), description="Plate network input (height, width); plates are wide.")
+    pooling: Literal["avg", "max"] = Field("avg", description="Global pooling of both networks.")
+    train: ReidTrainConfig = Field(default_factory=ReidTrainConfig, description="Training settings.")
 
 
 class TlsConfig(Section):

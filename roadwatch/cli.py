@@ -25,8 +25,10 @@ import yaml
 from config import CameraConfig, ConfigError, RoadwatchConfig, load_config, redact_url
 from config.schema import CAMERA_ID_PATTERN
 from roadwatch import __version__
+from roadwatch.errors import CliError
 from roadwatch.events import JsonlEventSink
 from roadwatch.pipeline import Pipeline, RunSummary, camera_event
+from roadwatch.reid_cmd import add_reid_commands
 from roadwatch.synth_cmd import add_synth_commands
 from streams import (
     CameraHealth,
@@ -40,10 +42,6 @@ from streams import (
 log = logging.getLogger("roadwatch")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class CliError(Exception):
-    """A problem the user can fix; printed as one line, exit status 2."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print a JSON summary last")
     run.set_defaults(handler=cmd_run)
 
-    add_synth_commands(commands)
+    benches = add_synth_commands(commands)
+    add_reid_commands(commands, benches)
 
     demo = commands.add_parser("demo", help="render the synthetic toll road and replay its cameras")
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="where the demo writes")

@@ -9,17 +9,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+from roadwatch.errors import CliError
+
 EXIT_OK = 0
 
 
-def add_synth_commands(commands: Any) -> None:
-    """Register ``synth`` and ``bench`` on the top-level sub-command parser."""
+def add_synth_commands(commands: Any) -> Any:
+    """Register ``synth`` and ``bench`` on the top-level sub-command parser; return the bench group."""
     synth = commands.add_parser("synth", help="render a synthetic multi-camera world with ground truth")
     synth.add_argument("--scenario", required=True, help="bundled name (toll-road, city) or YAML file")
     synth.add_argument("--out", type=Path, required=True, help="output folder")
     synth.add_argument("--seed", type=int, default=0, help="world seed (same seed, same bytes)")
     synth.add_argument("--duration", type=float, help="override the scenario's seconds of footage")
     synth.add_argument("--preview", type=Path, help="also write a contact sheet PNG here")
+    synth.add_argument(
+        "--parts",
+        default="videos,detection,reid,plates",
+        help="comma-separated outputs to write besides the truth: videos, detection, reid, plates",
+    )
     synth.add_argument("--json", action="store_true", help="print a JSON summary last")
     synth.set_defaults(handler=cmd_synth)
 
@@ -32,6 +39,7 @@ def add_synth_commands(commands: Any) -> None:
     render.add_argument("--seed", type=int, default=0)
     render.add_argument("--json", action="store_true")
     render.set_defaults(handler=cmd_bench_synth)
+    return benches
 
 
 def _load(scenario: str, duration: float | None = None) -> Any:
@@ -40,7 +48,7 @@ def _load(scenario: str, duration: float | None = None) -> Any:
     spec = load_scenario(scenario)
     if duration is not None:
         if duration <= 0:
-            raise ValueError(f"--duration must be > 0, got {duration}")
+            raise CliError(f"--duration must be > 0, got {duration}")
         spec = spec.model_copy(update={"duration_s": duration})
     return spec
 
@@ -49,16 +57,25 @@ def cmd_synth(args: argparse.Namespace) -> int:
     """Simulate, render and export a world."""
     from tqdm import tqdm
 
-    from synth.export import export_world
+    from synth.export import ALL_PARTS, export_world
     from synth.world import simulate
 
+    parts = frozenset(p.strip() for p in args.parts.split(",") if p.strip())
+    if not parts or not parts <= ALL_PARTS:
+        raise CliError(f"--parts: choose from {', '.join(sorted(ALL_PARTS))} (got {args.parts!r})")
     spec = _load(args.scenario, args.duration)
     world = simulate(spec, args.seed)
     total = round(spec.duration_s * spec.fps) * len(spec.cameras)
     with tqdm(
         total=total, unit="frame", file=sys.stderr, disable=args.json or not sys.stderr.isatty()
     ) as bar:
-        summary = export_world(world, args.out, preview=args.preview, on_frame=lambda: bar.update(1))
+        summary = export_world(
+            world,
+            args.out,
+            preview=args.preview,
+            parts=parts,
+            on_frame=lambda: bar.update(1),
+        )
     result = {**summary.to_dict(), "scenario": spec.name, "seed": args.seed, "out": str(args.out)}
     if args.json:
         print(json.dumps(result))

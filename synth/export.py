@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -49,6 +49,8 @@ _NEW_PASS_FRAMES = 100
 _SAMPLE_CROPS = 24
 
 Image = npt.NDArray[np.uint8]
+Part = Literal["videos", "detection", "reid", "plates"]
+ALL_PARTS: frozenset[Part] = frozenset(("videos", "detection", "reid", "plates"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ def export_world(
     *,
     detection_every: int = 5,
     preview: Path | None = None,
+    parts: frozenset[Part] = ALL_PARTS,
     on_frame: Callable[[], None] | None = None,
 ) -> ExportSummary:
     """Render every camera of ``world`` and write all outputs under ``out``.
@@ -110,6 +113,7 @@ def export_world(
         out: Output folder (created; existing files of the same names are replaced).
         detection_every: Keep every n-th frame for the detection set.
         preview: Where to write a contact sheet PNG (frames with their truth, crops); None: none.
+        parts: Which outputs besides truth and world.json: videos, detection, reid, plates.
         on_frame: Called after each rendered frame (progress bars).
 
     Returns:
@@ -120,7 +124,7 @@ def export_world(
     got = _Collected()
     frames = 0
     for camera in world.spec.cameras:
-        frames += _export_camera(world, camera.id, out, got, detection_every, on_frame)
+        frames += _export_camera(world, camera.id, out, got, detection_every, parts, on_frame)
     _write_sets(world, out, got)
     seen = {s.identity for s in world.sightings}
     _write_world(world, out)
@@ -139,33 +143,43 @@ def export_world(
 
 
 def _export_camera(
-    world: World, camera_id: str, out: Path, got: _Collected, every: int, on_frame: Callable[[], None] | None
+    world: World,
+    camera_id: str,
+    out: Path,
+    got: _Collected,
+    every: int,
+    parts: frozenset[Part],
+    on_frame: Callable[[], None] | None,
 ) -> int:
     renderer = CameraRenderer(world, camera_id)
     spec = renderer.spec
-    (out / "videos").mkdir(exist_ok=True)
     (out / "truth").mkdir(exist_ok=True)
-    video = out / "videos" / f"{camera_id}.mp4"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), world.spec.fps, spec.resolution)
-    if not writer.isOpened():
-        raise OSError(f"{video}: cannot write video (mp4v encoder unavailable)")
+    writer = None
+    if "videos" in parts:
+        (out / "videos").mkdir(exist_ok=True)
+        video = out / "videos" / f"{camera_id}.mp4"
+        writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), world.spec.fps, spec.resolution)
+        if not writer.isOpened():
+            raise OSError(f"{video}: cannot write video (mp4v encoder unavailable)")
     rng = np.random.default_rng([world.seed, 31337, renderer.camera_index])
     truths = []
     windows = 3
     try:
         for index in range(renderer.frame_count):
             image, truth = renderer.render(index)
-            writer.write(image)
+            if writer is not None:
+                writer.write(image)
             truths.append(truth.to_dict())
-            if index % every == 0:
+            if "detection" in parts and index % every == 0:
                 _detection_sample(world, out, got, image, truth, renderer.frame_count, rng)
-            _reid_crops(world, out, got, image, truth, renderer.camera_index)
+            _reid_crops(world, out, got, image, truth, renderer.camera_index, parts)
             window = min(windows - 1, index * windows // max(1, renderer.frame_count))
             _keep_preview(got.previews[camera_id], window, image, truth)
             if on_frame is not None:
                 on_frame()
     finally:
-        writer.release()
+        if writer is not None:
+            writer.release()
     document = {"camera": spec.model_dump(mode="json"), "fps": world.spec.fps, "frames": truths}
     (out / "truth" / f"{camera_id}.json").write_text(json.dumps(document, separators=(",", ":")))
     return renderer.frame_count
@@ -238,7 +252,13 @@ def _crop_box(
 
 
 def _reid_crops(
-    world: World, out: Path, got: _Collected, image: Image, truth: FrameTruth, camera_index: int
+    world: World,
+    out: Path,
+    got: _Collected,
+    image: Image,
+    truth: FrameTruth,
+    camera_index: int,
+    parts: frozenset[Part],
 ) -> None:
     h, w = image.shape[:2]
     for v in truth.vehicles:
@@ -246,9 +266,11 @@ def _reid_crops(
         key = (truth.camera, v.identity, 0)
         if truth.index - got.last.get(key, -10_000) > _NEW_PASS_FRAMES:
             got.counts[key] = 0  # the same vehicle back at this camera: a new pass
-        if v.visibility >= MIN_REID_VISIBILITY and v.xyxy[3] - v.xyxy[1] >= MIN_REID_HEIGHT_PX:
+        tall = v.xyxy[3] - v.xyxy[1] >= MIN_REID_HEIGHT_PX
+        if "reid" in parts and v.visibility >= MIN_REID_VISIBILITY and tall:
             _reid_crop(out, got, image, truth, v, split, key, camera_index, w, h)
-        if v.plate_readable and v.plate_height_px >= MIN_PLATE_CROP_PX and v.plate_xyxy and v.plate_corners:
+        plate_ok = v.plate_readable and v.plate_height_px >= MIN_PLATE_CROP_PX
+        if "plates" in parts and plate_ok and v.plate_xyxy and v.plate_corners:
             pkey = (truth.camera + "/plate", v.identity, 0)
             if (
                 got.counts[pkey] < PLATE_CROPS_PER_PASS

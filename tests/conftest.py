@@ -9,6 +9,7 @@ import pytest
 
 from tests.clips import write_sample_video
 from tests.support import RtspServer, free_port
+from tests.synth_world import TINY
 
 
 @pytest.fixture
@@ -31,3 +32,10 @@ def sample_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 40-frame 160x96 mp4 at 20 fps."""
     path = tmp_path_factory.mktemp("clip") / "sample.mp4"
     return write_sample_video(path, frames=40, size=(160, 96), fps=20.0, seed=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("scenario") / "tiny.yaml"
+    path.write_text(TINY)
+    return path

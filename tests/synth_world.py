@@ -1,10 +1,4 @@
-"""A tiny scenario (small frames, a few seconds) so synth tests run in seconds."""
-
-from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
+"""The tiny synthetic scenario shared by synth and reid tests (small frames, a few seconds)."""
 
 TINY = """
 name: tiny
@@ -29,10 +23,3 @@ fleet:
 toll_entry: [entry]
 toll_gate: [gate]
 """
-
-
-@pytest.fixture(scope="session")
-def tiny_scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("scenario") / "tiny.yaml"
-    path.write_text(TINY)
-    return path

@@ -1,0 +1,210 @@
+"""Re-id training data: VeRi-style crops with their plate regions, seed-001 augmentation, P×K batches.
+
+A sample pairs a vehicle crop with the plate region cut from it (rectified from the plate's
+four corners), as seed 004 prescribes: both networks see the same identity. Vehicles whose
+plate is missing or unreadable have no plate sample and train the vehicle network only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from formats import ReidSample, read_veri
+
+Image = npt.NDArray[np.uint8]
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+# Plates are stored rectified at twice the network input so augmentation can crop and rotate.
+PLATE_STORE_SCALE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ReidItem:
+    """One training or evaluation sample.
+
+    Attributes:
+        vehicle: BGR vehicle crop.
+        plate: BGR rectified plate, or None when the crop shows no usable plate.
+        identity: Identity number from the file name.
+        camera: Camera id (``c001``).
+        label: 0-based class index among the split's identities.
+        path: The crop file.
+    """
+
+    vehicle: Image
+    plate: Image | None
+    identity: int
+    camera: str
+    label: int
+    path: Path
+
+
+def rectify_plate(crop: Image, corners: npt.NDArray[np.float32], size: tuple[int, int]) -> Image:
+    """Warp the quadrilateral ``corners`` (TL, TR, BR, BL in crop pixels) to ``size`` (H, W)."""
+    h, w = size
+    target = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
+    return np.asarray(cv2.warpPerspective(crop, matrix, (w, h), flags=cv2.INTER_LINEAR), np.uint8)
+
+
+def _plate_of(sample: ReidSample, crop: Image, plate_size: tuple[int, int]) -> Image | None:
+    plate = sample.plate
+    if plate is None:
+        return None
+    if plate.corners is not None:
+        corners = plate.corners
+    elif plate.xyxy is not None:
+        x0, y0, x1, y1 = plate.xyxy
+        corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+    else:
+        return None
+    stored = (plate_size[0] * PLATE_STORE_SCALE, plate_size[1] * PLATE_STORE_SCALE)
+    return rectify_plate(crop, corners, stored)
+
+
+def load_items(samples: Sequence[ReidSample], plate_size: tuple[int, int]) -> list[ReidItem]:
+    """Read crops and cut their plates; labels are 0-based in sorted identity order.
+
+    Raises:
+        FileNotFoundError: A crop cannot be read (the message names it).
+    """
+    labels = {identity: i for i, identity in enumerate(sorted({s.identity for s in samples}))}
+    items = []
+    for sample in samples:
+        crop = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
+        if crop is None or crop.size == 0:
+            raise FileNotFoundError(f"{sample.image_path}: not a readable image")
+        image = np.asarray(crop, np.uint8)
+        plate = _plate_of(sample, image, plate_size)
+        items.append(
+            ReidItem(image, plate, sample.identity, sample.camera, labels[sample.identity], sample.image_path)
+        )
+    return items
+
+
+def load_split(root: Path, split: str, plate_size: tuple[int, int]) -> list[ReidItem]:
+    """Items of one split (``train``, ``val``, ``query`` or ``test``) of a VeRi-style folder."""
+    return load_items(read_veri(root)[split], plate_size)
+
+
+def to_input(images: Sequence[Image], size: tuple[int, int]) -> npt.NDArray[np.float32]:
+    """BGR crops → ``(N, 3, H, W)`` float32 network input (RGB, ImageNet mean/std).
+
+    Resizing uses area averaging when shrinking and bilinear when enlarging, as the
+    inference :class:`~reid.embedder.OnnxEncoder` does.
+    """
+    h, w = size
+    out = np.empty((len(images), 3, h, w), np.float32)
+    for i, image in enumerate(images):
+        shrink = image.shape[0] > h or image.shape[1] > w
+        resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        rgb = resized[..., ::-1].astype(np.float32) / 255.0
+        out[i] = ((rgb - MEAN) / STD).transpose(2, 0, 1)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class AugmentSpec:
+    """Seed 001's augmentation plus random erasing (probabilities and ranges)."""
+
+    area: tuple[float, float] = (0.64, 1.0)
+    aspect: tuple[float, float] = (0.75, 1.333)
+    flip_p: float = 0.5
+    rotate_p: float = 0.3
+    rotate_deg: float = 10.0
+    jitter_p: float = 0.5
+    jitter: float = 0.25
+    erase_p: float = 0.5
+    erase_area: tuple[float, float] = (0.02, 0.2)
+
+
+def augment(image: Image, size: tuple[int, int], spec: AugmentSpec, rng: np.random.Generator) -> Image:
+    """Random-area/aspect crop resized to ``size`` (H, W), then flip (p1), rotation (p2),
+    brightness/contrast/saturation jitter (p3), and random erasing."""
+    h, w = image.shape[:2]
+    for _ in range(10):
+        area = h * w * rng.uniform(*spec.area)
+        aspect = math.exp(rng.uniform(math.log(spec.aspect[0]), math.log(spec.aspect[1])))
+        ch, cw = round(math.sqrt(area / aspect)), round(math.sqrt(area * aspect))
+        if 0 < ch <= h and 0 < cw <= w:
+            y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+            image = image[y : y + ch, x : x + cw]
+            break
+    out = np.asarray(cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA), np.uint8)
+    if rng.random() < spec.flip_p:
+        out = out[:, ::-1]
+    if rng.random() < spec.rotate_p:
+        matrix = cv2.getRotationMatrix2D(
+            (size[1] / 2, size[0] / 2), rng.uniform(-spec.rotate_deg, spec.rotate_deg), 1.0
+        )
+        out = np.asarray(
+            cv2.warpAffine(out, matrix, (size[1], size[0]), borderMode=cv2.BORDER_REFLECT), np.uint8
+        )
+    if rng.random() < spec.jitter_p:
+        out = _jitter(out, spec.jitter, rng)
+    if rng.random() < spec.erase_p:
+        out = _erase(out, spec.erase_area, rng)
+    return np.ascontiguousarray(out)
+
+
+def _jitter(image: Image, amount: float, rng: np.random.Generator) -> Image:
+    f = image.astype(np.float32)
+    f *= 1 + rng.uniform(-amount, amount)  # brightness
+    mean = f.mean()
+    f = (f - mean) * (1 + rng.uniform(-amount, amount)) + mean  # contrast
+    grey = f.mean(axis=2, keepdims=True)
+    f = (f - grey) * (1 + rng.uniform(-amount, amount)) + grey  # saturation
+    return np.asarray(np.clip(f, 0, 255), np.uint8)
+
+
+def _erase(image: Image, area: tuple[float, float], rng: np.random.Generator) -> Image:
+    h, w = image.shape[:2]
+    out = image.copy()
+    for _ in range(10):
+        target = h * w * rng.uniform(*area)
+        aspect = math.exp(rng.uniform(math.log(0.3), math.log(3.3)))
+        eh, ew = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
+        if 0 < eh < h and 0 < ew < w:
+            y, x = int(rng.integers(0, h - eh)), int(rng.integers(0, w - ew))
+            out[y : y + eh, x : x + ew] = rng.integers(0, 256, (eh, ew, 3), dtype=np.uint8)
+            break
+    return out
+
+
+class PKSampler:
+    """Batches of P identities × K samples each (identities with fewer than K repeat samples).
+
+    Args:
+        labels: Label of every item.
+        p: Identities per batch.
+        k: Samples per identity.
+        rng: Random source (seeded).
+    """
+
+    def __init__(self, labels: Sequence[int], p: int, k: int, rng: np.random.Generator) -> None:
+        if p < 2 or k < 2:
+            raise ValueError(f"P and K must be >= 2 for batch-hard mining, got P={p} K={k}")
+        self._by_label: dict[int, list[int]] = defaultdict(list)
+        for index, label in enumerate(labels):
+            self._by_label[label].append(index)
+        if len(self._by_label) < p:
+            raise ValueError(f"need at least P={p} identities, the data has {len(self._by_label)}")
+        self._labels = sorted(self._by_label)
+        self._p, self._k, self._rng = p, k, rng
+
+    def batch(self) -> list[int]:
+        """Item indices of the next batch (P·K of them)."""
+        chosen = self._rng.choice(len(self._labels), self._p, replace=False)
+        out: list[int] = []
+        for c in chosen:
+            pool = self._by_label[self._labels[int(c)]]
+            out.extend(int(i) for i in self._rng.choice(pool, self._k, replace=len(pool) < self._k))
+        return out

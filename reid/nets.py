@@ -1,0 +1,105 @@
+"""The re-identification networks of seed 004: backbone → global pooling → BN neck → classifier.
+
+The vehicle and plate networks have the same form and classify the same identity labels.
+``forward`` returns the pooled feature (for the metric loss), the BN-neck feature (the
+embedding used at inference) and the classifier logits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from reid.backbone import Backbone, BackboneSpec
+
+Pooling = Literal["avg", "max"]
+
+VEHICLE_SPEC = BackboneSpec(depths=(1, 2, 2, 1), widths=(16, 32, 64, 128), stem_stride=2, last_stride=1)
+PLATE_SPEC = BackboneSpec(depths=(1, 1, 1, 1), widths=(16, 24, 32, 48), stem_stride=1, last_stride=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ReidOutput:
+    """What a re-id network computes for a batch.
+
+    Attributes:
+        pooled: ``(N, D)`` globally pooled feature (metric loss).
+        embedding: ``(N, D)`` BN-neck feature (inference; L2-normalise before comparing).
+        logits: ``(N, C)`` identity logits (classification and distillation losses).
+    """
+
+    pooled: Tensor
+    embedding: Tensor
+    logits: Tensor
+
+
+class ReidNet(nn.Module):
+    """Backbone, global pooling, BN neck and identity classifier.
+
+    Args:
+        backbone: Feature extractor; its ``out_channels`` is the feature dimension.
+        num_classes: Training identities.
+        pooling: ``"avg"`` or ``"max"`` global pooling.
+    """
+
+    def __init__(self, *, backbone: Backbone, num_classes: int, pooling: Pooling = "avg") -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        self.backbone = backbone
+        self.pooling: Pooling = pooling
+        dim = backbone.spec.out_channels
+        self.neck = nn.BatchNorm1d(dim)
+        self.neck.bias.requires_grad_(False)  # BNNeck: no shift, so the embedding stays centred
+        self.classifier = nn.Linear(dim, num_classes, bias=False)
+        nn.init.normal_(self.classifier.weight, std=0.001)
+
+    @property
+    def feature_dim(self) -> int:
+        """Length of the pooled and embedding vectors."""
+        return int(self.neck.num_features)
+
+    def forward(self, images: Tensor) -> ReidOutput:
+        maps = self.backbone(images)  # (N, D, h, w)
+        pooled = maps.mean((2, 3)) if self.pooling == "avg" else maps.amax((2, 3))  # (N, D)
+        embedding = self.neck(pooled)  # (N, D)
+        return ReidOutput(pooled, embedding, self.classifier(embedding))
+
+
+class EmbeddingModel(nn.Module):
+    """The inference graph that is exported: images ``(N, 3, H, W)`` float → L2-normalised ``(N, D)``."""
+
+    def __init__(self, net: ReidNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: Tensor) -> Tensor:
+        maps = self.net.backbone(images)
+        pooled = maps.mean((2, 3)) if self.net.pooling == "avg" else maps.amax((2, 3))
+        return F.normalize(self.net.neck(pooled), dim=1)
+
+
+def build_net(spec: BackboneSpec, num_classes: int, pooling: Pooling = "avg") -> ReidNet:
+    """A fresh network (deterministic under ``torch.manual_seed``)."""
+    return ReidNet(backbone=Backbone(spec), num_classes=num_classes, pooling=pooling)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Trainable parameter count."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+__all__ = [
+    "PLATE_SPEC",
+    "VEHICLE_SPEC",
+    "EmbeddingModel",
+    "ReidNet",
+    "ReidOutput",
+    "build_net",
+    "count_parameters",
+    "torch",
+]

@@ -1,0 +1,260 @@
+"""Train the vehicle and plate networks together (seed 004), read top to bottom.
+
+Per step: draw P identities × K crops, augment (seed 001), run both networks, and add up
+  vehicle: batch-hard triplet(pooled) + classification(logits)
+  plate:   batch-hard triplet(pooled) + classification(logits)      (crops with a plate)
+  kd:      0.5·T²·KL(G1‖G2) + 0.5·T²·KL(G2‖G1)                     (crops with a plate)
+  bn:      mean of squared BN weights and biases of both networks (seed 001)
+  loss = vehicle + plate + kd_weight·kd + bn_reg·bn
+then one Adam step for both networks. Checkpoints hold everything needed to resume exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from config.schema import ReidTrainConfig
+from reid.data import AugmentSpec, PKSampler, ReidItem, augment, load_split, to_input
+from reid.losses import batch_hard_triplet_loss, bn_regularizer, classification_loss, distillation_loss
+from reid.nets import PLATE_SPEC, VEHICLE_SPEC, Pooling, ReidNet, build_net
+
+VEHICLE_AUGMENT = AugmentSpec()
+PLATE_AUGMENT = AugmentSpec(area=(0.8, 1.0), aspect=(0.85, 1.15), flip_p=0.0, rotate_p=0.3, rotate_deg=4.0)
+LOG_EVERY = 10
+
+
+class TrainingError(Exception):
+    """Training cannot go on (bad data, a diverging loss); one line for the user."""
+
+
+@dataclass
+class TrainState:
+    """Everything a checkpoint holds."""
+
+    step: int
+    vehicle: ReidNet
+    plate: ReidNet
+    optimizer: torch.optim.Optimizer
+    rng: np.random.Generator
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """Summary of a training run (the ``--json`` keys of ``roadwatch train reid``)."""
+
+    steps: int
+    seconds: float
+    identities: int
+    samples: int
+    samples_with_plate: int
+    final: dict[str, float]
+    checkpoint: Path
+
+
+def lr_at(step: int, cfg: ReidTrainConfig) -> float:
+    """Linear warm-up to ``cfg.lr``, then cosine decay to 1 % of it at ``cfg.steps``."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def _param_groups(nets: list[ReidNet], weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on conv/linear weights only; BN parameters get seed 001's regulariser instead."""
+    decay: list[nn.Parameter] = []
+    plain: list[nn.Parameter] = []
+    for net in nets:
+        for module in net.modules():
+            for name, p in module.named_parameters(recurse=False):
+                if not p.requires_grad:
+                    continue
+                is_bn = isinstance(module, nn.modules.batchnorm._BatchNorm)
+                (decay if name == "weight" and not is_bn else plain).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
+
+
+def _batch(
+    items: list[ReidItem],
+    indices: list[int],
+    sizes: tuple[tuple[int, int], tuple[int, int]],
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Augmented vehicle images, labels, plate images, their labels and which rows have plates."""
+    vehicle_size, plate_size = sizes
+    chosen = [items[i] for i in indices]
+    vehicles = [augment(it.vehicle, vehicle_size, VEHICLE_AUGMENT, rng) for it in chosen]
+    with_plate = [i for i, it in enumerate(chosen) if it.plate is not None]
+    plates = [augment(chosen[i].plate, plate_size, PLATE_AUGMENT, rng) for i in with_plate]  # type: ignore[arg-type]
+    labels = torch.tensor([it.label for it in chosen], dtype=torch.int64)
+    mask = torch.zeros(len(chosen), dtype=torch.bool)
+    mask[with_plate] = True
+    plate_x = torch.from_numpy(to_input(plates, plate_size)) if plates else torch.zeros((0, 3, *plate_size))
+    return torch.from_numpy(to_input(vehicles, vehicle_size)), labels, plate_x, labels[mask], mask
+
+
+def _losses(
+    state: TrainState, batch: tuple[torch.Tensor, ...], cfg: ReidTrainConfig
+) -> dict[str, torch.Tensor]:
+    vehicle_x, labels, plate_x, plate_labels, mask = batch
+    v = state.vehicle(vehicle_x)
+    out = {
+        "vehicle_triplet": batch_hard_triplet_loss(v.pooled, labels, cfg.triplet_margin),
+        "vehicle_cls": classification_loss(
+            v.logits, labels, cfg.classification, cfg.label_smoothing, cfg.focal_gamma
+        ),
+    }
+    zero = v.logits.sum() * 0
+    out["plate_triplet"] = out["plate_cls"] = out["kd"] = zero
+    if len(plate_x) >= 2:
+        p = state.plate(plate_x)
+        out["plate_triplet"] = batch_hard_triplet_loss(p.pooled, plate_labels, cfg.triplet_margin)
+        out["plate_cls"] = classification_loss(
+            p.logits, plate_labels, cfg.classification, cfg.label_smoothing, cfg.focal_gamma
+        )
+        if cfg.distillation:
+            out["kd"] = distillation_loss(v.logits[mask], p.logits, cfg.temperature)
+    out["bn"] = bn_regularizer(state.vehicle) + bn_regularizer(state.plate)
+    out["total"] = (
+        out["vehicle_triplet"]
+        + out["vehicle_cls"]
+        + out["plate_triplet"]
+        + out["plate_cls"]
+        + cfg.kd_weight * out["kd"]
+        + cfg.bn_reg * out["bn"]
+    )
+    return out
+
+
+def save_checkpoint(path: Path, state: TrainState, meta: dict[str, Any]) -> None:
+    """Write a resumable checkpoint atomically (temp file, then rename)."""
+    payload = {
+        "step": state.step,
+        "vehicle": state.vehicle.state_dict(),
+        "plate": state.plate.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "rng": state.rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(),
+        "history": state.history,
+        "meta": meta,
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint; refuses files with non-finite weights.
+
+    Raises:
+        TrainingError: Unreadable file or NaN/inf in the weights.
+    """
+    try:
+        payload: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise TrainingError(f"{path}: not a readable checkpoint ({exc})") from None
+    for net in ("vehicle", "plate"):
+        for name, tensor in payload[net].items():
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise TrainingError(f"{path}: {net} weight '{name}' holds NaN or infinite values")
+    return payload
+
+
+def train_reid(
+    data: Path,
+    out: Path,
+    cfg: ReidTrainConfig,
+    *,
+    vehicle_input: tuple[int, int],
+    plate_input: tuple[int, int],
+    pooling: Pooling = "avg",
+    resume: bool = False,
+    on_step: Callable[[int, dict[str, float]], None] | None = None,
+) -> tuple[TrainResult, TrainState]:
+    """Train both networks on the ``train`` split of a VeRi-style folder; checkpoint to ``out``.
+
+    Raises:
+        TrainingError: Too few identities, a diverging loss, or a bad checkpoint.
+    """
+    started = time.monotonic()
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    items = load_split(data, "train", plate_input)
+    if not items:
+        raise TrainingError(f"{data}: no training crops (expected image_train/ and name_train.txt)")
+    classes = 1 + max(it.label for it in items)
+    vehicle = build_net(VEHICLE_SPEC, classes, pooling)
+    plate = build_net(PLATE_SPEC, classes, pooling)
+    optimizer = torch.optim.Adam(_param_groups([vehicle, plate], cfg.weight_decay), lr=cfg.lr)
+    state = TrainState(0, vehicle, plate, optimizer, np.random.default_rng(cfg.seed))
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / "checkpoint.pt"
+    meta = {
+        "classes": classes,
+        "vehicle_input": vehicle_input,
+        "plate_input": plate_input,
+        "pooling": pooling,
+        "config": cfg.model_dump(mode="json"),
+        "data": str(data),
+    }
+    if resume and checkpoint.exists():
+        _restore(state, load_checkpoint(checkpoint), classes)
+    try:
+        sampler = PKSampler(
+            [it.label for it in items], cfg.identities_per_batch, cfg.samples_per_identity, state.rng
+        )
+    except ValueError as exc:
+        raise TrainingError(f"{data}: {exc}") from None
+    vehicle.train()
+    plate.train()
+    while state.step < cfg.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(state.step, cfg)
+        batch = _batch(items, sampler.batch(), (vehicle_input, plate_input), state.rng)
+        losses = _losses(state, batch, cfg)
+        if not torch.isfinite(losses["total"]):
+            raise TrainingError(
+                f"loss became {losses['total'].item()} at step {state.step}; lower reid.train.lr"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        state.step += 1
+        values = {k: float(v.detach()) for k, v in losses.items()}
+        if state.step % LOG_EVERY == 0 or state.step == cfg.steps:
+            state.history.append({"step": float(state.step), "lr": lr_at(state.step - 1, cfg), **values})
+        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
+            save_checkpoint(checkpoint, state, meta)
+        if on_step is not None:
+            on_step(state.step, values)
+    result = TrainResult(
+        steps=state.step,
+        seconds=time.monotonic() - started,
+        identities=classes,
+        samples=len(items),
+        samples_with_plate=sum(it.plate is not None for it in items),
+        final=state.history[-1] if state.history else {},
+        checkpoint=checkpoint,
+    )
+    return result, state
+
+
+def _restore(state: TrainState, payload: dict[str, Any], classes: int) -> None:
+    if payload["meta"]["classes"] != classes:
+        raise TrainingError(f"checkpoint has {payload['meta']['classes']} identities, the data {classes}")
+    state.vehicle.load_state_dict(payload["vehicle"])
+    state.plate.load_state_dict(payload["plate"])
+    state.optimizer.load_state_dict(payload["optimizer"])
+    state.rng.bit_generator.state = payload["rng"]
+    torch.set_rng_state(payload["torch_rng"])
+    state.step = int(payload["step"])
+    state.history = list(payload["history"])

@@ -1,0 +1,223 @@
+"""``roadwatch train reid``, ``export reid``, ``eval reid`` and ``bench reid``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from config import RoadwatchConfig, load_config
+from roadwatch.errors import CliError
+
+EXIT_OK = 0
+BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "reid" / "models"
+DEFAULT_DATA = Path("data/reid-fleet/reid")
+MAKE_DATA = "roadwatch synth --scenario reid-fleet --out data/reid-fleet --parts reid,plates"
+
+
+def add_reid_commands(commands: Any, bench: Any) -> None:
+    """Register the re-id commands (``bench`` is the ``roadwatch bench`` sub-parser group)."""
+    train = commands.add_parser("train", help="train models")
+    trainers = train.add_subparsers(title="trainers", required=True)
+    reid = trainers.add_parser("reid", help="train the vehicle and plate re-id networks together")
+    reid.add_argument("--data", type=Path, default=DEFAULT_DATA, help="VeRi-style folder (with plates_*.csv)")
+    reid.add_argument("--config", type=Path, help="config file (reid.train section)")
+    reid.add_argument("--out", type=Path, default=Path("runs/reid"), help="checkpoints, curves, ONNX")
+    reid.add_argument("--steps", type=int, help="override reid.train.steps")
+    reid.add_argument("--no-distillation", action="store_true", help="ablation: train without distillation")
+    reid.add_argument("--no-bn-reg", action="store_true", help="ablation: no BN-parameter regulariser")
+    reid.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    reid.add_argument("--json", action="store_true", help="print a JSON summary last")
+    reid.set_defaults(handler=cmd_train_reid)
+
+    export = commands.add_parser("export", help="export models")
+    exporters = export.add_subparsers(title="exporters", required=True)
+    ex = exporters.add_parser("reid", help="write vehicle.onnx and plate.onnx from a checkpoint")
+    ex.add_argument("--checkpoint", type=Path, default=Path("runs/reid/checkpoint.pt"))
+    ex.add_argument("--out", type=Path, help="folder for the ONNX files (default: beside the checkpoint)")
+    ex.add_argument("--json", action="store_true")
+    ex.set_defaults(handler=cmd_export_reid)
+
+    evaluate = commands.add_parser("eval", help="evaluate models")
+    evaluators = evaluate.add_subparsers(title="evaluations", required=True)
+    ev = evaluators.add_parser("reid", help="mAP / Rank-1 on held-out identities (query vs gallery)")
+    ev.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="VeRi-style folder with query/test splits"
+    )
+    ev.add_argument("--config", type=Path, help="config file (reid section: models, provider)")
+    ev.add_argument("--models", type=Path, help="folder holding vehicle.onnx and plate.onnx")
+    ev.add_argument("--plot", type=Path, help="write the CMC curves here (PNG)")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(handler=cmd_eval_reid)
+
+    b = bench.add_parser("reid", help="embedding throughput (vehicle + plate) in onnxruntime")
+    b.add_argument("--config", type=Path)
+    b.add_argument("--models", type=Path, help="folder holding vehicle.onnx and plate.onnx")
+    b.add_argument("--batch", type=int, default=16)
+    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--repeats", type=int, default=30)
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(handler=cmd_bench_reid)
+
+
+def _config(path: Path | None) -> RoadwatchConfig:
+    return load_config(path) if path else RoadwatchConfig()
+
+
+def _model_paths(cfg: RoadwatchConfig, folder: Path | None) -> tuple[Path, Path]:
+    if folder is not None:
+        return folder / "vehicle.onnx", folder / "plate.onnx"
+    return (
+        cfg.reid.vehicle_model or BUNDLED_MODELS / "vehicle.onnx",
+        cfg.reid.plate_model or BUNDLED_MODELS / "plate.onnx",
+    )
+
+
+def _require_data(path: Path) -> None:
+    if not (path / "image_train").is_dir() and not (path / "image_query").is_dir():
+        raise CliError(f"{path}: no VeRi-style data here; make the synthetic set with: {MAKE_DATA}")
+
+
+def cmd_train_reid(args: argparse.Namespace) -> int:
+    """Train, write loss curves, export both ONNX files and check parity."""
+    from tqdm import tqdm
+
+    from reid.export import export_onnx, parity
+    from reid.train import TrainingError, train_reid
+    from roadwatch.plot import line_plot
+
+    cfg = _config(args.config)
+    train_cfg = cfg.reid.train
+    updates: dict[str, Any] = {}
+    if args.steps is not None:
+        updates["steps"] = args.steps
+    if args.no_distillation:
+        updates["distillation"] = False
+    if args.no_bn_reg:
+        updates["bn_reg"] = 0.0
+    train_cfg = train_cfg.model_copy(update=updates)
+    _require_data(args.data)
+    with tqdm(
+        total=train_cfg.steps, unit="step", file=sys.stderr, disable=args.json or not sys.stderr.isatty()
+    ) as bar:
+
+        def on_step(step: int, losses: dict[str, float]) -> None:
+            bar.n = step
+            bar.set_postfix(loss=f"{losses['total']:.3f}", refresh=False)
+            bar.update(0)
+
+        try:
+            result, state = train_reid(
+                args.data,
+                args.out,
+                train_cfg,
+                vehicle_input=cfg.reid.vehicle_input,
+                plate_input=cfg.reid.plate_input,
+                pooling=cfg.reid.pooling,
+                resume=args.resume,
+                on_step=on_step,
+            )
+        except (TrainingError, FileNotFoundError) as exc:
+            raise CliError(str(exc)) from None
+    curves = {
+        name: [(h["step"], h[name]) for h in state.history]
+        for name in ("total", "vehicle_triplet", "vehicle_cls", "plate_triplet", "plate_cls", "kd")
+    }
+    line_plot(args.out / "loss.png", curves, title="re-id training losses", x_label="step", y_label="loss")
+    state.vehicle.eval()
+    state.plate.eval()
+    vehicle_onnx = export_onnx(state.vehicle, cfg.reid.vehicle_input, args.out / "vehicle.onnx")
+    plate_onnx = export_onnx(state.plate, cfg.reid.plate_input, args.out / "plate.onnx")
+    summary = {
+        "steps": result.steps,
+        "seconds": round(result.seconds, 1),
+        "identities": result.identities,
+        "samples": result.samples,
+        "samples_with_plate": result.samples_with_plate,
+        "final_loss": {k: round(v, 4) for k, v in result.final.items()},
+        "vehicle_model": str(vehicle_onnx),
+        "plate_model": str(plate_onnx),
+        "parity_max_abs_diff": max(
+            parity(state.vehicle, cfg.reid.vehicle_input, vehicle_onnx),
+            parity(state.plate, cfg.reid.plate_input, plate_onnx),
+        ),
+    }
+    _print(summary, args.json, f"trained {result.steps} steps in {result.seconds:.0f} s -> {args.out}")
+    return EXIT_OK
+
+
+def cmd_export_reid(args: argparse.Namespace) -> int:
+    """Rebuild the networks from a checkpoint and write both ONNX files."""
+    from reid.export import export_onnx, parity
+    from reid.nets import PLATE_SPEC, VEHICLE_SPEC, build_net
+    from reid.train import TrainingError, load_checkpoint
+
+    try:
+        payload = load_checkpoint(args.checkpoint)
+    except TrainingError as exc:
+        raise CliError(str(exc)) from None
+    meta = payload["meta"]
+    out = args.out or args.checkpoint.parent
+    summary: dict[str, Any] = {}
+    for name, spec in (("vehicle", VEHICLE_SPEC), ("plate", PLATE_SPEC)):
+        net = build_net(spec, meta["classes"], meta["pooling"])
+        net.load_state_dict(payload[name])
+        net.eval()
+        size = tuple(meta[f"{name}_input"])
+        path = export_onnx(net, size, out / f"{name}.onnx")
+        summary[f"{name}_model"] = str(path)
+        summary[f"{name}_parity_max_abs_diff"] = parity(net, size, path)
+    _print(summary, args.json, f"wrote {summary['vehicle_model']} and {summary['plate_model']}")
+    return EXIT_OK
+
+
+def cmd_eval_reid(args: argparse.Namespace) -> int:
+    """Embed query and gallery crops with the ONNX models; report mAP and Rank-1."""
+    from reid.evaluate import evaluate_reid
+
+    cfg = _config(args.config)
+    _require_data(args.data)
+    vehicle_model, plate_model = _model_paths(cfg, args.models)
+    report = evaluate_reid(args.data, vehicle_model, plate_model, reid=cfg.reid, plot=args.plot)
+    human = "  ".join(
+        f"{k}: mAP {report[k]['mAP']:.3f} R1 {report[k]['rank1']:.3f}" for k in ("vehicle", "plate", "fusion")
+    )
+    _print(report, args.json, human)
+    return EXIT_OK
+
+
+def cmd_bench_reid(args: argparse.Namespace) -> int:
+    """Vehicle + plate embedding throughput at a batch size, in onnxruntime."""
+    import numpy as np
+
+    from reid.embedder import Embedder
+
+    cfg = _config(args.config)
+    vehicle_model, plate_model = _model_paths(cfg, args.models)
+    embedder = Embedder.from_files(vehicle_model, plate_model, threads=args.threads, batch_size=args.batch)
+    rng = np.random.default_rng(0)
+    vehicles = [rng.integers(0, 256, (120, 150, 3), dtype=np.uint8) for _ in range(args.batch)]
+    plates = [rng.integers(0, 256, (20, 90, 3), dtype=np.uint8) for _ in range(args.batch)]
+    embedder.embed(vehicles, plates)  # warm-up
+    times = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        embedder.embed(vehicles, plates)
+        times.append(time.perf_counter() - started)
+    ms = float(np.median(times)) * 1000
+    summary = {
+        "batch": args.batch,
+        "threads": args.threads,
+        "ms_per_batch": round(ms, 2),
+        "crops_per_s": round(args.batch * 1000 / ms, 1),
+        "repeats": args.repeats,
+    }
+    _print(summary, args.json, f"{summary['crops_per_s']} vehicle+plate crops/s ({ms:.1f} ms per batch)")
+    return EXIT_OK
+
+
+def _print(summary: dict[str, Any], as_json: bool, human: str) -> None:
+    print(json.dumps(summary) if as_json else human)
