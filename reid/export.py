@@ -24,6 +24,9 @@ def export_onnx(net: ReidNet, input_size: tuple[int, int], path: Path) -> Path:
     model = EmbeddingModel(net).eval()
     example = torch.zeros(2, 3, *input_size)
     path.parent.mkdir(parents=True, exist_ok=True)
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)  # it warns that the optional torchvision ops are absent
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -36,6 +39,7 @@ def export_onnx(net: ReidNet, input_size: tuple[int, int], path: Path) -> Path:
             external_data=False,
             verbose=False,
         )
+    exporter_log.setLevel(level)
     return path
 
 

@@ -1,0 +1,125 @@
+"""The joint trainer: it runs, it learns on an easy set, it resumes exactly; export agrees with torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from config.schema import ReidTrainConfig
+from formats import PlateSample
+from formats.veri import veri_name, write_plate_sidecar, write_veri_lists
+from reid.backbone import BackboneSpec
+from reid.export import PARITY_TOLERANCE, export_onnx, parity
+from reid.nets import build_net
+from reid.train import TrainingError, load_checkpoint, lr_at, train_reid
+
+SIZES = {"vehicle_input": (32, 32), "plate_input": (16, 48)}
+
+
+@pytest.fixture(scope="module")
+def easy_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 identities × 4 crops, 2 cameras; each identity has its own colour and plate shade."""
+    root = tmp_path_factory.mktemp("veri")
+    rng = np.random.default_rng(0)
+    names: list[str] = []
+    plates: list[tuple[str, PlateSample]] = []
+    (root / "image_train").mkdir()
+    for identity in range(1, 7):
+        colour = rng.integers(0, 256, 3)
+        for k in range(4):
+            crop = np.clip(colour + rng.normal(0, 12, (40, 40, 3)), 0, 255).astype(np.uint8)
+            crop[26:34, 8:32] = 40 * identity  # the "plate"
+            name = veri_name(identity, 1 + k % 2, 10 * k, k)
+            cv2.imwrite(str(root / "image_train" / name), crop)
+            names.append(name)
+            if k != 3:  # one crop per identity has no readable plate
+                corners = np.array([[8, 26], [32, 26], [32, 34], [8, 34]], np.float32)
+                plates.append(
+                    (
+                        name,
+                        PlateSample(root / "image_train" / name, "AB123CD", (8, 26, 32, 34), corners, "eu"),
+                    )
+                )
+    write_veri_lists(root, {"train": names})
+    write_plate_sidecar(root / "plates_train.csv", plates)
+    return root
+
+
+def _cfg(**kw: object) -> ReidTrainConfig:
+    base = {
+        "steps": 6,
+        "identities_per_batch": 3,
+        "samples_per_identity": 2,
+        "warmup_steps": 2,
+        "checkpoint_every": 1,
+        "threads": 1,
+        "lr": 3e-3,
+    }
+    return ReidTrainConfig(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_training_runs_and_writes_a_checkpoint(easy_set: Path, tmp_path: Path) -> None:
+    result, _ = train_reid(easy_set, tmp_path, _cfg(), **SIZES)  # type: ignore[arg-type]
+    assert result.steps == 6
+    assert result.identities == 6
+    assert result.samples == 24
+    assert result.samples_with_plate == 18
+    assert set(result.final) >= {"total", "vehicle_triplet", "plate_cls", "kd", "bn"}
+    assert all(np.isfinite(v) for v in result.final.values())
+    payload = load_checkpoint(result.checkpoint)
+    assert payload["step"] == 6
+    assert payload["meta"]["classes"] == 6
+
+
+def test_resume_continues_exactly(easy_set: Path, tmp_path: Path) -> None:
+    _, straight = train_reid(easy_set, tmp_path / "a", _cfg(), **SIZES)  # type: ignore[arg-type]
+
+    def stop_at_3(step: int, _: dict[str, float]) -> None:
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_reid(easy_set, tmp_path / "b", _cfg(), on_step=stop_at_3, **SIZES)  # type: ignore[arg-type]
+    _, resumed = train_reid(easy_set, tmp_path / "b", _cfg(), resume=True, **SIZES)  # type: ignore[arg-type]
+    for a, b in zip(
+        straight.vehicle.state_dict().values(), resumed.vehicle.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b)
+    assert straight.history == resumed.history
+
+
+def test_distillation_off_gives_zero_kd(easy_set: Path, tmp_path: Path) -> None:
+    result, _ = train_reid(easy_set, tmp_path, _cfg(steps=2, distillation=False), **SIZES)  # type: ignore[arg-type]
+    assert result.final["kd"] == 0.0
+
+
+def test_too_few_identities_is_a_clear_error(easy_set: Path, tmp_path: Path) -> None:
+    with pytest.raises(TrainingError, match="at least P=10 identities"):
+        train_reid(easy_set, tmp_path, _cfg(identities_per_batch=10), **SIZES)  # type: ignore[arg-type]
+
+
+def test_nan_weights_in_a_checkpoint_are_refused(easy_set: Path, tmp_path: Path) -> None:
+    result, _ = train_reid(easy_set, tmp_path, _cfg(steps=1), **SIZES)  # type: ignore[arg-type]
+    payload = torch.load(result.checkpoint, weights_only=False)
+    next(iter(v for v in payload["vehicle"].values() if v.is_floating_point())).fill_(float("nan"))
+    torch.save(payload, result.checkpoint)
+    with pytest.raises(TrainingError, match="NaN"):
+        load_checkpoint(result.checkpoint)
+
+
+@pytest.mark.parametrize(("step", "expected"), [(0, 0.5), (1, 1.0), (2, 1.0), (11, 0.01)])
+def test_lr_schedule_warms_up_then_decays(step: int, expected: float) -> None:
+    cfg = ReidTrainConfig(steps=11, warmup_steps=2, lr=1.0)
+    assert lr_at(step, cfg) == pytest.approx(expected)
+
+
+def test_onnx_export_matches_torch(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = build_net(BackboneSpec(depths=(1, 1), widths=(4, 8), out_channels=16), num_classes=4).eval()
+    path = export_onnx(net, (24, 40), tmp_path / "m.onnx")
+    assert path.stat().st_size > 0
+    assert parity(net, (24, 40), path) <= PARITY_TOLERANCE
