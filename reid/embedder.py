@@ -23,13 +23,13 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from reid.data import to_input
+
 logger = logging.getLogger(__name__)
 
 Kind = Literal["vehicle", "plate", "fusion"]
 Provider = Literal["cpu", "cuda"]
 
-MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-STD = np.array([0.229, 0.224, 0.225], np.float32)
 MIN_CROP_SIDE = 4  # pixels; smaller crops carry no identity and usually mean a bad box
 NORM_TOLERANCE = 1e-3  # |‖row‖ − 1| allowed for float32 vectors said to be unit length
 
@@ -175,14 +175,7 @@ class OnnxEncoder:
             ValueError: A crop is not a uint8 image with 1, 3 or 4 channels of at least
                 ``MIN_CROP_SIDE`` pixels a side (the message names its index and shape).
         """
-        h, w = self.input_size
-        images = [_as_bgr(crop, i) for i, crop in enumerate(crops)]
-        batch = np.empty((len(images), h, w, 3), np.uint8)
-        for i, image in enumerate(images):
-            shrink = image.shape[0] > h or image.shape[1] > w
-            batch[i] = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        rgb = batch[..., ::-1].astype(np.float32) / 255.0  # (N, H, W, 3)
-        return np.ascontiguousarray(((rgb - MEAN) / STD).transpose(0, 3, 1, 2))
+        return to_input([_as_bgr(crop, i) for i, crop in enumerate(crops)], self.input_size)
 
     def encode(self, crops: Sequence[npt.NDArray[Any]]) -> npt.NDArray[np.float32]:
         """``(N, D)`` unit embeddings of the crops, ``batch_size`` crops per onnxruntime call.

@@ -18,6 +18,7 @@ import torch
 from onnx import TensorProto, helper
 from torch import nn
 
+from reid import data as data_module
 from reid import embedder as embedder_module
 from reid.backbone import BackboneSpec
 from reid.data import to_input
@@ -261,7 +262,7 @@ def test_preprocess_hand_values(vehicle_encoder: OnnxEncoder, bgr: tuple[int, in
     assert image.shape == (3, *VEHICLE_HW)
     expected = [
         (bgr[2 - c] / 255 - mean) / std
-        for c, (mean, std) in enumerate(zip(embedder_module.MEAN, embedder_module.STD, strict=True))
+        for c, (mean, std) in enumerate(zip(data_module.MEAN, data_module.STD, strict=True))
     ]
     np.testing.assert_allclose(
         image.reshape(3, -1), np.repeat(np.array(expected)[:, None], 32 * 32, 1), atol=1e-5
