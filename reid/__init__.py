@@ -1,4 +1,6 @@
-"""Vehicle and plate re-identification networks (method 1 and 2 of SPEC.md).
+"""Vehicle and plate re-identification (methods 1 and 2 of SPEC.md).
 
-Empty until the re-identification issue lands; nothing imports from it yet.
+``backbone`` (seed 001), ``nets`` and ``losses`` (seed 004), ``data`` and ``train`` (joint
+training), ``export`` (ONNX), ``embedder`` (onnxruntime inference and fusion), ``metrics``
+and ``evaluate`` (held-out retrieval). See docs/REID.md.
 """
