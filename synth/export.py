@@ -40,7 +40,7 @@ DETECTION_CLASSES: tuple[str, ...] = (*VEHICLE_TYPES, "plate")
 PLATE_CLASS = len(VEHICLE_TYPES)
 MIN_DETECT_VISIBILITY = 0.25
 MIN_REID_VISIBILITY = 0.8
-MIN_REID_HEIGHT_PX = 48
+MIN_REID_HEIGHT_PX = 56
 MIN_PLATE_CROP_PX = 12
 REID_CROPS_PER_PASS = 4
 PLATE_CROPS_PER_PASS = 3
@@ -320,7 +320,7 @@ def _reid_crop(
     got.reid_names[folder_split].append(name)
     if len(got.sample_crops) < _SAMPLE_CROPS and k == 0:
         got.sample_crops.append(image[y0:y1, x0:x1].copy())
-    if v.plate_corners is not None and v.plate_xyxy is not None and v.plate_visible:
+    if v.plate_corners is not None and v.plate_xyxy is not None and v.plate_readable:
         corners = np.array(v.plate_corners, np.float32) - np.array([x0, y0], np.float32)
         box = (v.plate_xyxy[0] - x0, v.plate_xyxy[1] - y0, v.plate_xyxy[2] - x0, v.plate_xyxy[3] - y0)
         plate = PlateSample(folder / name, v.plate_text or "", box, corners, v.plate_family)

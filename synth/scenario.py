@@ -42,7 +42,9 @@ class CameraSpec(_Spec):
     lighting: Lighting = Field("day", description="day, dusk, night (headlights) or ir (grey, lit plates).")
     weather: Weather = Field("clear", description="clear, rain or fog.")
     noise: float = Field(3.0, ge=0, le=30, description="Sensor noise standard deviation (grey levels).")
-    exposure: float = Field(0.15, ge=0, le=1, description="Shutter open fraction of a frame (motion blur).")
+    exposure: float = Field(
+        0.01, ge=0, le=1, description="Shutter open fraction of a frame (motion blur); ALPR cameras: ~1 ms."
+    )
     scenery: Literal["highway", "toll", "city"] = Field("highway", description="Background dressing.")
 
     @model_validator(mode="after")

@@ -2,14 +2,14 @@
 
 TINY = """
 name: tiny
-duration_s: 4
+duration_s: 8
 fps: 5
 cameras:
   - {id: entry, role: entry, view: front, resolution: [320, 180], hfov_deg: 14, height_m: 5, pitch_deg: 16,
      lanes: 1, near_m: 10, far_m: 70, lighting: day, scenery: highway}
-  - {id: gate, role: gate, view: front, resolution: [320, 180], hfov_deg: 26, height_m: 6, pitch_deg: 8,
+  - {id: gate, role: gate, view: front, resolution: [400, 224], hfov_deg: 24, height_m: 6, pitch_deg: 8,
      lanes: 2, near_m: 12, far_m: 70, lighting: night, weather: rain, scenery: toll}
-  - {id: exit, role: exit, view: rear, resolution: [256, 144], hfov_deg: 26, height_m: 5, pitch_deg: 8,
+  - {id: exit, role: exit, view: rear, resolution: [320, 180], hfov_deg: 22, height_m: 5, pitch_deg: 8,
      lanes: 2, near_m: 10, far_m: 60, lighting: ir, weather: fog, scenery: city}
 routes:
   - {cameras: [entry, gate, exit], weight: 0.6, travel_s: [1.5, 1.5]}

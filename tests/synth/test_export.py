@@ -33,11 +33,11 @@ def _digest(root: Path) -> dict[str, str]:
 
 def test_layout_and_counts(exported: tuple[Path, dict[str, object]]) -> None:
     out, summary = exported
-    assert summary["frames"] == 3 * 20
+    assert summary["frames"] == 3 * 40
     for camera in ("entry", "gate", "exit"):
         assert (out / "videos" / f"{camera}.mp4").stat().st_size > 0
         truth = json.loads((out / "truth" / f"{camera}.json").read_text())
-        assert len(truth["frames"]) == 20
+        assert len(truth["frames"]) == 40
     world = json.loads((out / "world.json").read_text(encoding="utf-8"))
     assert len(world["sightings"]) == summary["sightings"]
     assert len(world["escapes"]) == summary["escapes"]

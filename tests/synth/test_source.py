@@ -19,11 +19,11 @@ def test_renders_the_requested_camera(tiny_scenario: Path) -> None:
     source = SyntheticSource(str(tiny_scenario), camera="exit", paced=False)
     source.open()
     try:
-        captures = [source.read() for _ in range(25)]  # past the 20-frame scenario: it loops
+        captures = [source.read() for _ in range(45)]  # past the 40-frame scenario: it loops
     finally:
         source.close()
-    assert all(c is not None and c.image.shape == (144, 256, 3) for c in captures)
-    first, looped = captures[0], captures[20]
+    assert all(c is not None and c.image.shape == (180, 320, 3) for c in captures)
+    first, looped = captures[0], captures[40]
     assert first is not None
     assert looped is not None
     assert np.array_equal(first.image, looped.image)
@@ -61,7 +61,7 @@ def test_config_camera_of_kind_synthetic_runs_in_the_pipeline(tiny_scenario: Pat
             self.frames += 1
             if self.frames == 8:
                 stop.set()
-            assert frame.image.shape == (180, 320, 3)
+            assert frame.image.shape == (224, 400, 3)
             return Detections.empty()
 
     summary = Pipeline(bus=bus, readers=readers, detector=StopAfter(), sink=sink).run(stop)

@@ -95,5 +95,5 @@ def test_bad_scenarios_name_the_field(tmp_path: Path, body: str, message: str) -
 
 
 def test_unknown_scenario_name_lists_bundled_ones() -> None:
-    with pytest.raises(ConfigError, match="bundled: city, toll-road"):
+    with pytest.raises(ConfigError, match="bundled: city, reid-fleet, toll-road"):
         load_scenario("motorway")
