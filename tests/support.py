@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -73,3 +74,9 @@ class RtspServer:
         """SIGCONT after :meth:`freeze`."""
         if self._proc is not None:
             os.kill(self._proc.pid, signal.SIGCONT)
+
+
+def last_json(out: str) -> dict[str, object]:
+    """The JSON object a ``--json`` command printed as its last line of stdout."""
+    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    return result

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
@@ -12,6 +11,7 @@ import pytest
 from formats import PlateSample
 from formats.veri import veri_name, write_plate_sidecar, write_veri_lists
 from roadwatch.cli import main
+from tests.support import last_json
 
 
 def _write_split(
@@ -46,11 +46,6 @@ def tiny_veri(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _last_json(out: str) -> dict[str, object]:
-    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
-    return result
-
-
 def test_train_export_eval_and_bench_through_the_cli(
     tiny_veri: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -78,7 +73,7 @@ def test_train_export_eval_and_bench_through_the_cli(
         )
         == 0
     )
-    trained = _last_json(capsys.readouterr().out)
+    trained = last_json(capsys.readouterr().out)
     assert trained["steps"] == 3
     assert float(trained["parity_max_abs_diff"]) <= 1e-4  # type: ignore[arg-type]
     assert (run / "loss.png").stat().st_size > 0
@@ -97,7 +92,7 @@ def test_train_export_eval_and_bench_through_the_cli(
         )
         == 0
     )
-    exported = _last_json(capsys.readouterr().out)
+    exported = last_json(capsys.readouterr().out)
     assert float(exported["vehicle_parity_max_abs_diff"]) <= 1e-4  # type: ignore[arg-type]
 
     plot = tmp_path / "cmc.png"
@@ -116,7 +111,7 @@ def test_train_export_eval_and_bench_through_the_cli(
             "--json",
         ]
     )
-    report = _last_json(capsys.readouterr().out)
+    report = last_json(capsys.readouterr().out)
     assert code == 0
     assert report["queries"] == 12
     assert report["gallery"] == 24
@@ -128,7 +123,7 @@ def test_train_export_eval_and_bench_through_the_cli(
     assert plot.stat().st_size > 0
 
     assert main(["bench", "reid", "--models", str(run), "--batch", "4", "--repeats", "2", "--json"]) == 0
-    bench = _last_json(capsys.readouterr().out)
+    bench = last_json(capsys.readouterr().out)
     assert {"crops_per_s", "ms_per_batch"} <= bench.keys()
 
 

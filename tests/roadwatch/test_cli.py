@@ -14,12 +14,7 @@ from pathlib import Path
 import pytest
 
 from roadwatch.cli import main
-from tests.support import RtspServer, free_port
-
-
-def _last_json(out: str) -> dict[str, object]:
-    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
-    return result
+from tests.support import RtspServer, free_port, last_json
 
 
 def test_replay_counts_every_frame(
@@ -27,7 +22,7 @@ def test_replay_counts_every_frame(
 ) -> None:
     events = tmp_path / "events.jsonl"
     code = main(["replay", str(sample_clip), "--events", str(events), "--json"])
-    summary = _last_json(capsys.readouterr().out)
+    summary = last_json(capsys.readouterr().out)
     assert code == 0
     assert summary["frames_read"] == summary["frames_processed"] == 40
     assert summary["frames_dropped"] == 0
@@ -48,7 +43,7 @@ def test_replay_of_image_folder_with_camera_id(tmp_path: Path, capsys: pytest.Ca
     code = main(
         ["replay", str(frames), "--camera-id", "gate-1", "--events", str(tmp_path / "e.jsonl"), "--json"]
     )
-    summary = _last_json(capsys.readouterr().out)
+    summary = last_json(capsys.readouterr().out)
     assert code == 0
     assert summary["frames_processed"] == 3
     assert summary["cameras"][0]["camera_id"] == "gate-1"  # type: ignore[index]
@@ -73,7 +68,7 @@ def test_replay_bad_file_gives_one_line(
     assert len(errors) == 1
     assert message in errors[0]
     assert "Traceback" not in captured.err
-    assert _last_json(captured.out)["frames_read"] == 0
+    assert last_json(captured.out)["frames_read"] == 0
 
 
 def test_replay_rejects_bad_camera_id(sample_clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,7 +78,7 @@ def test_replay_rejects_bad_camera_id(sample_clip: Path, capsys: pytest.CaptureF
 
 def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--dir", str(tmp_path), "--duration", "2", "--json"]) == 0
-    summary = _last_json(capsys.readouterr().out)
+    summary = last_json(capsys.readouterr().out)
     assert summary["frames_processed"] == summary["frames_read"] == 3 * 20  # 3 cameras, 2 s at 10 fps
     assert summary["frames_dropped"] == 0
     assert (tmp_path / "toll-road-2s" / "preview.png").stat().st_size > 0
@@ -102,7 +97,7 @@ def test_config_check_prints_resolved_config_with_secrets_masked(
     assert main(["config", "check", str(cfg), "--json"]) == 0
     out = capsys.readouterr().out
     assert "hunter2" not in out
-    data = _last_json(out)
+    data = last_json(out)
     assert data["cameras"][0]["url"] == "rtsp://u:***@h/s"  # type: ignore[index]
     assert data["cameras"][1]["path"] == str(tmp_path / "clips" / "b.mp4")  # type: ignore[index]
     assert data["gallery"]["fusion_threshold"] == 0.9  # type: ignore[index]
@@ -172,7 +167,7 @@ def test_run_shuts_down_cleanly_on_signal(
     finally:
         proc.kill()
     assert proc.returncode == 0, err
-    summary = _last_json(out)
+    summary = last_json(out)
     cameras = {c["camera_id"]: c for c in summary["cameras"]}  # type: ignore[attr-defined]
     assert cameras["live"]["frames_read"] > 0
     assert cameras["dead"]["frames_read"] == 0
@@ -188,7 +183,7 @@ def test_run_shuts_down_cleanly_on_signal(
 def test_synth_command_json_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "world"
     code = main(["synth", "--scenario", "toll-road", "--out", str(out), "--duration", "1", "--json"])
-    summary = _last_json(capsys.readouterr().out)
+    summary = last_json(capsys.readouterr().out)
     assert code == 0
     assert {"frames", "vehicles", "sightings", "escapes", "seconds"} <= summary.keys()
     assert summary["frames"] == 3 * 10  # three cameras, 1 s at 10 fps
@@ -204,6 +199,6 @@ def test_synth_unknown_scenario_is_one_line(tmp_path: Path, capsys: pytest.Captu
 
 def test_bench_synth_prints_frames_per_second(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "synth", "--frames", "5", "--json"]) == 0
-    result = _last_json(capsys.readouterr().out)
+    result = last_json(capsys.readouterr().out)
     assert result["frames"] == 5
     assert result["fps"] > 0
