@@ -239,6 +239,12 @@ class ReidTrainConfig(Section):
     distillation: bool = Field(True, description="Bidirectional distillation between the two networks.")
     temperature: float = Field(4.0, gt=0, le=100, description="Softmax temperature T of the distillation.")
     kd_weight: float = Field(1.0, ge=0, le=100, description="Weight of the distillation loss.")
+    plate_text_weight: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="Weight of an auxiliary CTC loss teaching the plate network to read (0: off).",
+    )
     seed: int = Field(0, ge=0, description="Seed of initialisation, sampling and augmentation.")
     threads: int = Field(2, ge=1, le=256, description="Torch threads.")
     checkpoint_every: int = Field(250, ge=1, description="Steps between checkpoints.")

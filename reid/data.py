@@ -37,6 +37,7 @@ class ReidItem:
         camera: Camera id (``c001``).
         label: 0-based class index among the split's identities.
         path: The crop file.
+        plate_text: Text printed on the plate ('' when unknown or no plate).
     """
 
     vehicle: Image
@@ -45,6 +46,7 @@ class ReidItem:
     camera: str
     label: int
     path: Path
+    plate_text: str = ""
 
 
 def rectify_plate(crop: Image, corners: npt.NDArray[np.float32], size: tuple[int, int]) -> Image:
@@ -84,9 +86,9 @@ def load_items(samples: Sequence[ReidSample], plate_size: tuple[int, int]) -> li
             raise FileNotFoundError(f"{sample.image_path}: not a readable image")
         image = np.asarray(crop, np.uint8)
         plate = _plate_of(sample, image, plate_size)
-        items.append(
-            ReidItem(image, plate, sample.identity, sample.camera, labels[sample.identity], sample.image_path)
-        )
+        text = sample.plate.text if plate is not None and sample.plate is not None else ""
+        label = labels[sample.identity]
+        items.append(ReidItem(image, plate, sample.identity, sample.camera, label, sample.image_path, text))
     return items
 
 

@@ -30,11 +30,13 @@ class ReidOutput:
         pooled: ``(N, D)`` globally pooled feature (metric loss).
         embedding: ``(N, D)`` BN-neck feature (inference; L2-normalise before comparing).
         logits: ``(N, C)`` identity logits (classification and distillation losses).
+        maps: ``(N, D, h, w)`` final feature map (auxiliary heads during training).
     """
 
     pooled: Tensor
     embedding: Tensor
     logits: Tensor
+    maps: Tensor
 
 
 class ReidNet(nn.Module):
@@ -67,7 +69,37 @@ class ReidNet(nn.Module):
         maps = self.backbone(images)  # (N, D, h, w)
         pooled = maps.mean((2, 3)) if self.pooling == "avg" else maps.amax((2, 3))  # (N, D)
         embedding = self.neck(pooled)  # (N, D)
-        return ReidOutput(pooled, embedding, self.classifier(embedding))
+        return ReidOutput(pooled, embedding, self.classifier(embedding), maps)
+
+
+# Characters a plate reader can emit: digits, Latin capitals, Chinese province glyphs.
+PLATE_ALPHABET = (
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+)
+
+
+class PlateTextHead(nn.Module):
+    """Training-only reader: per-column character scores over the plate feature map, for CTC.
+
+    Input ``(N, D, h, w)`` → mean over height → linear per column → ``(w, N, len+1)`` log
+    probabilities (class 0 is the CTC blank). Not exported: it only shapes the plate features.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(dim, len(PLATE_ALPHABET) + 1)
+
+    def forward(self, maps: Tensor) -> Tensor:
+        columns = maps.mean(2).transpose(1, 2)  # (N, w, D)
+        return F.log_softmax(self.proj(columns), dim=2).transpose(0, 1)  # (w, N, C)
+
+
+def encode_plate_text(texts: list[str]) -> tuple[Tensor, Tensor]:
+    """CTC targets: concatenated 1-based character indices and per-text lengths (unknown chars dropped)."""
+    index = {c: i + 1 for i, c in enumerate(PLATE_ALPHABET)}
+    codes = [[index[c] for c in text if c in index] for text in texts]
+    flat = [c for code in codes for c in code]
+    return torch.tensor(flat, dtype=torch.int64), torch.tensor([len(c) for c in codes], dtype=torch.int64)
 
 
 class EmbeddingModel(nn.Module):

@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from config.schema import ReidTrainConfig
 from reid.data import AugmentSpec, PKSampler, ReidItem, augment, load_split, to_input
 from reid.losses import batch_hard_triplet_loss, bn_regularizer, classification_loss, distillation_loss
-from reid.nets import PLATE_SPEC, VEHICLE_SPEC, Pooling, ReidNet, build_net
+from reid.nets import PLATE_SPEC, VEHICLE_SPEC, PlateTextHead, Pooling, ReidNet, build_net, encode_plate_text
 
 VEHICLE_AUGMENT = AugmentSpec()
 PLATE_AUGMENT = AugmentSpec(area=(0.8, 1.0), aspect=(0.85, 1.15), flip_p=0.0, rotate_p=0.3, rotate_deg=4.0)
@@ -45,6 +46,7 @@ class TrainState:
     plate: ReidNet
     optimizer: torch.optim.Optimizer
     rng: np.random.Generator
+    reader: PlateTextHead
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -88,8 +90,8 @@ def _batch(
     indices: list[int],
     sizes: tuple[tuple[int, int], tuple[int, int]],
     rng: np.random.Generator,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Augmented vehicle images, labels, plate images, their labels and which rows have plates."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
+    """Augmented vehicle images, labels, plate images, their labels, which rows have plates, plate texts."""
     vehicle_size, plate_size = sizes
     chosen = [items[i] for i in indices]
     vehicles = [augment(it.vehicle, vehicle_size, VEHICLE_AUGMENT, rng) for it in chosen]
@@ -99,13 +101,12 @@ def _batch(
     mask = torch.zeros(len(chosen), dtype=torch.bool)
     mask[with_plate] = True
     plate_x = torch.from_numpy(to_input(plates, plate_size)) if plates else torch.zeros((0, 3, *plate_size))
-    return torch.from_numpy(to_input(vehicles, vehicle_size)), labels, plate_x, labels[mask], mask
+    texts = [chosen[i].plate_text for i in with_plate]
+    return torch.from_numpy(to_input(vehicles, vehicle_size)), labels, plate_x, labels[mask], mask, texts
 
 
-def _losses(
-    state: TrainState, batch: tuple[torch.Tensor, ...], cfg: ReidTrainConfig
-) -> dict[str, torch.Tensor]:
-    vehicle_x, labels, plate_x, plate_labels, mask = batch
+def _losses(state: TrainState, batch: tuple[Any, ...], cfg: ReidTrainConfig) -> dict[str, torch.Tensor]:
+    vehicle_x, labels, plate_x, plate_labels, mask, texts = batch
     v = state.vehicle(vehicle_x)
     out = {
         "vehicle_triplet": batch_hard_triplet_loss(v.pooled, labels, cfg.triplet_margin),
@@ -114,7 +115,7 @@ def _losses(
         ),
     }
     zero = v.logits.sum() * 0
-    out["plate_triplet"] = out["plate_cls"] = out["kd"] = zero
+    out["plate_triplet"] = out["plate_cls"] = out["kd"] = out["plate_text"] = zero
     if len(plate_x) >= 2:
         p = state.plate(plate_x)
         out["plate_triplet"] = batch_hard_triplet_loss(p.pooled, plate_labels, cfg.triplet_margin)
@@ -123,16 +124,29 @@ def _losses(
         )
         if cfg.distillation:
             out["kd"] = distillation_loss(v.logits[mask], p.logits, cfg.temperature)
+        if cfg.plate_text_weight > 0:
+            out["plate_text"] = _ctc(state.reader(p.maps), texts)
     out["bn"] = bn_regularizer(state.vehicle) + bn_regularizer(state.plate)
     out["total"] = (
         out["vehicle_triplet"]
         + out["vehicle_cls"]
         + out["plate_triplet"]
         + out["plate_cls"]
+        + cfg.plate_text_weight * out["plate_text"]
         + cfg.kd_weight * out["kd"]
         + cfg.bn_reg * out["bn"]
     )
     return out
+
+
+def _ctc(log_probs: torch.Tensor, texts: list[str]) -> torch.Tensor:
+    """CTC loss of the plate reader over the texts with a known plate; zero when none is known."""
+    keep = [i for i, t in enumerate(texts) if t]
+    if not keep:
+        return log_probs.sum() * 0
+    targets, lengths = encode_plate_text([texts[i] for i in keep])
+    steps = torch.full((len(keep),), log_probs.shape[0], dtype=torch.int64)
+    return F.ctc_loss(log_probs[:, keep], targets, steps, lengths, blank=0, zero_infinity=True)
 
 
 def save_checkpoint(path: Path, state: TrainState, meta: dict[str, Any]) -> None:
@@ -141,6 +155,7 @@ def save_checkpoint(path: Path, state: TrainState, meta: dict[str, Any]) -> None
         "step": state.step,
         "vehicle": state.vehicle.state_dict(),
         "plate": state.plate.state_dict(),
+        "reader": state.reader.state_dict(),
         "optimizer": state.optimizer.state_dict(),
         "rng": state.rng.bit_generator.state,
         "torch_rng": torch.get_rng_state(),
@@ -194,8 +209,12 @@ def train_reid(
     classes = 1 + max(it.label for it in items)
     vehicle = build_net(VEHICLE_SPEC, classes, pooling)
     plate = build_net(PLATE_SPEC, classes, pooling)
-    optimizer = torch.optim.Adam(_param_groups([vehicle, plate], cfg.weight_decay), lr=cfg.lr)
-    state = TrainState(0, vehicle, plate, optimizer, np.random.default_rng(cfg.seed))
+    reader = PlateTextHead(PLATE_SPEC.out_channels)
+    groups = _param_groups([vehicle, plate], cfg.weight_decay)
+    if cfg.plate_text_weight > 0:
+        groups.append({"params": list(reader.parameters()), "weight_decay": cfg.weight_decay})
+    optimizer = torch.optim.Adam(groups, lr=cfg.lr)
+    state = TrainState(0, vehicle, plate, optimizer, np.random.default_rng(cfg.seed), reader)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "checkpoint.pt"
     meta = {
@@ -253,6 +272,7 @@ def _restore(state: TrainState, payload: dict[str, Any], classes: int) -> None:
         raise TrainingError(f"checkpoint has {payload['meta']['classes']} identities, the data {classes}")
     state.vehicle.load_state_dict(payload["vehicle"])
     state.plate.load_state_dict(payload["plate"])
+    state.reader.load_state_dict(payload["reader"])
     state.optimizer.load_state_dict(payload["optimizer"])
     state.rng.bit_generator.state = payload["rng"]
     torch.set_rng_state(payload["torch_rng"])

@@ -123,3 +123,21 @@ def test_onnx_export_matches_torch(tmp_path: Path) -> None:
     path = export_onnx(net, (24, 40), tmp_path / "m.onnx")
     assert path.stat().st_size > 0
     assert parity(net, (24, 40), path) <= PARITY_TOLERANCE
+
+
+def test_plate_reading_loss_is_finite_and_trains_the_reader(easy_set: Path, tmp_path: Path) -> None:
+    result, state = train_reid(easy_set, tmp_path, _cfg(steps=4, plate_text_weight=1.0), **SIZES)  # type: ignore[arg-type]
+    assert result.final["plate_text"] > 0
+    assert np.isfinite(result.final["plate_text"])
+    assert any(p.grad is not None for p in state.reader.parameters())
+
+
+@pytest.mark.parametrize(
+    ("texts", "flat", "lengths"), [(["AB1"], [11, 12, 2], [3]), (["皖A", ""], [47, 11], [2, 0])]
+)
+def test_plate_text_encoding(texts: list[str], flat: list[int], lengths: list[int]) -> None:
+    from reid.nets import encode_plate_text
+
+    targets, sizes = encode_plate_text(texts)
+    assert targets.tolist() == flat
+    assert sizes.tolist() == lengths
