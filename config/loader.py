@@ -94,9 +94,26 @@ def validate_config(data: Any, *, source: str = "<config>", base_dir: Path | Non
         raise ConfigError(source, [f"top level must be a mapping of sections, got {type(data).__name__}"])
     context = {"base_dir": base_dir} if base_dir is not None else {}
     try:
-        return RoadwatchConfig.model_validate(data, context=context)
+        return RoadwatchConfig.model_validate(_with_sections(RoadwatchConfig, data), context=context)
     except ValidationError as exc:
         raise ConfigError(source, [describe_error(err, data) for err in exc.errors()]) from None
+
+
+def _with_sections(model: type[BaseModel], data: Mapping[str, Any]) -> dict[str, Any]:
+    """Add ``{}`` for every omitted section so its defaults are validated with the context too.
+
+    A section built by its ``default_factory`` skips validation context, which would leave its
+    default paths relative to the working directory instead of the config file.
+    """
+    out = dict(data)
+    for name, field in model.model_fields.items():
+        factory = field.default_factory
+        if name not in out and _is_model(factory):
+            out[name] = {}
+        inner = _inner_model(field.annotation)
+        if inner is not None and isinstance(out.get(name), Mapping):
+            out[name] = _with_sections(inner, out[name])
+    return out
 
 
 def format_path(loc: Sequence[str | int]) -> str:

@@ -631,3 +631,12 @@ def test_example_loads(path: Path) -> None:
     config = load_config(path)
     # Relative paths in an example are taken relative to the example's own folder.
     assert config.outputs.events_path.is_absolute()
+
+
+def test_default_paths_of_omitted_sections_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "c.yaml"
+    path.parent.mkdir()
+    path.write_text("cameras: []\n")
+    config = load_config(path)
+    assert config.outputs.events_path == path.parent / "events.jsonl"
+    assert config.gallery.data_dir == path.parent / "var"
