@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import torch
 
@@ -40,7 +41,20 @@ def export_onnx(net: ReidNet, input_size: tuple[int, int], path: Path) -> Path:
             verbose=False,
         )
     exporter_log.setLevel(level)
+    _strip_metadata(path)
     return path
+
+
+def _strip_metadata(path: Path) -> None:
+    """Drop the exporter's per-node debug metadata (stack traces with this machine's paths)."""
+    model = onnx.load(str(path))
+    for graph in [model.graph, *(f for f in model.functions)]:
+        for node in graph.node:
+            del node.metadata_props[:]
+            node.doc_string = ""
+    for value in [*model.graph.value_info, *model.graph.input, *model.graph.output]:
+        del value.metadata_props[:]
+    onnx.save(model, str(path))
 
 
 def parity(net: ReidNet, input_size: tuple[int, int], path: Path, *, batch: int = 8, seed: int = 0) -> float:
