@@ -21,7 +21,7 @@ from reid.embedder import Embedder
 from reid.metrics import RetrievalScores, cosine_similarity, evaluate_retrieval, fused_similarity
 
 
-def _embed(embedder: Embedder, items: list[ReidItem], plate_size: tuple[int, int]) -> dict[str, Any]:
+def _embed(embedder: Embedder, items: list[ReidItem]) -> dict[str, Any]:
     vehicles = embedder.embed_vehicles([it.vehicle for it in items]).vectors
     has_plate = np.array([it.plate is not None for it in items], bool)
     plates = np.zeros_like(vehicles)
@@ -52,8 +52,8 @@ def evaluate_reid(
     embedder = Embedder.from_files(
         vehicle_model, plate_model, provider=reid.provider, threads=reid.threads, batch_size=reid.batch_size
     )
-    q = _embed(embedder, query_items, reid.plate_input)
-    g = _embed(embedder, gallery_items, reid.plate_input)
+    q = _embed(embedder, query_items)
+    g = _embed(embedder, gallery_items)
     qp, gp = q["has_plate"], g["has_plate"]
     scores: dict[str, RetrievalScores] = {
         "vehicle": evaluate_retrieval(
