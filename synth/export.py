@@ -88,8 +88,9 @@ class _Collected:
     reid_names: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     reid_plates: dict[str, list[tuple[str, PlateSample]]] = field(default_factory=lambda: defaultdict(list))
     plates: list[tuple[PlateSample, str]] = field(default_factory=list)
-    counts: dict[tuple[str, int, int], int] = field(default_factory=lambda: defaultdict(int))
-    last: dict[tuple[str, int, int], int] = field(default_factory=dict)
+    # keyed by (what: "reid" or "plate", camera, identity)
+    counts: dict[tuple[str, str, int], int] = field(default_factory=lambda: defaultdict(int))
+    last: dict[tuple[str, str, int], int] = field(default_factory=dict)
     previews: dict[str, list[tuple[int, Image, FrameTruth]]] = field(
         default_factory=lambda: defaultdict(list)
     )
@@ -263,7 +264,7 @@ def _reid_crops(
     h, w = image.shape[:2]
     for v in truth.vehicles:
         split = world.splits[v.identity]
-        key = (truth.camera, v.identity, 0)
+        key = ("reid", truth.camera, v.identity)
         if truth.index - got.last.get(key, -10_000) > _NEW_PASS_FRAMES:
             got.counts[key] = 0  # the same vehicle back at this camera: a new pass
         tall = v.xyxy[3] - v.xyxy[1] >= MIN_REID_HEIGHT_PX
@@ -271,7 +272,7 @@ def _reid_crops(
             _reid_crop(out, got, image, truth, v, split, key, camera_index, w, h)
         plate_ok = v.plate_readable and v.plate_height_px >= MIN_PLATE_CROP_PX
         if "plates" in parts and plate_ok and v.plate_xyxy and v.plate_corners:
-            pkey = (truth.camera + "/plate", v.identity, 0)
+            pkey = ("plate", truth.camera, v.identity)
             if (
                 got.counts[pkey] < PLATE_CROPS_PER_PASS
                 and truth.index - got.last.get(pkey, -99) >= _GAP_FRAMES
@@ -299,7 +300,7 @@ def _reid_crop(
     truth: FrameTruth,
     v: VehicleTruth,
     split: str,
-    key: tuple[str, int, int],
+    key: tuple[str, str, int],
     camera_index: int,
     w: int,
     h: int,
