@@ -240,7 +240,7 @@ class ReidTrainConfig(Section):
     temperature: float = Field(4.0, gt=0, le=100, description="Softmax temperature T of the distillation.")
     kd_weight: float = Field(1.0, ge=0, le=100, description="Weight of the distillation loss.")
     plate_text_weight: float = Field(
-        0.0,
+        1.0,
         ge=0,
         le=100,
         description="Weight of an auxiliary CTC loss teaching the plate network to read (0: off).",
@@ -266,8 +266,8 @@ class ReidConfig(Section):
     provider: Literal["cpu", "cuda"] = Field("cpu", description="ONNX Runtime execution provider.")
     batch_size: int = Field(16, ge=1, le=512, description="Crops embedded per batch.")
     threads: int = Field(2, ge=1, le=256, description="ONNX Runtime intra-op threads.")
-    vehicle_input: Size = Field((96, 96), description="Vehicle network input (height, width).")
-    plate_input: Size = Field((32, 96), description="Plate network input (height, width); plates are wide.")
+    vehicle_input: Size = Field((128, 128), description="Vehicle network input (height, width).")
+    plate_input: Size = Field((32, 128), description="Plate network input (height, width); plates are wide.")
     pooling: Literal["avg", "max"] = Field("avg", description="Global pooling of both networks.")
     train: ReidTrainConfig = Field(default_factory=ReidTrainConfig, description="Training settings.")
 

@@ -26,7 +26,8 @@ class BackboneSpec:
         widths: Bottleneck width per stage (the block outputs ``width * expansion``).
         expansion: Output/bottleneck channel ratio of a block.
         stem_channels: Channels of the initial convolution.
-        stem_stride: Stride of the initial convolution.
+        stem_stride: Stride of the stem: 1 or 2 (the convolution's), or 4 (a stride-2
+            convolution then a 3×3 stride-2 max pooling, as ResNet's stem).
         last_stride: Stride of the last stage (1 keeps a larger final map).
         out_channels: Channels of the final projection (the feature dimension).
     """
@@ -46,8 +47,8 @@ class BackboneSpec:
             )
         if min(self.depths) < 1 or min(self.widths) < 1 or self.expansion < 1 or self.out_channels < 1:
             raise ValueError("depths, widths, expansion and out_channels must be positive")
-        if self.last_stride not in (1, 2) or self.stem_stride not in (1, 2):
-            raise ValueError("strides must be 1 or 2")
+        if self.last_stride not in (1, 2) or self.stem_stride not in (1, 2, 4):
+            raise ValueError("last_stride must be 1 or 2, stem_stride 1, 2 or 4")
 
 
 class Bottleneck(nn.Module):
@@ -87,7 +88,9 @@ class Backbone(nn.Module):
     def __init__(self, spec: BackboneSpec) -> None:
         super().__init__()
         self.spec = spec
-        self.stem = nn.Conv2d(3, spec.stem_channels, 3, stride=spec.stem_stride, padding=1, bias=False)
+        conv_stride = min(spec.stem_stride, 2)
+        self.stem = nn.Conv2d(3, spec.stem_channels, 3, stride=conv_stride, padding=1, bias=False)
+        self.stem_pool: nn.Module = nn.MaxPool2d(3, 2, 1) if spec.stem_stride == 4 else nn.Identity()
         stages = []
         channels = spec.stem_channels
         last = len(spec.depths) - 1
@@ -107,7 +110,7 @@ class Backbone(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.stages(self.stem(x))  # (N, C, H/s, W/s)
+        x = self.stages(self.stem_pool(self.stem(x)))  # (N, C, H/s, W/s)
         out: Tensor = torch.relu(self.out_bn(self.head(torch.relu(self.head_bn(x)))))
         return out
 

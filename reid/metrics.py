@@ -241,20 +241,24 @@ def fused_similarity(
     g_plate: npt.ArrayLike,
     g_has_plate: npt.ArrayLike,
 ) -> npt.NDArray[np.float64]:
-    """Similarity of fused vehicle+plate features, falling back to the vehicle when a plate is missing.
+    """Similarity of fused vehicle+plate features; a missing plate half counts as 0.
 
     roadwatch fuses an item's L2-normalised vehicle embedding ``v`` and plate embedding ``p``
     (128-d each) by concatenating and renormalising: ``f = [v, p] / sqrt(2)``. The cosine of two
-    fused features is then the mean of the two cosines::
+    fused features is then the mean of the two cosines. The query decides the scale of its row::
 
-        both have a plate:   s = 0.5 * cos(v, v') + 0.5 * cos(p, p')
-        otherwise:           s = cos(v, v')
+        query and item have a plate:    s = 0.5 * cos(v, v') + 0.5 * cos(p, p')
+        query has one, the item not:    s = 0.5 * cos(v, v')            (plate half unknown: 0)
+        query has no plate:             s = cos(v, v')                  (vehicle halves only)
 
-    Why the fallback: a vehicle seen without a readable plate (too far, occluded, at night)
-    must still be comparable with every other sighting. Zero-padding its plate half would make
-    ``f = [v, 0]`` and cap its similarity to any plated item at ``cos(v, v') / sqrt(2) <= 0.707``,
-    so a perfect vehicle match would lose to mediocre fused ones. Comparing vehicle halves only
-    keeps the score on the same [-1, 1] scale.
+    Why: every score in one query's ranking must be on one scale. Comparing a plated query with
+    a plateless item by the vehicle cosine alone puts that item on a different scale, so a
+    look-alike seen without a plate (vehicle cosine 0.9) would outrank the true match whose
+    plate agrees (0.5 * 0.3 + 0.5 * 1.0). An unknown plate half contributes what an unrelated
+    plate does on average, about 0 (the BN-neck embedding is centred). Measured on the
+    synthetic held-out split with a perfect plate oracle: Rank-1 of plated queries 0.86 with
+    the vehicle fallback, 0.97 with this rule (``docs/REID.md``). A plateless query compares
+    vehicle halves with every item, as the gallery's vehicle library does.
 
     Args:
         q_vehicle: ``(Q, Dv)`` query vehicle embeddings (normalised here; need not be already).
@@ -288,4 +292,5 @@ def fused_similarity(
     vehicle = cosine_similarity(qv, gv)  # (Q, G)
     plate = cosine_similarity(qp, gp)  # (Q, G)
     both = q_flags[:, None] & g_flags[None, :]  # (Q, G)
-    return np.where(both, 0.5 * vehicle + 0.5 * plate, vehicle)
+    fused = 0.5 * vehicle + np.where(both, 0.5 * plate, 0.0)  # (Q, G)
+    return np.where(q_flags[:, None], fused, vehicle)

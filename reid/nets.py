@@ -18,8 +18,8 @@ from reid.backbone import Backbone, BackboneSpec
 
 Pooling = Literal["avg", "max"]
 
-VEHICLE_SPEC = BackboneSpec(depths=(1, 2, 2, 1), widths=(16, 32, 64, 128), stem_stride=2, last_stride=1)
-PLATE_SPEC = BackboneSpec(depths=(1, 1, 1, 1), widths=(16, 24, 32, 48), stem_stride=1, last_stride=1)
+VEHICLE_SPEC = BackboneSpec(depths=(1, 2, 2, 1), widths=(16, 32, 64, 128), stem_stride=4, last_stride=1)
+PLATE_SPEC = BackboneSpec(depths=(1, 1, 1, 1), widths=(16, 24, 32, 48), stem_stride=2, last_stride=1)
 
 
 @dataclass(frozen=True, slots=True)

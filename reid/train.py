@@ -145,6 +145,11 @@ def _ctc(log_probs: torch.Tensor, texts: list[str]) -> torch.Tensor:
     if not keep:
         return log_probs.sum() * 0
     targets, lengths = encode_plate_text([texts[i] for i in keep])
+    if int(lengths.max()) > log_probs.shape[0]:
+        raise TrainingError(
+            f"the plate feature map has {log_probs.shape[0]} columns, too few to read "
+            f"{int(lengths.max())} characters; widen reid.plate_input or set reid.train.plate_text_weight: 0"
+        )
     steps = torch.full((len(keep),), log_probs.shape[0], dtype=torch.int64)
     return F.ctc_loss(log_probs[:, keep], targets, steps, lengths, blank=0, zero_infinity=True)
 

@@ -20,7 +20,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -91,6 +91,11 @@ class _Collected:
     # keyed by (what: "reid" or "plate", camera, identity)
     counts: dict[tuple[str, str, int], int] = field(default_factory=lambda: defaultdict(int))
     last: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    passes: dict[tuple[str, str, int], int] = field(default_factory=lambda: defaultdict(int))
+    # held-out crops per pass (camera, identity, pass number): (quality, file name)
+    test_passes: dict[tuple[str, int, int], list[tuple[tuple[float, float], str]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     previews: dict[str, list[tuple[int, Image, FrameTruth]]] = field(
         default_factory=lambda: defaultdict(list)
     )
@@ -267,6 +272,7 @@ def _reid_crops(
         key = ("reid", truth.camera, v.identity)
         if truth.index - got.last.get(key, -10_000) > _NEW_PASS_FRAMES:
             got.counts[key] = 0  # the same vehicle back at this camera: a new pass
+            got.passes[key] += 1
         tall = v.xyxy[3] - v.xyxy[1] >= MIN_REID_HEIGHT_PX
         if "reid" in parts and v.visibility >= MIN_REID_VISIBILITY and tall:
             _reid_crop(out, got, image, truth, v, split, key, camera_index, w, h)
@@ -311,10 +317,12 @@ def _reid_crop(
     got.counts[key] += 1
     got.last[key] = truth.index
     folder_split = split
-    if split == "test":
-        folder_split = "query" if k == 0 else "test"
     x0, y0, x1, y1 = _crop_box(v.xyxy, 0.05, w, h)
     name = veri_name(v.identity, camera_index + 1, truth.index, k)
+    if split == "test":  # the pass's best crop becomes its query once the pass is over
+        readable = v.plate_readable and v.plate_corners is not None
+        quality = (v.plate_height_px if readable else 0.0, v.xyxy[3] - v.xyxy[1])
+        got.test_passes[(truth.camera, v.identity, got.passes[key])].append((quality, name))
     folder = out / "reid" / f"image_{folder_split}"
     folder.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(folder / name), image[y0:y1, x0:x1], [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -335,11 +343,39 @@ def _write_sets(world: World, out: Path, got: _Collected) -> None:
         write_coco(detection / f"coco_{split}.json", samples, DETECTION_CLASSES, images_root=detection)
     reid = out / "reid"
     reid.mkdir(parents=True, exist_ok=True)
+    _pick_queries(reid, got)
     write_veri_lists(reid, {split: sorted(names) for split, names in got.reid_names.items()})
     for split, rows in got.reid_plates.items():
         write_plate_sidecar(reid / f"plates_{split}.csv", rows)
     (out / "plates").mkdir(exist_ok=True)
     write_plate_csv(out / "plates" / "labels.csv", got.plates)
+
+
+def best_of_passes(passes: dict[tuple[str, int, int], list[tuple[tuple[float, float], str]]]) -> set[str]:
+    """The best crop of each pass: the tallest readable plate (height, else 0), then the tallest vehicle."""
+    return {max(crops)[1] for crops in passes.values() if crops}
+
+
+def _pick_queries(reid: Path, got: _Collected) -> None:
+    """Move each held-out pass's best crop (tallest readable plate, else tallest vehicle) to the queries.
+
+    A tracker queries the gallery with the best snapshot of a track, not its first frame,
+    which usually shows the vehicle far away with an unreadable plate.
+    """
+    if not got.test_passes:
+        return
+    (reid / "image_query").mkdir(parents=True, exist_ok=True)
+    chosen = best_of_passes(got.test_passes)
+    got.reid_names["test"] = [n for n in got.reid_names["test"] if n not in chosen]
+    got.reid_names["query"] = sorted(chosen)
+    for name in sorted(chosen):
+        (reid / "image_test" / name).replace(reid / "image_query" / name)
+    rows = got.reid_plates.pop("test", [])
+    moved = reid / "image_query"
+    got.reid_plates["query"] = [
+        (name, replace(plate, image_path=moved / name)) for name, plate in rows if name in chosen
+    ]
+    got.reid_plates["test"] = [(name, plate) for name, plate in rows if name not in chosen]
 
 
 def _write_world(world: World, out: Path) -> None:

@@ -33,9 +33,10 @@ def test_only_the_first_block_of_a_stage_projects() -> None:
 @pytest.mark.parametrize(
     ("spec", "size", "out"),
     [
-        (VEHICLE_SPEC, (96, 96), (128, 12, 12)),  # stem /2, stages /1 /2 /2 /1 (last stride 1)
+        (VEHICLE_SPEC, (128, 128), (128, 8, 8)),  # stem /4, stages /1 /2 /2 /1 (last stride 1)
         (BackboneSpec(last_stride=2), (96, 96), (128, 6, 6)),
-        (PLATE_SPEC, (32, 96), (128, 8, 24)),
+        (BackboneSpec(stem_stride=4), (128, 128), (128, 8, 8)),  # conv /2 then max pool /2
+        (PLATE_SPEC, (32, 128), (128, 4, 16)),  # 16 columns for 7-8 characters
     ],
 )
 def test_output_shapes(spec: BackboneSpec, size: tuple[int, int], out: tuple[int, int, int]) -> None:
@@ -48,11 +49,12 @@ def test_output_shapes(spec: BackboneSpec, size: tuple[int, int], out: tuple[int
         {"depths": (), "widths": ()},
         {"depths": (1, 1), "widths": (8,)},
         {"last_stride": 3},
+        {"stem_stride": 3},
         {"depths": (0,), "widths": (8,)},
     ],
 )
 def test_bad_specs_raise(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match=r"depths|strides|positive"):
+    with pytest.raises(ValueError, match=r"depths|stride|positive"):
         BackboneSpec(**kwargs)  # type: ignore[arg-type]
 
 

@@ -51,7 +51,7 @@ def test_train_export_eval_and_bench_through_the_cli(
 ) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
-        "reid:\n  vehicle_input: [32, 32]\n  plate_input: [16, 48]\n"
+        "reid:\n  vehicle_input: [32, 32]\n  plate_input: [16, 96]\n"
         "  train: {identities_per_batch: 4, samples_per_identity: 2, warmup_steps: 1, threads: 1}\n"
     )
     run = tmp_path / "run"

@@ -421,12 +421,15 @@ G_HAS_PLATE = [True, True, False, False]
 @pytest.mark.parametrize(
     ("q_vehicle", "q_plate", "q_has_plate", "expected"),
     [
-        # Plated query v (1,0) p (1,0). g0: 0.5*1 + 0.5*0; g1: 0.5*R2 + 0.5*R2; g2, g3: vehicle only.
-        pytest.param([1.0, 0.0], [1.0, 0.0], True, [0.5, R2, 0.0, 1.0], id="query_with_plate"),
+        # Plated query v (1,0) p (1,0). g0: 0.5*1 + 0.5*0; g1: 0.5*R2 + 0.5*R2; g2, g3 have no
+        # plate, so their plate half counts 0: 0.5*0 and 0.5*1.
+        pytest.param([1.0, 0.0], [1.0, 0.0], True, [0.5, R2, 0.0, 0.5], id="query_with_plate"),
         # Plateless query (plate row NaN, ignored): vehicle cosine with every item.
         pytest.param([1.0, 1.0], [NAN, NAN], False, [R2, 1.0, R2, R2], id="query_without_plate"),
         # Plate agreement lifts a mediocre vehicle match: g0 0.5*0 + 0.5*1.
-        pytest.param([0.0, 5.0], [0.0, 2.0], True, [0.5, 0.5 * R2 + 0.5 * R2, 1.0, 0.0], id="plate_decides"),
+        # A perfect vehicle match without a plate (g2, 0.5*1) ranks with a fused item whose plate
+        # agrees but vehicle does not (g0): on one scale, not above it.
+        pytest.param([0.0, 5.0], [0.0, 2.0], True, [0.5, 0.5 * R2 + 0.5 * R2, 0.5, 0.0], id="plate_decides"),
     ],
 )
 def test_fused_similarity_hand_computed(

@@ -17,7 +17,7 @@ from reid.export import PARITY_TOLERANCE, export_onnx, parity
 from reid.nets import build_net
 from reid.train import TrainingError, load_checkpoint, lr_at, train_reid
 
-SIZES = {"vehicle_input": (32, 32), "plate_input": (16, 48)}
+SIZES = {"vehicle_input": (32, 32), "plate_input": (16, 96)}  # plate map: 12 columns
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +125,12 @@ def test_onnx_export_matches_torch(tmp_path: Path) -> None:
     assert parity(net, (24, 40), path) <= PARITY_TOLERANCE
     # no exporter debug metadata: it carries stack traces with this machine's paths
     assert str(Path(__file__).resolve().parent.parent.parent).encode() not in path.read_bytes()
+
+
+def test_plate_reading_needs_a_column_per_character(easy_set: Path, tmp_path: Path) -> None:
+    narrow = {**SIZES, "plate_input": (16, 48)}  # 6 columns for "AB123CD"
+    with pytest.raises(TrainingError, match="6 columns, too few to read 7 characters"):
+        train_reid(easy_set, tmp_path, _cfg(steps=1, plate_text_weight=1.0), **narrow)  # type: ignore[arg-type]
 
 
 def test_plate_reading_loss_is_finite_and_trains_the_reader(easy_set: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from formats import parse_veri_name, read_coco, read_plate_csv, read_veri, read_yolo
-from synth.export import DETECTION_CLASSES, export_world
+from synth.export import DETECTION_CLASSES, best_of_passes, export_world
 from synth.plates import is_legal
 from synth.scenario import load_scenario
 from synth.world import simulate
@@ -82,6 +82,29 @@ def test_reid_set_reads_back_and_keeps_held_out_identities_apart(
         assert is_legal(sample.plate.plate_format, sample.plate.text)  # type: ignore[arg-type]
     for sample in sets["train"]:
         assert parse_veri_name(sample.image_path.name)[0] == sample.identity
+
+
+def test_each_held_out_pass_queries_with_its_best_crop() -> None:
+    passes = {
+        # far first (no readable plate), then the plate grows: the tallest plate wins
+        ("gate", 7, 1): [((0.0, 40.0), "first"), ((14.0, 90.0), "mid"), ((22.0, 80.0), "near")],
+        # no readable plate anywhere: the tallest vehicle wins
+        ("gate", 8, 1): [((0.0, 50.0), "small"), ((0.0, 120.0), "large")],
+        ("exit", 7, 2): [((11.0, 60.0), "only")],
+        ("exit", 9, 1): [],
+    }
+    assert best_of_passes(passes) == {"near", "large", "only"}
+
+
+def test_queries_are_moved_out_of_the_gallery(exported: tuple[Path, dict[str, object]]) -> None:
+    out, _ = exported
+    sets = read_veri(out / "reid")
+    assert sets["query"]
+    query_names = {s.image_path.name for s in sets["query"]}
+    assert not query_names & {s.image_path.name for s in sets["test"]}
+    for sample in sets["query"]:
+        assert sample.image_path.parent.name == "image_query"
+        assert sample.image_path.is_file()
 
 
 def test_plate_crops_read_back_with_legal_text(exported: tuple[Path, dict[str, object]]) -> None:
