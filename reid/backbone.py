@@ -109,6 +109,15 @@ class Backbone(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
+    def stage_outputs(self, x: Tensor) -> list[Tensor]:
+        """Each stage's output, finest first (the inputs of a feature pyramid)."""
+        outputs = []
+        x = self.stem_pool(self.stem(x))
+        for stage in self.stages:
+            x = stage(x)
+            outputs.append(x)
+        return outputs
+
     def forward(self, x: Tensor) -> Tensor:
         x = self.stages(self.stem_pool(self.stem(x)))  # (N, C, H/s, W/s)
         out: Tensor = torch.relu(self.out_bn(self.head(torch.relu(self.head_bn(x)))))

@@ -82,5 +82,5 @@ def test_seeded_sampling_repeats() -> None:
     [{"batch": 0}, {"positive_fraction": 0.0}, {"neg_iou": 0.7, "pos_iou": 0.5}, {"bins": -1}],
 )
 def test_bad_specs_raise(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match="must|need"):
+    with pytest.raises(ValueError, match=r"must|need"):
         SamplerSpec(**kwargs)  # type: ignore[arg-type]
