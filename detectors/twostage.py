@@ -119,7 +119,7 @@ class TwoStageDetector(nn.Module):
         self.box = nn.Linear(spec.hidden, 4)  # class-agnostic refinement
         for layer in (self.rpn_score, self.rpn_delta, self.cls, self.box):
             nn.init.normal_(layer.weight, std=0.01)
-            nn.init.zeros_(layer.bias)
+            nn.init.constant_(layer.bias, 0.0)
 
     # --- stages ------------------------------------------------------------------------------
 
@@ -249,16 +249,16 @@ class TwoStageDetector(nn.Module):
             else:
                 best = torch.zeros(len(candidates))
                 which = torch.zeros(len(candidates), dtype=torch.int64)
-            pos, neg = sample_regions(best.numpy(), train.head, rng)
-            pos_t, neg_t = torch.from_numpy(pos), torch.from_numpy(neg)
+            pos_i, neg_i = sample_regions(best.numpy(), train.head, rng)
+            pos_t, neg_t = torch.from_numpy(pos_i), torch.from_numpy(neg_i)
             chosen = torch.cat([pos_t, neg_t])
             rois.append(candidates[chosen])
             cls = torch.zeros(len(chosen), dtype=torch.int64)
-            if len(pos):
-                cls[: len(pos)] = labels[which[pos_t]]
+            if len(pos_t):
+                cls[: len(pos_t)] = labels[which[pos_t]]
                 goals.append(encode(boxes[which[pos_t]], candidates[pos_t], HEAD_WEIGHTS))
             classes.append(cls)
-            pos_mask.append(torch.arange(len(chosen)) < len(pos))
+            pos_mask.append(torch.arange(len(chosen)) < len(pos_t))
         logits, box_deltas = self.classify(self.pool(maps, rois))
         target_cls = torch.cat(classes)
         positive = torch.cat(pos_mask)
