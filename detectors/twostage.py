@@ -119,7 +119,8 @@ class TwoStageDetector(nn.Module):
         self.box = nn.Linear(spec.hidden, 4)  # class-agnostic refinement
         for layer in (self.rpn_score, self.rpn_delta, self.cls, self.box):
             nn.init.normal_(layer.weight, std=0.01)
-            nn.init.constant_(layer.bias, 0.0)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
 
     # --- stages ------------------------------------------------------------------------------
 
