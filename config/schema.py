@@ -206,12 +206,37 @@ class PlateDetectorConfig(Section):
     upsample_factor: float = Field(3.0, ge=1, le=8, description="Scale of the second-pass crop.")
 
 
+class DetectorTrainConfig(Section):
+    """Training of the two-stage detector (seeds 000 and 003)."""
+
+    steps: int = Field(4000, ge=1, le=10_000_000, description="Optimiser steps.")
+    images_per_step: int = Field(2, ge=1, le=256, description="Images per optimiser step.")
+    lr: float = Field(2e-3, gt=0, le=1, description="Peak learning rate (Adam).")
+    warmup_steps: int = Field(200, ge=0, description="Linear warm-up steps before cosine decay.")
+    weight_decay: float = Field(1e-4, ge=0, le=0.1, description="L2 decay of conv and linear weights.")
+    input_size: tuple[
+        Annotated[int, Field(ge=64, le=4096, multiple_of=32)],
+        Annotated[int, Field(ge=64, le=4096, multiple_of=32)],
+    ] = Field(
+        (384, 640), description="Network input (height, width), multiples of 32; frames are letterboxed."
+    )
+    balanced_pyramid: bool = Field(True, description="Balanced feature pyramid (seed 003); False: plain FPN.")
+    iou_bins: int = Field(
+        3, ge=0, le=20, description="IoU bins of the IoU-balanced negative sampling (seed 003); 0: random."
+    )
+    flip_p: float = Field(0.5, ge=0, le=1, description="Probability of a horizontal flip.")
+    seed: int = Field(0, ge=0, description="Seed of initialisation, sampling and augmentation.")
+    threads: int = Field(2, ge=1, le=256, description="Torch threads.")
+    checkpoint_every: int = Field(250, ge=1, description="Steps between checkpoints.")
+
+
 class DetectorsConfig(Section):
     """Detection stage settings."""
 
     provider: Literal["cpu", "cuda"] = Field("cpu", description="ONNX Runtime execution provider.")
     vehicle: VehicleDetectorConfig = Field(default_factory=VehicleDetectorConfig, description="Vehicles.")
     plate: PlateDetectorConfig = Field(default_factory=PlateDetectorConfig, description="Plates.")
+    train: DetectorTrainConfig = Field(default_factory=DetectorTrainConfig, description="Training settings.")
 
 
 Size = tuple[Annotated[int, Field(ge=8, le=1024)], Annotated[int, Field(ge=8, le=1024)]]

@@ -39,10 +39,11 @@ class DetectorSpec:
         backbone: Seed-001 backbone; its last three stages feed the pyramid (strides 8, 16, 32
             with a stride-4 stem and last stride 2).
         channels: Pyramid channels.
-        anchor_sizes: Anchor side per pyramid level (one size per level).
+        anchor_sizes: Anchor sides per pyramid level (the same number on every level).
         anchor_ratios: Height/width ratios of the anchors (plates are wide: 0.25).
         balanced: Use the balanced feature pyramid (seed 003); False: plain FPN.
         roi_size: RoIAlign output side.
+        canonical: Box side pooled from the middle level; each doubling moves one level up.
         hidden: Width of the box head's two layers.
         pre_nms: Proposals kept per level before NMS.
         post_nms: Proposals kept after NMS.
@@ -55,10 +56,11 @@ class DetectorSpec:
         )
     )
     channels: int = 64
-    anchor_sizes: tuple[float, ...] = (24.0, 64.0, 160.0)
+    anchor_sizes: tuple[tuple[float, ...], ...] = ((12.0, 24.0), (40.0, 72.0), (128.0, 224.0))
     anchor_ratios: tuple[float, ...] = (0.25, 0.5, 1.0)
     balanced: bool = True
     roi_size: int = 7
+    canonical: float = 56.0
     hidden: int = 256
     pre_nms: int = 600
     post_nms: int = 300
@@ -104,7 +106,9 @@ class TwoStageDetector(nn.Module):
         in_channels = [w * spec.backbone.expansion for w in spec.backbone.widths][-levels:]
         self.fpn = FPN(in_channels, spec.channels)
         self.bfp: nn.Module = BalancedFeaturePyramid(spec.channels) if spec.balanced else nn.Identity()
-        anchors = len(spec.anchor_ratios)
+        if len({len(sizes) for sizes in spec.anchor_sizes}) != 1:
+            raise ValueError(f"every level needs the same number of anchor sizes, got {spec.anchor_sizes}")
+        anchors = len(spec.anchor_ratios) * len(spec.anchor_sizes[0])
         self.rpn_conv = nn.Conv2d(spec.channels, spec.channels, 3, padding=1)
         self.rpn_score = nn.Conv2d(spec.channels, anchors, 1)
         self.rpn_delta = nn.Conv2d(spec.channels, anchors * 4, 1)
@@ -143,8 +147,8 @@ class TwoStageDetector(nn.Module):
     def anchors(self, maps: list[Tensor]) -> list[Tensor]:
         """Anchors per level for these maps."""
         return [
-            make_anchors((int(x.shape[2]), int(x.shape[3])), stride, (size,), self.spec.anchor_ratios)
-            for x, stride, size in zip(maps, self.spec.strides, self.spec.anchor_sizes, strict=True)
+            make_anchors((int(x.shape[2]), int(x.shape[3])), stride, sizes, self.spec.anchor_ratios)
+            for x, stride, sizes in zip(maps, self.spec.strides, self.spec.anchor_sizes, strict=True)
         ]
 
     def proposals(
@@ -174,7 +178,7 @@ class TwoStageDetector(nn.Module):
         index = torch.cat([torch.full((len(r),), i, dtype=torch.int64) for i, r in enumerate(rois)])
         side = ((boxes[:, 2] - boxes[:, 0]).clamp(min=1) * (boxes[:, 3] - boxes[:, 1]).clamp(min=1)).sqrt()
         middle = len(maps) // 2
-        level = torch.floor(middle + torch.log2(side / self.spec.anchor_sizes[middle] + 1e-6) + 0.5)
+        level = torch.floor(middle + torch.log2(side / self.spec.canonical + 1e-6) + 0.5)
         level = level.clamp(0, len(maps) - 1).long()
         size = (self.spec.roi_size, self.spec.roi_size)
         pooled = boxes.new_zeros((len(boxes), self.spec.channels, *size))

@@ -12,6 +12,7 @@ then one Adam step for both networks. Checkpoints hold everything needed to resu
 from __future__ import annotations
 
 import math
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -180,7 +181,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     """
     try:
         payload: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise TrainingError(f"{path}: not a readable checkpoint ({exc})") from None
     for net in ("vehicle", "plate"):
         for name, tensor in payload[net].items():

@@ -1,0 +1,228 @@
+"""Train the two-stage detector on a YOLO or COCO set, read top to bottom.
+
+Per step: draw ``images_per_step`` training images (a seeded permutation, epoch after epoch),
+flip some horizontally, and add up the RPN losses (objectness on 256 sampled anchors, smooth
+L1 on the positives) and the head losses (cross-entropy and smooth L1 on regions drawn by
+IoU-balanced sampling, seed 003); one Adam step. Checkpoints hold everything needed to resume.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from config.schema import DetectorTrainConfig
+from detectors.data import DetectionItem, load_detection_set, to_tensor_input
+from detectors.sampling import SamplerSpec
+from detectors.twostage import DetectorSpec, TrainSpec, TwoStageDetector
+from formats import DatasetError
+
+LOG_EVERY = 10
+
+
+class DetectorTrainingError(Exception):
+    """Training cannot go on (no data, a diverging loss, a bad checkpoint); one line for the user."""
+
+
+@dataclass
+class DetectorState:
+    """Everything a checkpoint holds."""
+
+    step: int
+    model: TwoStageDetector
+    optimizer: torch.optim.Optimizer
+    rng: np.random.Generator
+    order: list[int] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorTrainResult:
+    """Summary of a training run (the ``--json`` keys of ``roadwatch train detector``)."""
+
+    steps: int
+    seconds: float
+    images: int
+    boxes: int
+    skipped_boxes: int
+    final: dict[str, float]
+    checkpoint: Path
+
+
+def spec_for(classes: list[str], cfg: DetectorTrainConfig) -> DetectorSpec:
+    """The detector shape used for a class list and training config."""
+    return DetectorSpec(classes=tuple(classes), balanced=cfg.balanced_pyramid)
+
+
+def train_spec_for(cfg: DetectorTrainConfig) -> TrainSpec:
+    """Anchor and region sampling settings: IoU-balanced negatives unless ``iou_bins`` < 2."""
+    return TrainSpec(head=SamplerSpec(batch=256, positive_fraction=0.25, bins=cfg.iou_bins))
+
+
+def lr_at(step: int, cfg: DetectorTrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 1 %."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def _next_images(state: DetectorState, count: int, total: int) -> list[int]:
+    chosen = []
+    for _ in range(count):
+        if not state.order:
+            state.order = state.rng.permutation(total).tolist()
+        chosen.append(state.order.pop())
+    return chosen
+
+
+def _augment(item: DetectionItem, flip: bool) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+    image, boxes = item.image, item.boxes.copy()
+    if flip:
+        width = image.shape[1]
+        image = image[:, ::-1]
+        boxes[:, [0, 2]] = width - boxes[:, [2, 0]]
+    return np.ascontiguousarray(image), torch.from_numpy(boxes), torch.from_numpy(item.labels)
+
+
+def save_checkpoint(path: Path, state: DetectorState, meta: dict[str, Any]) -> None:
+    """Write a resumable checkpoint atomically."""
+    payload = {
+        "step": state.step,
+        "model": state.model.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "rng": state.rng.bit_generator.state,
+        "order": state.order,
+        "torch_rng": torch.get_rng_state(),
+        "history": state.history,
+        "meta": meta,
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a detector checkpoint.
+
+    Raises:
+        DetectorTrainingError: Unreadable, not a detector checkpoint, or non-finite weights.
+    """
+    try:
+        payload: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        raise DetectorTrainingError(f"{path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(payload, dict) or "model" not in payload or "meta" not in payload:
+        raise DetectorTrainingError(f"{path}: not a roadwatch detector checkpoint")
+    for name, tensor in payload["model"].items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise DetectorTrainingError(f"{path}: weight '{name}' holds NaN or infinite values")
+    return payload
+
+
+def model_from_checkpoint(payload: dict[str, Any]) -> TwoStageDetector:
+    """Rebuild the trained detector from a checkpoint payload."""
+    meta = payload["meta"]
+    spec = DetectorSpec(classes=tuple(meta["classes"]), balanced=bool(meta["balanced"]))
+    model = TwoStageDetector(spec)
+    model.load_state_dict(payload["model"])
+    return model.eval()
+
+
+def train_detector(
+    data: Path,
+    out: Path,
+    cfg: DetectorTrainConfig,
+    *,
+    resume: bool = False,
+    on_step: Callable[[int, dict[str, float]], None] | None = None,
+) -> tuple[DetectorTrainResult, DetectorState]:
+    """Train on the ``train`` split of ``data`` (YOLO folder or COCO file); checkpoint to ``out``.
+
+    Raises:
+        DetectorTrainingError: No training images, a diverging loss, or a bad checkpoint.
+    """
+    started = time.monotonic()
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    try:
+        dataset = load_detection_set(data, "train", cfg.input_size)
+    except (FileNotFoundError, ValueError, DatasetError) as exc:
+        raise DetectorTrainingError(str(exc)) from None
+    if not dataset.items:
+        raise DetectorTrainingError(f"{data}: no training images")
+    spec = spec_for(dataset.classes, cfg)
+    model = TwoStageDetector(spec)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state = DetectorState(0, model, optimizer, np.random.default_rng(cfg.seed))
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / "checkpoint.pt"
+    meta = {
+        "classes": dataset.classes,
+        "balanced": cfg.balanced_pyramid,
+        "input_size": list(cfg.input_size),
+        "config": cfg.model_dump(mode="json"),
+        "data": str(data),
+    }
+    if resume and checkpoint.exists():
+        _restore(state, load_checkpoint(checkpoint), dataset.classes)
+    train = train_spec_for(cfg)
+    model.train()
+    while state.step < cfg.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(state.step, cfg)
+        chosen = _next_images(state, cfg.images_per_step, len(dataset.items))
+        flips = state.rng.random(len(chosen)) < cfg.flip_p
+        batch = [_augment(dataset.items[i], bool(f)) for i, f in zip(chosen, flips, strict=True)]
+        images = torch.from_numpy(to_tensor_input([b[0] for b in batch]))
+        losses = model.losses(images, [(b[1], b[2]) for b in batch], train, state.rng)
+        if not torch.isfinite(losses["total"]):
+            raise DetectorTrainingError(
+                f"loss became {losses['total'].item()} at step {state.step}; lower detectors.train.lr"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        state.step += 1
+        values = {k: float(v.detach()) for k, v in losses.items()}
+        if state.step % LOG_EVERY == 0 or state.step == cfg.steps:
+            state.history.append({"step": float(state.step), "lr": lr_at(state.step - 1, cfg), **values})
+        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
+            save_checkpoint(checkpoint, state, meta)
+        if on_step is not None:
+            on_step(state.step, values)
+    result = DetectorTrainResult(
+        steps=state.step,
+        seconds=time.monotonic() - started,
+        images=len(dataset.items),
+        boxes=sum(len(it.boxes) for it in dataset.items),
+        skipped_boxes=len(dataset.skipped),
+        final=state.history[-1] if state.history else {},
+        checkpoint=checkpoint,
+    )
+    return result, state
+
+
+def _restore(state: DetectorState, payload: dict[str, Any], classes: list[str]) -> None:
+    if list(payload["meta"]["classes"]) != list(classes):
+        raise DetectorTrainingError(
+            f"checkpoint classes {payload['meta']['classes']} differ from the data's {classes}"
+        )
+    state.model.load_state_dict(payload["model"])
+    state.optimizer.load_state_dict(payload["optimizer"])
+    state.rng.bit_generator.state = payload["rng"]
+    state.order = list(payload["order"])
+    torch.set_rng_state(payload["torch_rng"])
+    state.step = int(payload["step"])
+    state.history = list(payload["history"])
+
+
+__all__ = ["DetectorTrainingError", "train_detector"]

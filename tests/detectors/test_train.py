@@ -1,0 +1,159 @@
+"""Detector data and training: letterboxing, odd frames, bad label boxes, a short run, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from config.schema import DetectorTrainConfig
+from detectors.data import as_bgr, clean_boxes, letterbox, load_detection_set
+from detectors.train import DetectorTrainingError, load_checkpoint, model_from_checkpoint, train_detector
+from formats import DetectionSample, write_yolo
+
+
+@pytest.fixture(scope="module")
+def yolo_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 images 160×96 with one bright box each (one also a small second box), one empty image."""
+    root = tmp_path_factory.mktemp("yolo")
+    folder = root / "images" / "train"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(6):
+        image = rng.integers(0, 60, (96, 160, 3), dtype=np.uint8)
+        x, y = 20 + 10 * i, 20 + 4 * i
+        image[y : y + 40, x : x + 50] = 220
+        path = folder / f"f{i}.jpg"
+        cv2.imwrite(str(path), image)
+        boxes = [[x, y, x + 50, y + 40]]
+        classes = [0]
+        if i == 5:
+            boxes.append([150, 10, 158, 20])  # fully inside: kept
+        samples.append(
+            DetectionSample(path, 160, 96, np.array(boxes, np.float32), np.array(classes + [1] * (i == 5)))
+        )
+    empty = folder / "empty.jpg"
+    cv2.imwrite(str(empty), np.zeros((96, 160, 3), np.uint8))
+    samples.append(DetectionSample(empty, 160, 96, np.zeros((0, 4), np.float32), np.zeros(0, np.int32)))
+    write_yolo(root, samples, ["car", "plate"], split="train")
+    return root
+
+
+CFG = {
+    "steps": 4,
+    "images_per_step": 2,
+    "warmup_steps": 1,
+    "input_size": (96, 160),
+    "threads": 1,
+    "checkpoint_every": 2,
+}
+
+
+def test_letterbox_keeps_aspect_and_pads_right_and_bottom() -> None:
+    image = np.full((100, 400, 3), 255, np.uint8)
+    out, box = letterbox(image, (64, 64))
+    assert out.shape == (64, 64, 3)
+    assert box.scale == pytest.approx(0.16)
+    assert out[:16].min() == 255
+    assert (out[17:] == 114).all()
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((5, 7), np.uint8),
+        np.zeros((5, 7, 1), np.uint8),
+        np.zeros((5, 7, 4), np.uint8),
+        np.zeros((2160, 3840, 3), np.uint8),
+        np.zeros((1, 1, 3), np.uint8),
+    ],
+    ids=["grey", "grey1", "bgra", "4k", "1px"],
+)
+def test_any_frame_becomes_a_network_input(image: np.ndarray) -> None:
+    out, _ = letterbox(image, (384, 640))
+    assert out.shape == (384, 640, 3)
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.zeros((0, 5, 3), np.uint8), "non-empty"),
+        (np.zeros((5, 5, 3), np.float32), "uint8"),
+        (np.zeros((5, 5, 2), np.uint8), "channels"),
+    ],
+)
+def test_unusable_frames_raise(image: np.ndarray, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        as_bgr(image)
+
+
+def test_label_boxes_are_clipped_or_skipped_with_a_reason() -> None:
+    sample = DetectionSample(
+        Path("a.jpg"),
+        100,
+        50,
+        np.array([[-10, 5, 30, 60], [200, 5, 210, 20], [10, 10, 10.5, 20]], np.float32),
+        np.array([2, 0, 1], np.int32),
+    )
+    skipped: list[str] = []
+    boxes, labels = clean_boxes(sample, skipped)
+    np.testing.assert_allclose(boxes, [[0, 5, 30, 50]])
+    assert labels.tolist() == [3]
+    assert len(skipped) == 2
+    assert "a.jpg: box" in skipped[0]
+
+
+def test_dataset_loads_with_empty_label_files(yolo_set: Path) -> None:
+    data = load_detection_set(yolo_set, "train", (96, 160))
+    assert data.classes == ["car", "plate"]
+    assert len(data.items) == 7
+    assert sum(len(it.boxes) == 0 for it in data.items) == 1
+    assert sum(len(it.boxes) for it in data.items) == 7
+    assert data.skipped == []
+
+
+def test_short_run_checkpoints_and_resumes_exactly(yolo_set: Path, tmp_path: Path) -> None:
+    cfg = DetectorTrainConfig(**CFG)  # type: ignore[arg-type]
+    full, state = train_detector(yolo_set, tmp_path / "full", cfg)
+    assert full.steps == 4
+    assert full.skipped_boxes == 0
+    assert all(np.isfinite(v) for v in full.final.values())
+
+    half = DetectorTrainConfig(**{**CFG, "steps": 2})  # type: ignore[arg-type]
+    train_detector(yolo_set, tmp_path / "resumed", half)
+    resumed, resumed_state = train_detector(yolo_set, tmp_path / "resumed", cfg, resume=True)
+    assert resumed.steps == 4
+    for (name, a), b in zip(
+        state.model.state_dict().items(), resumed_state.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+    model = model_from_checkpoint(load_checkpoint(full.checkpoint))
+    (found,) = model.detect(torch.zeros(1, 3, 96, 160))
+    assert found.boxes.shape[1] == 4
+
+
+def test_a_label_outside_the_image_names_its_file_and_line(yolo_set: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "set"
+    shutil.copytree(yolo_set, copy)
+    label = copy / "labels" / "train" / "f0.txt"
+    label.write_text(label.read_text() + "0 1.5 0.5 0.1 0.1\n")  # centre beyond the right edge
+    with pytest.raises(DetectorTrainingError, match=r"f0\.txt:2: box 1\.5 0\.5 0\.1 0\.1 is outside"):
+        train_detector(copy, tmp_path / "out", DetectorTrainConfig(**CFG))  # type: ignore[arg-type]
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path: Path) -> None:
+    (tmp_path / "images" / "train").mkdir(parents=True)
+    (tmp_path / "data.yaml").write_text("names: [car]\ntrain: images/train\n")
+    with pytest.raises(DetectorTrainingError, match="no training images"):
+        train_detector(tmp_path, tmp_path / "out", DetectorTrainConfig(**CFG))  # type: ignore[arg-type]
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(DetectorTrainingError, match="not a readable checkpoint"):
+        load_checkpoint(bad)
