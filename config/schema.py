@@ -225,6 +225,9 @@ class DetectorTrainConfig(Section):
         3, ge=0, le=20, description="IoU bins of the IoU-balanced negative sampling (seed 003); 0: random."
     )
     flip_p: float = Field(0.5, ge=0, le=1, description="Probability of a horizontal flip.")
+    second_pass_p: float = Field(
+        0.5, ge=0, le=1, description="Share of inputs showing the second pass's up-sampled view (seed 000)."
+    )
     seed: int = Field(0, ge=0, description="Seed of initialisation, sampling and augmentation.")
     threads: int = Field(2, ge=1, le=256, description="Torch threads.")
     checkpoint_every: int = Field(250, ge=1, description="Steps between checkpoints.")

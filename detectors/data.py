@@ -76,21 +76,50 @@ def to_tensor_input(images: list[Image]) -> npt.NDArray[np.float32]:
 
 @dataclass(frozen=True, slots=True)
 class DetectionItem:
-    """One letterboxed training image and its boxes in input pixels (labels 1-based)."""
+    """One training image (its encoded bytes, decoded on use) and its boxes in image pixels.
 
-    image: Image
+    Labels are 1-based (0 is background).
+    """
+
+    encoded: bytes
     boxes: npt.NDArray[np.float32]
     labels: npt.NDArray[np.int64]
     path: Path
 
+    def image(self) -> Image:
+        """The decoded BGR image."""
+        decoded = cv2.imdecode(np.frombuffer(self.encoded, np.uint8), cv2.IMREAD_COLOR)
+        return np.asarray(decoded, np.uint8)
+
 
 @dataclass
 class DetectionSet:
-    """Letterboxed images of one split, the class names and what was skipped."""
+    """Images of one split, the class names and what was skipped."""
 
     items: list[DetectionItem]
     classes: list[str]
     skipped: list[str] = field(default_factory=list)
+
+
+def crop_region(
+    image: Image, centre: tuple[float, float], region: tuple[float, float], size: tuple[int, int]
+) -> tuple[Image, float, tuple[float, float]]:
+    """Cut a ``region`` (h, w) around ``centre`` (x, y), kept inside the image, and resize it to ``size``.
+
+    This is the second pass's view (seed 000): a small candidate cut out with its
+    surroundings and up-sampled. Returns the resized crop, the scale (output px per image
+    px) and the crop's top-left corner in image pixels.
+    """
+    h, w = image.shape[:2]
+    rh, rw = min(region[0], h), min(region[1], w)
+    x0 = min(max(centre[0] - rw / 2, 0.0), w - rw)
+    y0 = min(max(centre[1] - rh / 2, 0.0), h - rh)
+    scale = size[1] / rw
+    matrix = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
+    out = cv2.warpAffine(
+        image, matrix, (size[1], size[0]), flags=cv2.INTER_LINEAR, borderValue=(PAD_VALUE,) * 3
+    )
+    return np.asarray(out, np.uint8), scale, (x0, y0)
 
 
 def read_samples(data: Path, split: str) -> tuple[list[DetectionSample], list[str]]:
@@ -123,8 +152,8 @@ def clean_boxes(
     return np.array(keep_boxes, np.float32).reshape(-1, 4), np.array(keep_labels, np.int64)
 
 
-def load_detection_set(data: Path, split: str, size: tuple[int, int]) -> DetectionSet:
-    """Read, letterbox and check one split.
+def load_detection_set(data: Path, split: str) -> DetectionSet:
+    """Read and check one split (images stay encoded in memory until used).
 
     Raises:
         FileNotFoundError: An image cannot be read (named).
@@ -133,10 +162,13 @@ def load_detection_set(data: Path, split: str, size: tuple[int, int]) -> Detecti
     skipped: list[str] = []
     items = []
     for sample in samples:
-        raw = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
-        if raw is None or raw.size == 0:
+        try:
+            encoded = sample.image_path.read_bytes()
+        except OSError:
+            raise FileNotFoundError(f"{sample.image_path}: not a readable image") from None
+        probe = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+        if probe is None or probe.size == 0:
             raise FileNotFoundError(f"{sample.image_path}: not a readable image")
-        image, box = letterbox(np.asarray(raw, np.uint8), size)
         boxes, labels = clean_boxes(sample, skipped)
-        items.append(DetectionItem(image, boxes * np.float32(box.scale), labels, sample.image_path))
+        items.append(DetectionItem(encoded, boxes, labels, sample.image_path))
     return DetectionSet(items, classes, skipped)

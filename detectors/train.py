@@ -20,12 +20,20 @@ import numpy as np
 import torch
 
 from config.schema import DetectorTrainConfig
-from detectors.data import DetectionItem, load_detection_set, to_tensor_input
+from detectors.data import (
+    DetectionItem,
+    DetectionSet,
+    crop_region,
+    letterbox,
+    load_detection_set,
+    to_tensor_input,
+)
 from detectors.sampling import SamplerSpec
 from detectors.twostage import DetectorSpec, TrainSpec, TwoStageDetector
 from formats import DatasetError
 
 LOG_EVERY = 10
+MIN_BOX_PX = 3.0  # boxes lower than this in the network input are too small to learn from
 
 
 class DetectorTrainingError(Exception):
@@ -84,13 +92,43 @@ def _next_images(state: DetectorState, count: int, total: int) -> list[int]:
     return chosen
 
 
-def _augment(item: DetectionItem, flip: bool) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
-    image, boxes = item.image, item.boxes.copy()
-    if flip:
-        width = image.shape[1]
-        image = image[:, ::-1]
-        boxes[:, [0, 2]] = width - boxes[:, [2, 0]]
-    return np.ascontiguousarray(image), torch.from_numpy(boxes), torch.from_numpy(item.labels)
+def training_view(
+    item: DetectionItem, cfg: DetectorTrainConfig, upsample: float, rng: np.random.Generator
+) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+    """One training input: the letterboxed frame, or (``second_pass_p``) the second pass's view.
+
+    The second pass's view cuts a region of ``input / upsample`` pixels around a random
+    labelled object (centre jittered, factor ×0.6–1.4) and up-samples it to the input size,
+    so the same network learns to refine small candidates (seed 000). Boxes cut to less than
+    half their area, or under ``MIN_BOX_PX`` high in the input, are left out.
+    """
+    image = item.image()
+    size = cfg.input_size
+    boxes = item.boxes.copy()
+    if len(boxes) and rng.random() < cfg.second_pass_p:
+        box = boxes[int(rng.integers(len(boxes)))]
+        factor = upsample * float(rng.uniform(0.6, 1.4))
+        region = (size[0] / factor, size[1] / factor)
+        centre = (
+            (box[0] + box[2]) / 2 + float(rng.uniform(-0.25, 0.25)) * region[1],
+            (box[1] + box[3]) / 2 + float(rng.uniform(-0.25, 0.25)) * region[0],
+        )
+        view, scale, (x0, y0) = crop_region(image, centre, region, size)
+        boxes = (boxes - np.array([x0, y0, x0, y0], np.float32)) * np.float32(scale)
+    else:
+        view, fit = letterbox(image, size)
+        boxes = boxes * np.float32(fit.scale)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    clipped = boxes.copy()
+    clipped[:, 0::2] = clipped[:, 0::2].clip(0, size[1])
+    clipped[:, 1::2] = clipped[:, 1::2].clip(0, size[0])
+    kept_area = (clipped[:, 2] - clipped[:, 0]).clip(0) * (clipped[:, 3] - clipped[:, 1]).clip(0)
+    keep = (kept_area >= 0.5 * area) & (clipped[:, 3] - clipped[:, 1] >= MIN_BOX_PX)
+    boxes, labels = clipped[keep], item.labels[keep]
+    if rng.random() < cfg.flip_p:
+        view = view[:, ::-1]
+        boxes[:, [0, 2]] = size[1] - boxes[:, [2, 0]]
+    return np.ascontiguousarray(view), torch.from_numpy(boxes), torch.from_numpy(labels)
 
 
 def save_checkpoint(path: Path, state: DetectorState, meta: dict[str, Any]) -> None:
@@ -138,14 +176,17 @@ def model_from_checkpoint(payload: dict[str, Any]) -> TwoStageDetector:
 
 
 def train_detector(
-    data: Path,
+    data: Path | list[Path],
     out: Path,
     cfg: DetectorTrainConfig,
     *,
+    upsample: float = 3.0,
     resume: bool = False,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
 ) -> tuple[DetectorTrainResult, DetectorState]:
-    """Train on the ``train`` split of ``data`` (YOLO folder or COCO file); checkpoint to ``out``.
+    """Train on the ``train`` split of ``data`` (YOLO folders or COCO files); checkpoint to ``out``.
+
+    ``upsample`` is the second pass's up-sampling factor (``detectors.plate.upsample_factor``).
 
     Raises:
         DetectorTrainingError: No training images, a diverging loss, or a bad checkpoint.
@@ -153,8 +194,9 @@ def train_detector(
     started = time.monotonic()
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    roots = data if isinstance(data, list) else [data]
     try:
-        dataset = load_detection_set(data, "train", cfg.input_size)
+        dataset = _load_sets(roots)
     except (FileNotFoundError, ValueError, DatasetError) as exc:
         raise DetectorTrainingError(str(exc)) from None
     if not dataset.items:
@@ -170,7 +212,8 @@ def train_detector(
         "balanced": cfg.balanced_pyramid,
         "input_size": list(cfg.input_size),
         "config": cfg.model_dump(mode="json"),
-        "data": str(data),
+        "data": [str(r) for r in roots],
+        "upsample": upsample,
     }
     if resume and checkpoint.exists():
         _restore(state, load_checkpoint(checkpoint), dataset.classes)
@@ -180,8 +223,7 @@ def train_detector(
         for group in optimizer.param_groups:
             group["lr"] = lr_at(state.step, cfg)
         chosen = _next_images(state, cfg.images_per_step, len(dataset.items))
-        flips = state.rng.random(len(chosen)) < cfg.flip_p
-        batch = [_augment(dataset.items[i], bool(f)) for i, f in zip(chosen, flips, strict=True)]
+        batch = [training_view(dataset.items[i], cfg, upsample, state.rng) for i in chosen]
         images = torch.from_numpy(to_tensor_input([b[0] for b in batch]))
         losses = model.losses(images, [(b[1], b[2]) for b in batch], train, state.rng)
         if not torch.isfinite(losses["total"]):
@@ -209,6 +251,19 @@ def train_detector(
         checkpoint=checkpoint,
     )
     return result, state
+
+
+def _load_sets(roots: list[Path]) -> DetectionSet:
+    """The train splits of several sets with the same class names, as one."""
+    merged = DetectionSet([], [])
+    for root in roots:
+        part = load_detection_set(root, "train")
+        if merged.classes and part.classes != merged.classes:
+            raise ValueError(f"{root}: classes {part.classes} differ from {merged.classes}")
+        merged.classes = part.classes
+        merged.items += part.items
+        merged.skipped += part.skipped
+    return merged
 
 
 def _restore(state: DetectorState, payload: dict[str, Any], classes: list[str]) -> None:

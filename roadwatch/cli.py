@@ -25,6 +25,7 @@ import yaml
 from config import CameraConfig, ConfigError, RoadwatchConfig, load_config, redact_url
 from config.schema import CAMERA_ID_PATTERN
 from roadwatch import __version__
+from roadwatch.detect_cmd import add_detect_commands
 from roadwatch.errors import CliError
 from roadwatch.events import JsonlEventSink
 from roadwatch.pipeline import Pipeline, RunSummary, camera_event
@@ -101,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
 
     benches = add_synth_commands(commands)
-    add_reid_commands(commands, benches)
+    groups = add_reid_commands(commands, benches)
+    add_detect_commands(commands, groups, benches)
 
     demo = commands.add_parser("demo", help="render the synthetic toll road and replay its cameras")
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="where the demo writes")

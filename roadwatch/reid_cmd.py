@@ -18,8 +18,11 @@ DEFAULT_DATA = Path("data/reid-fleet/reid")
 MAKE_DATA = "roadwatch synth --scenario reid-fleet --out data/reid-fleet --parts reid,plates"
 
 
-def add_reid_commands(commands: Any, bench: Any) -> None:
-    """Register the re-id commands (``bench`` is the ``roadwatch bench`` sub-parser group)."""
+def add_reid_commands(commands: Any, bench: Any) -> dict[str, Any]:
+    """Register the re-id commands (``bench`` is the ``roadwatch bench`` sub-parser group).
+
+    Returns the ``train``, ``export`` and ``eval`` sub-parser groups for other models.
+    """
     train = commands.add_parser("train", help="train models")
     trainers = train.add_subparsers(title="trainers", required=True)
     reid = trainers.add_parser("reid", help="train the vehicle and plate re-id networks together")
@@ -61,6 +64,7 @@ def add_reid_commands(commands: Any, bench: Any) -> None:
     b.add_argument("--repeats", type=int, default=30)
     b.add_argument("--json", action="store_true")
     b.set_defaults(handler=cmd_bench_reid)
+    return {"train": trainers, "export": exporters, "eval": evaluators}
 
 
 def _config(path: Path | None) -> RoadwatchConfig:
@@ -124,7 +128,15 @@ def cmd_train_reid(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
     curves = {
         name: [(h["step"], h[name]) for h in state.history]
-        for name in ("total", "vehicle_triplet", "vehicle_cls", "plate_triplet", "plate_cls", "kd")
+        for name in (
+            "total",
+            "vehicle_triplet",
+            "vehicle_cls",
+            "plate_triplet",
+            "plate_cls",
+            "kd",
+            "plate_text",
+        )
     }
     line_plot(args.out / "loss.png", curves, title="re-id training losses", x_label="step", y_label="loss")
     state.vehicle.eval()

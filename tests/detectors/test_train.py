@@ -10,8 +10,14 @@ import pytest
 import torch
 
 from config.schema import DetectorTrainConfig
-from detectors.data import as_bgr, clean_boxes, letterbox, load_detection_set
-from detectors.train import DetectorTrainingError, load_checkpoint, model_from_checkpoint, train_detector
+from detectors.data import DetectionItem, as_bgr, clean_boxes, crop_region, letterbox, load_detection_set
+from detectors.train import (
+    DetectorTrainingError,
+    load_checkpoint,
+    model_from_checkpoint,
+    train_detector,
+    training_view,
+)
 from formats import DetectionSample, write_yolo
 
 
@@ -108,7 +114,7 @@ def test_label_boxes_are_clipped_or_skipped_with_a_reason() -> None:
 
 
 def test_dataset_loads_with_empty_label_files(yolo_set: Path) -> None:
-    data = load_detection_set(yolo_set, "train", (96, 160))
+    data = load_detection_set(yolo_set, "train")
     assert data.classes == ["car", "plate"]
     assert len(data.items) == 7
     assert sum(len(it.boxes) == 0 for it in data.items) == 1
@@ -157,3 +163,32 @@ def test_bad_inputs_give_one_line_errors(tmp_path: Path) -> None:
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(DetectorTrainingError, match="not a readable checkpoint"):
         load_checkpoint(bad)
+
+
+def test_crop_region_cuts_and_upsamples_inside_the_image() -> None:
+    image = np.zeros((100, 200, 3), np.uint8)
+    image[40:50, 180:190] = 255
+    crop, scale, (x0, y0) = crop_region(image, (195.0, 45.0), (20.0, 40.0), (60, 120))
+    assert crop.shape == (60, 120, 3)
+    assert scale == pytest.approx(3.0)
+    assert (x0, y0) == (160.0, 35.0)  # pushed back inside the right edge
+    ys, xs = np.nonzero(crop[..., 0] > 128)
+    assert xs.min() == pytest.approx((180 - 160) * 3, abs=2)
+    assert ys.min() == pytest.approx((40 - 35) * 3, abs=2)
+
+
+def test_second_pass_view_maps_boxes_into_the_upsampled_crop() -> None:
+    image = np.zeros((360, 640, 3), np.uint8)
+    image[200:210, 300:330] = 255  # a small "plate"
+    encoded = cv2.imencode(".png", image)[1].tobytes()
+    item = DetectionItem(encoded, np.array([[300, 200, 330, 210]], np.float32), np.array([2]), Path("p.png"))
+    cfg = DetectorTrainConfig(input_size=(192, 320), second_pass_p=1.0, flip_p=0.0)
+    for seed in range(5):
+        view, boxes, labels = training_view(item, cfg, 3.0, np.random.default_rng(seed))
+        assert view.shape == (192, 320, 3)
+        assert labels.tolist() == [2]
+        x1, y1, x2, y2 = boxes[0].tolist()
+        assert 30 * 3 * 0.6 - 1 <= x2 - x1 <= 30 * 3 * 1.4 + 1  # up-sampled by the jittered factor
+        inside = view[int(y1) + 2 : int(y2) - 2, int(x1) + 2 : int(x2) - 2]
+        assert inside.size > 0
+        assert inside.mean() > 200  # the box still frames the bright plate
