@@ -70,12 +70,13 @@ def roi_align(
 
     wy0, wy1, iy0, iy1, vy = _axis_weights(ys, height)  # each (K, out_h*s)
     wx0, wx1, ix0, ix1, vx = _axis_weights(xs, width)  # each (K, out_w*s)
-    maps = features[batch_index]  # (K, C, H, W)
-    flat = maps.reshape(k, c, height * width)
+    # rows of (N·H·W, C): one gather per corner, never a copy of a whole map per region
+    table = features.permute(0, 2, 3, 1).reshape(n * height * width, c)
+    base = batch_index.long()[:, None, None] * (height * width)  # (K, 1, 1)
 
     def gather(iy: Tensor, ix: Tensor) -> Tensor:  # (K, C, out_h*s, out_w*s)
-        index = (iy[:, :, None] * width + ix[:, None, :]).reshape(k, 1, -1).expand(k, c, -1)
-        return flat.gather(2, index).reshape(k, c, iy.shape[1], ix.shape[1])
+        index = base + iy[:, :, None] * width + ix[:, None, :]  # (K, out_h*s, out_w*s)
+        return table[index.reshape(-1)].reshape(k, iy.shape[1], ix.shape[1], c).permute(0, 3, 1, 2)
 
     sampled = (
         gather(iy0, ix0) * (wy0[:, :, None] * wx0[:, None, :])[:, None]

@@ -72,7 +72,7 @@ def spec_for(classes: list[str], cfg: DetectorTrainConfig) -> DetectorSpec:
 
 def train_spec_for(cfg: DetectorTrainConfig) -> TrainSpec:
     """Anchor and region sampling settings: IoU-balanced negatives unless ``iou_bins`` < 2."""
-    return TrainSpec(head=SamplerSpec(batch=256, positive_fraction=0.25, bins=cfg.iou_bins))
+    return TrainSpec(head=SamplerSpec(batch=128, positive_fraction=0.25, bins=cfg.iou_bins))
 
 
 def lr_at(step: int, cfg: DetectorTrainConfig) -> float:

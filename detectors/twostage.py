@@ -167,8 +167,7 @@ class TwoStageDetector(nn.Module):
             b, o, g = torch.cat(boxes), torch.cat(objectness), torch.cat(levels)
             wide = ((b[:, 2] - b[:, 0]) > 1) & ((b[:, 3] - b[:, 1]) > 1)
             b, o, g = b[wide], o[wide], g[wide]
-            keep = batched_nms(b, o, g, 0.7)
-            keep = keep[o[keep].argsort(descending=True)][: self.spec.post_nms]
+            keep = batched_nms(b, o, g, 0.7, limit=self.spec.post_nms)  # highest objectness first
             out.append(b[keep])
         return out
 
