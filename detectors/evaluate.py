@@ -1,0 +1,163 @@
+"""Detection metrics: AP at IoU 0.5 (all-point interpolation), recall of small plates, timing.
+
+``vehicle_ap50`` scores every vehicle type as one class "vehicle" (the type is a category
+for search, scored separately by the intent gate); ``plate_ap50`` scores plates. A prediction
+is a true positive when its IoU with a still unmatched ground-truth box of its class is at
+least 0.5, taken in descending score order over the whole set (VOC / COCO practice).
+``small_plate_recall`` is the share of ground-truth plates lower than 20 px found at IoU ≥ 0.5
+by a plate scoring at least the plate threshold.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from detectors.base import Detections
+from detectors.data import read_samples
+from detectors.pipeline import DetectionPipeline
+
+SMALL_PLATE_PX = 20.0
+
+
+def _iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod((rb - lt).clip(0), axis=2)
+    area_a = np.prod((a[:, 2:] - a[:, :2]).clip(0), axis=1)
+    area_b = np.prod((b[:, 2:] - b[:, :2]).clip(0), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def average_precision(
+    predictions: Sequence[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]],
+    truths: Sequence[npt.NDArray[np.float32]],
+    iou_threshold: float = 0.5,
+) -> float:
+    """AP of one class over a set of images.
+
+    Args:
+        predictions: Per image, boxes ``(K, 4)`` and scores ``(K,)``.
+        truths: Per image, ground-truth boxes ``(M, 4)``.
+        iou_threshold: Minimum IoU of a true positive.
+
+    Returns:
+        Area under the interpolated precision/recall curve; NaN when there is no ground truth.
+    """
+    total = sum(len(t) for t in truths)
+    if total == 0:
+        return float("nan")
+    entries: list[tuple[float, int, int]] = []  # (score, image, prediction)
+    for i, (_, scores) in enumerate(predictions):
+        entries += [(float(s), i, k) for k, s in enumerate(scores)]
+    entries.sort(key=lambda e: -e[0])
+    matched = [np.zeros(len(t), bool) for t in truths]
+    overlaps = [
+        _iou(np.asarray(p[0], np.float32).reshape(-1, 4), np.asarray(t, np.float32).reshape(-1, 4))
+        for p, t in zip(predictions, truths, strict=True)
+    ]
+    tp = np.zeros(len(entries))
+    for n, (_, i, k) in enumerate(entries):
+        if not len(truths[i]):
+            continue
+        row = np.where(matched[i], -1.0, overlaps[i][k])
+        j = int(np.argmax(row))
+        if row[j] >= iou_threshold:
+            matched[i][j] = True
+            tp[n] = 1
+    if not entries:
+        return 0.0
+    cum_tp = np.cumsum(tp)
+    recall = cum_tp / total
+    precision = cum_tp / np.arange(1, len(entries) + 1)
+    # all-point interpolation: precision made monotone from the right, summed over recall steps
+    r = np.concatenate([[0.0], recall, [recall[-1]]])
+    p = np.concatenate([[1.0], precision, [0.0]])
+    p = np.maximum.accumulate(p[::-1])[::-1]
+    steps = np.flatnonzero(r[1:] != r[:-1])
+    return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
+
+
+def recall_at(
+    predictions: Sequence[npt.NDArray[np.float32]],
+    truths: Sequence[npt.NDArray[np.float32]],
+    iou: float = 0.5,
+) -> float:
+    """Share of ground-truth boxes overlapped (IoU ≥ ``iou``) by some prediction; NaN when none."""
+    total = sum(len(t) for t in truths)
+    if total == 0:
+        return float("nan")
+    hit = 0
+    for p, t in zip(predictions, truths, strict=True):
+        if len(t) and len(p):
+            hit += int((_iou(np.asarray(t, np.float32), np.asarray(p, np.float32)).max(1) >= iou).sum())
+    return hit / total
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    image: npt.NDArray[np.uint8]
+    vehicles: npt.NDArray[np.float32]
+    plates: npt.NDArray[np.float32]
+
+
+def load_frames(data: Path, split: str, plate_class: str = "plate") -> list[_Frame]:
+    """Full-resolution frames and their vehicle and plate boxes from a YOLO folder or COCO file."""
+    samples, classes = read_samples(data, split)
+    plate_id = classes.index(plate_class) if plate_class in classes else -1
+    frames = []
+    for sample in samples:
+        image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise FileNotFoundError(f"{sample.image_path}: not a readable image")
+        is_plate = sample.class_id == plate_id
+        frames.append(
+            _Frame(np.asarray(image, np.uint8), sample.xyxy[~is_plate].copy(), sample.xyxy[is_plate].copy())
+        )
+    return frames
+
+
+def evaluate_detection(
+    frames: Sequence[_Frame], pipeline: DetectionPipeline, single_pass: DetectionPipeline
+) -> dict[str, Any]:
+    """The ``roadwatch eval detect`` keys over ``frames``."""
+    plate_id = pipeline.spec.plate_id
+    found: list[Detections] = []
+    times = []
+    for frame in frames:
+        started = time.perf_counter()
+        found.append(pipeline.detect_image(frame.image))
+        times.append(1000 * (time.perf_counter() - started))
+    single = [single_pass.detect_image(frame.image) for frame in frames]
+
+    def part(d: Detections, plates: bool) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        chosen = (d.class_id == plate_id) == plates
+        return d.xyxy[chosen], d.confidence[chosen]
+
+    def small(boxes: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        return boxes[(boxes[:, 3] - boxes[:, 1]) < SMALL_PLATE_PX]
+
+    def plates_above(d: Detections) -> npt.NDArray[np.float32]:
+        boxes, scores = part(d, True)
+        return boxes[scores >= pipeline.spec.plate_score_threshold]
+
+    small_truth = [small(f.plates) for f in frames]
+    return {
+        "vehicle_ap50": round(
+            average_precision([part(d, False) for d in found], [f.vehicles for f in frames]), 4
+        ),
+        "plate_ap50": round(average_precision([part(d, True) for d in found], [f.plates for f in frames]), 4),
+        "small_plate_recall": round(recall_at([plates_above(d) for d in found], small_truth), 4),
+        "small_plate_recall_single_pass": round(recall_at([plates_above(d) for d in single], small_truth), 4),
+        "small_plates": int(sum(len(t) for t in small_truth)),
+        "frames": len(frames),
+        "ms_per_frame": round(float(np.median(times)), 2) if times else 0.0,
+    }

@@ -1,0 +1,259 @@
+"""Frame → vehicles and their plates: first pass on the whole frame, second pass on small regions.
+
+Seed 000's flow, made concrete for traffic cameras:
+
+1. **First pass**: the frame is letterboxed to the network input and run once; boxes come
+   back in frame pixels.
+2. **Potential recognition regions**: a plate candidate lower than ``small_plate_px``, and a
+   vehicle lower than ``small_vehicle_px`` with no plate found inside it (its plate may be too
+   small for the first pass to see).
+3. **Second pass**: each region is cut out with its surroundings (``second_input / upsample``
+   pixels around a plate; the vehicle box with a margin, at most ``upsample`` times enlarged)
+   and up-sampled to ``second_input``; all regions of a frame run through the same network
+   in one batch. Plates found there replace the first-pass plates they overlap and add the
+   ones the first pass missed; a small vehicle's class and box come from the second pass when
+   it finds the vehicle again.
+4. Plates are assigned to the vehicle that contains them (``Detections.parent``); a vehicle
+   may have more than one plate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors.base import Detections
+from detectors.data import as_bgr, crop_region, letterbox, to_tensor_input
+
+# A network runner: ``(N, 3, H, W)`` float32 input → per image (boxes (K, 4), scores (K,),
+# 0-based class ids (K,)) in input pixels.
+Found = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64]]
+Runner = Callable[[npt.NDArray[np.float32]], list[Found]]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSpec:
+    """Sizes and thresholds of the two passes."""
+
+    classes: tuple[str, ...]
+    plate_class: str = "plate"
+    first_input: tuple[int, int] = (384, 640)
+    second_input: tuple[int, int] = (192, 320)
+    score_threshold: float = 0.3
+    plate_score_threshold: float = 0.3
+    small_plate_px: float = 24.0
+    small_vehicle_px: float = 160.0
+    upsample: float = 3.0
+    second_pass: bool = True
+    max_regions: int = 16
+
+    @property
+    def plate_id(self) -> int:
+        """0-based class id of plates."""
+        return self.classes.index(self.plate_class)
+
+
+@dataclass(frozen=True, slots=True)
+class PassTimings:
+    """Milliseconds spent per pass on the last frame, and how many regions had a second pass."""
+
+    first_ms: float
+    second_ms: float
+    regions: int
+
+
+class DetectionPipeline:
+    """Two-pass vehicle and plate detection over any frame size."""
+
+    def __init__(self, runner: Runner, spec: PipelineSpec) -> None:
+        self.runner = runner
+        self.spec = spec
+        self.last = PassTimings(0.0, 0.0, 0)
+
+    def detect_image(self, image: npt.NDArray[np.generic]) -> Detections:
+        """Detections in one BGR/grey/BGRA frame (any size), in frame pixels.
+
+        Raises:
+            ValueError: Not an image (empty, wrong dtype or channel count).
+        """
+        frame = as_bgr(image)
+        started = time.perf_counter()
+        view, fit = letterbox(frame, self.spec.first_input)
+        boxes, scores, classes = self.runner(to_tensor_input([view]))[0]
+        boxes = _to_frame(boxes / fit.scale, frame.shape[:2])
+        keep = scores >= np.where(
+            classes == self.spec.plate_id, self.spec.plate_score_threshold, self.spec.score_threshold
+        )
+        boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
+        first = time.perf_counter()
+        regions = 0
+        if self.spec.second_pass:
+            boxes, scores, classes, regions = self._second_pass(frame, boxes, scores, classes)
+        self.last = PassTimings(1000 * (first - started), 1000 * (time.perf_counter() - first), regions)
+        return _with_parents(boxes, scores, classes, self.spec.plate_id)
+
+    def _second_pass(
+        self,
+        frame: npt.NDArray[np.uint8],
+        boxes: npt.NDArray[np.float32],
+        scores: npt.NDArray[np.float32],
+        classes: npt.NDArray[np.int64],
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64], int]:
+        spec = self.spec
+        is_plate = classes == spec.plate_id
+        heights = boxes[:, 3] - boxes[:, 1]
+        regions: list[tuple[int, tuple[float, float], tuple[float, float]]] = []  # (box index, centre, size)
+        sh, sw = spec.second_input
+        for i in np.argsort(heights):
+            x1, y1, x2, y2 = boxes[i].tolist()
+            centre = ((x1 + x2) / 2, (y1 + y2) / 2)
+            if is_plate[i] and heights[i] < spec.small_plate_px:
+                regions.append((int(i), centre, (sh / spec.upsample, sw / spec.upsample)))
+            elif (
+                not is_plate[i]
+                and heights[i] < spec.small_vehicle_px
+                and not _has_plate(boxes[i], boxes[is_plate])
+            ):
+                w = max((x2 - x1) * 1.3, (y2 - y1) * 1.3 * sw / sh, sw / spec.upsample)
+                regions.append((int(i), centre, (w * sh / sw, w)))
+            if len(regions) >= spec.max_regions:
+                break
+        if not regions:
+            return boxes, scores, classes, 0
+        crops, placements = [], []
+        for _, centre, size in regions:
+            crop, scale, origin = crop_region(frame, centre, size, spec.second_input)
+            crops.append(crop)
+            placements.append((scale, origin))
+        results = self.runner(to_tensor_input(crops))
+        add_boxes, add_scores, add_classes = [boxes], [scores], [classes]
+        drop = np.zeros(len(boxes), bool)
+        for (index, _, _), (scale, (x0, y0)), (b, s, c) in zip(regions, placements, results, strict=True):
+            found = b / scale + np.array([x0, y0, x0, y0], np.float32)
+            threshold = np.where(c == spec.plate_id, spec.plate_score_threshold, spec.score_threshold)
+            found, s, c = found[s >= threshold], s[s >= threshold], c[s >= threshold]
+            plates = c == spec.plate_id
+            if is_plate[index]:
+                # the candidate's own refinement: the second pass's best plate over it
+                overlap = _iou(boxes[index : index + 1], found[plates])[0] if plates.any() else np.zeros(0)
+                if overlap.size and overlap.max() > 0.1:
+                    j = np.flatnonzero(plates)[int(np.argmax(overlap))]
+                    drop[index] = True
+                    add_boxes.append(found[j : j + 1])
+                    add_scores.append(s[j : j + 1])
+                    add_classes.append(c[j : j + 1])
+                continue
+            vehicle = boxes[index]
+            inside = plates & _contained(found, vehicle)
+            add_boxes.append(found[inside])
+            add_scores.append(s[inside])
+            add_classes.append(c[inside])
+            vehicles = ~plates
+            if vehicles.any():
+                overlap = _iou(vehicle[None], found[vehicles])[0]
+                if overlap.max() > 0.5:
+                    j = np.flatnonzero(vehicles)[int(np.argmax(overlap))]
+                    drop[index] = True
+                    add_boxes.append(found[j : j + 1])
+                    add_scores.append(s[j : j + 1])
+                    add_classes.append(c[j : j + 1])
+        add_boxes[0], add_scores[0], add_classes[0] = boxes[~drop], scores[~drop], classes[~drop]
+        merged = np.concatenate(add_boxes), np.concatenate(add_scores), np.concatenate(add_classes)
+        keep = _class_nms(*merged, 0.5)
+        return merged[0][keep], merged[1][keep], merged[2][keep], len(regions)
+
+
+def _to_frame(boxes: npt.NDArray[np.float32], size: tuple[int, int]) -> npt.NDArray[np.float32]:
+    h, w = size
+    out = boxes.astype(np.float32, copy=True).reshape(-1, 4)
+    out[:, 0::2] = out[:, 0::2].clip(0, w)
+    out[:, 1::2] = out[:, 1::2].clip(0, h)
+    return out
+
+
+def _iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod((rb - lt).clip(0), axis=2)
+    area_a = np.prod((a[:, 2:] - a[:, :2]).clip(0), axis=1)
+    area_b = np.prod((b[:, 2:] - b[:, :2]).clip(0), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
+
+
+def _contained(boxes: npt.NDArray[np.float32], outer: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
+    """Which boxes have their centre inside ``outer``."""
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2
+    inside: npt.NDArray[np.bool_] = (cx >= outer[0]) & (cx <= outer[2]) & (cy >= outer[1]) & (cy <= outer[3])
+    return inside
+
+
+def _has_plate(vehicle: npt.NDArray[np.float32], plates: npt.NDArray[np.float32]) -> bool:
+    return bool(len(plates)) and bool(_contained(plates, vehicle).any())
+
+
+def _class_nms(
+    boxes: npt.NDArray[np.float32],
+    scores: npt.NDArray[np.float32],
+    classes: npt.NDArray[np.int64],
+    iou: float,
+) -> npt.NDArray[np.int64]:
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    for i in order:
+        same = [k for k in keep if classes[k] == classes[i]]
+        if same and _iou(boxes[i : i + 1], boxes[same]).max() > iou:
+            continue
+        keep.append(int(i))
+    return np.array(sorted(keep), np.int64)
+
+
+def _with_parents(
+    boxes: npt.NDArray[np.float32],
+    scores: npt.NDArray[np.float32],
+    classes: npt.NDArray[np.int64],
+    plate_id: int,
+) -> Detections:
+    parent = np.full(len(boxes), -1, np.int32)
+    vehicles = np.flatnonzero(classes != plate_id)
+    for i in np.flatnonzero(classes == plate_id):
+        holders = [v for v in vehicles if _contained(boxes[i : i + 1], boxes[v])[0]]
+        if holders:  # the smallest vehicle box that contains the plate's centre
+            areas = [float(np.prod(boxes[v, 2:] - boxes[v, :2])) for v in holders]
+            parent[i] = holders[int(np.argmin(areas))]
+    return Detections(
+        boxes.astype(np.float32).reshape(-1, 4),
+        scores.astype(np.float32),
+        classes.astype(np.int32),
+        parent,
+    )
+
+
+def torch_runner(model: object, score_floor: float = 0.05) -> Runner:
+    """A :data:`Runner` over a :class:`~detectors.twostage.TwoStageDetector` (reference, training)."""
+    import torch
+
+    from detectors.twostage import TwoStageDetector
+
+    assert isinstance(model, TwoStageDetector)
+
+    def run(batch: npt.NDArray[np.float32]) -> list[Found]:
+        found = model.detect(torch.from_numpy(batch), score_threshold=score_floor)
+        return [
+            (
+                d.boxes.numpy().astype(np.float32),
+                d.scores.numpy().astype(np.float32),
+                (d.labels - 1).numpy().astype(np.int64),
+            )
+            for d in found
+        ]
+
+    return run
+
+
+__all__ = ["DetectionPipeline", "Found", "PipelineSpec", "Runner", "torch_runner"]

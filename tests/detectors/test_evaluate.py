@@ -1,0 +1,101 @@
+"""Detection metrics by hand, and the two-pass pipeline's bookkeeping with a scripted network."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from detectors.evaluate import average_precision, recall_at
+from detectors.pipeline import DetectionPipeline, Found, PipelineSpec
+
+F = np.float32
+
+
+def _b(*rows: list[float]) -> npt.NDArray[np.float32]:
+    return np.array(rows, F).reshape(-1, 4)
+
+
+def test_ap_perfect_and_empty() -> None:
+    truth = [_b([0, 0, 10, 10]), _b([5, 5, 20, 20])]
+    preds = [(truth[0], np.array([0.9], F)), (truth[1], np.array([0.8], F))]
+    assert average_precision(preds, truth) == pytest.approx(1.0)
+    assert average_precision([(_b(), np.zeros(0, F))] * 2, truth) == 0.0
+    assert math.isnan(average_precision([(_b(), np.zeros(0, F))], [_b()]))
+
+
+def test_ap_by_hand() -> None:
+    # 2 truths. Ranked: TP (0.9), FP (0.8), TP (0.7) → precision 1, 1/2, 2/3 at recall .5, .5, 1
+    # interpolated: recall 0→0.5 at precision 1, 0.5→1 at precision 2/3 → AP = 0.5 + 1/3
+    truth = [_b([0, 0, 10, 10], [20, 20, 30, 30])]
+    preds = [(_b([0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 31]), np.array([0.9, 0.8, 0.7], F))]
+    assert average_precision(preds, truth) == pytest.approx(0.5 + 1 / 3)
+
+
+def test_duplicates_count_as_false_positives() -> None:
+    truth = [_b([0, 0, 10, 10])]
+    preds = [(_b([0, 0, 10, 10], [0, 0, 10, 10]), np.array([0.9, 0.8], F))]
+    assert average_precision(preds, truth) == pytest.approx(1.0)  # the duplicate comes after full recall
+    assert recall_at([_b([0, 0, 10, 10], [0, 0, 10, 10])], truth) == 1.0
+
+
+def test_recall_needs_iou_half() -> None:
+    truth = [_b([0, 0, 10, 10], [100, 100, 110, 110])]
+    assert recall_at([_b([0, 0, 10, 12])], truth) == 0.5  # IoU 0.83 hits, the other is missed
+    assert recall_at([_b([0, 0, 10, 30])], truth) == 0.0  # IoU 0.33
+
+
+CLASSES = ("car", "plate")
+
+
+class Scripted:
+    """A network stand-in: a first-pass answer, and a plate in the middle of every second-pass crop."""
+
+    def __init__(self, first: Found) -> None:
+        self.first = first
+        self.calls: list[tuple[int, ...]] = []
+
+    def __call__(self, batch: npt.NDArray[np.float32]) -> list[Found]:
+        self.calls.append(batch.shape)
+        if batch.shape[2:] == (384, 640):
+            return [self.first]
+        h, w = batch.shape[2:]
+        plate = _b([w / 2 - 30, h / 2 - 8, w / 2 + 30, h / 2 + 8])
+        return [(plate, np.array([0.9], F), np.array([1]))] * batch.shape[0]
+
+
+def test_small_plates_get_a_refining_second_pass() -> None:
+    # first pass (in the 640×384 letterbox of a 1280×720 frame: scale 0.5): a car and a 5-px plate
+    first = (_b([100, 100, 200, 180], [140, 160, 160, 165]), np.array([0.9, 0.6], F), np.array([0, 1]))
+    runner = Scripted(first)
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    found = DetectionPipeline(runner, PipelineSpec(CLASSES)).detect_image(frame)
+    assert runner.calls == [(1, 3, 384, 640), (1, 3, 192, 320)]  # one plate region, batched
+    plates = found.xyxy[found.class_id == 1]
+    assert len(plates) == 1
+    # the region is 64×107 frame px around the candidate (300, 325), up-sampled 3×: the scripted
+    # plate (60×16 crop px) maps back to 20×5.3 frame px centred on the candidate
+    np.testing.assert_allclose(plates[0], [290, 322.33, 310, 327.67], atol=0.6)
+    assert found.parent[found.class_id == 1].tolist() == [0]  # assigned to the car
+
+
+def test_vehicle_without_a_plate_is_searched_and_single_pass_is_left_alone() -> None:
+    first = (_b([100, 100, 160, 150]), np.array([0.9], F), np.array([0]))
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    runner = Scripted(first)
+    found = DetectionPipeline(runner, PipelineSpec(CLASSES)).detect_image(frame)
+    assert len(runner.calls) == 2
+    assert (found.class_id == 1).sum() == 1
+    single = Scripted(first)
+    found_single = DetectionPipeline(single, PipelineSpec(CLASSES, second_pass=False)).detect_image(frame)
+    assert len(single.calls) == 1
+    assert (found_single.class_id == 1).sum() == 0
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (2160, 3840, 3), (50, 80), (50, 80, 4)])
+def test_any_frame_size_or_channel_count(shape: tuple[int, ...]) -> None:
+    empty = (_b(), np.zeros(0, F), np.zeros(0, np.int64))
+    found = DetectionPipeline(Scripted(empty), PipelineSpec(CLASSES)).detect_image(np.zeros(shape, np.uint8))
+    assert len(found) == 0
