@@ -33,6 +33,7 @@ def add_detect_commands(commands: Any, groups: dict[str, Any], bench: Any) -> No
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     train.add_argument("--json", action="store_true", help="print a JSON summary last")
     train.set_defaults(handler=cmd_train_detector)
+    add_eval_detect(groups)
 
 
 def _config(path: Path | None) -> RoadwatchConfig:
@@ -94,4 +95,68 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
     }
     human = f"trained {result.steps} steps in {result.seconds:.0f} s -> {args.out}"
     print(json.dumps(summary) if args.json else human)
+    return EXIT_OK
+
+
+def add_eval_detect(groups: dict[str, Any]) -> None:
+    """``roadwatch eval detect``."""
+    ev = groups["eval"].add_parser("detect", help="AP50 and small-plate recall on held-out frames")
+    ev.add_argument("--data", type=Path, default=Path("data/city/detection"), help="YOLO folder or COCO file")
+    ev.add_argument("--split", default="test", help="split of a YOLO folder (default: test)")
+    ev.add_argument("--format", choices=("yolo", "openalpr"), default="yolo", help="dataset layout")
+    ev.add_argument("--checkpoint", type=Path, default=Path("runs/detector/checkpoint.pt"))
+    ev.add_argument("--config", type=Path, help="config file (detectors section)")
+    ev.add_argument("--limit", type=int, help="evaluate the first N frames only")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(handler=cmd_eval_detect)
+
+
+def load_pipeline(checkpoint: Path, cfg: RoadwatchConfig, *, second_pass: bool = True) -> Any:
+    """The two-pass pipeline over a trained checkpoint (torch)."""
+    import torch
+
+    from detectors.pipeline import DetectionPipeline, PipelineSpec, torch_runner
+    from detectors.train import DetectorTrainingError, load_checkpoint, model_from_checkpoint
+
+    if not checkpoint.exists():
+        raise CliError(f"{checkpoint}: no detector checkpoint; train one with: roadwatch train detector")
+    try:
+        payload = load_checkpoint(checkpoint)
+    except DetectorTrainingError as exc:
+        raise CliError(str(exc)) from None
+    torch.set_num_threads(2)
+    model = model_from_checkpoint(payload)
+    plate = cfg.detectors.plate
+    spec = PipelineSpec(
+        classes=tuple(payload["meta"]["classes"]),
+        first_input=tuple(payload["meta"]["input_size"]),
+        score_threshold=cfg.detectors.vehicle.score_threshold,
+        plate_score_threshold=plate.score_threshold,
+        small_plate_px=float(plate.small_plate_height_px),
+        upsample=plate.upsample_factor,
+        second_pass=second_pass,
+    )
+    return DetectionPipeline(torch_runner(model), spec)
+
+
+def cmd_eval_detect(args: argparse.Namespace) -> int:
+    """Evaluate on held-out synthetic frames (YOLO) or real photos (OpenALPR benchmark)."""
+    from detectors.evaluate import evaluate_detection, evaluate_openalpr, load_frames
+    from formats import DatasetError
+
+    cfg = _config(args.config)
+    pipeline = load_pipeline(args.checkpoint, cfg)
+    if not args.data.exists():
+        raise CliError(f"{args.data}: no such dataset; make the synthetic sets with: {MAKE_DATA}")
+    try:
+        if args.format == "openalpr":
+            report = evaluate_openalpr(args.data, pipeline, limit=args.limit)
+        else:
+            frames = load_frames(args.data, args.split)[: args.limit]
+            single = load_pipeline(args.checkpoint, cfg, second_pass=False)
+            report = evaluate_detection(frames, pipeline, single)
+    except (DatasetError, FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    human = "  ".join(f"{k} {v}" for k, v in report.items())
+    print(json.dumps(report) if args.json else human)
     return EXIT_OK
