@@ -30,8 +30,8 @@ class FPN(nn.Module):
         if len(levels) != len(self.lateral):
             raise ValueError(f"FPN expects {len(self.lateral)} levels, got {len(levels)}")
         merged = [lateral(x) for lateral, x in zip(self.lateral, levels, strict=True)]
-        for i in range(len(merged) - 2, -1, -1):  # coarse to fine
-            merged[i] = merged[i] + F.interpolate(merged[i + 1], size=merged[i].shape[-2:], mode="nearest")
+        for i in range(len(merged) - 2, -1, -1):  # coarse to fine; each level is twice the next
+            merged[i] = merged[i] + F.interpolate(merged[i + 1], scale_factor=2.0, mode="nearest")
         return [conv(x) for conv, x in zip(self.output, merged, strict=True)]
 
 
@@ -55,16 +55,24 @@ class BalancedFeaturePyramid(nn.Module):
         )
 
     def gather(self, levels: list[Tensor]) -> Tensor:
-        """The levels rescaled to the refine level's size and averaged (before refining)."""
+        """The levels rescaled to the refine level's size and averaged (before refining).
+
+        Levels halve in resolution one after the other (input sides are multiples of the
+        coarsest stride), so rescaling uses whole factors: max pooling by ``2^k`` down,
+        nearest up-sampling by ``2^k`` up. Whole factors keep the exported graph valid for
+        any input size.
+        """
         if not 0 <= self.refine_level < len(levels):
             raise ValueError(f"refine_level {self.refine_level} is not one of the {len(levels)} levels")
-        size = levels[self.refine_level].shape[-2:]
         rescaled = []
         for i, x in enumerate(levels):
+            factor = 2 ** abs(i - self.refine_level)
             if i < self.refine_level:
-                rescaled.append(F.adaptive_max_pool2d(x, size))
+                rescaled.append(F.max_pool2d(x, factor))
+            elif i > self.refine_level:
+                rescaled.append(F.interpolate(x, scale_factor=float(factor), mode="nearest"))
             else:
-                rescaled.append(F.interpolate(x, size=size, mode="nearest"))
+                rescaled.append(x)
         total = rescaled[0]
         for x in rescaled[1:]:
             total = total + x
@@ -74,9 +82,12 @@ class BalancedFeaturePyramid(nn.Module):
         refined = self.refine(self.gather(levels))  # (N, C, h_r, w_r)
         out = []
         for i, x in enumerate(levels):
+            factor = 2 ** abs(i - self.refine_level)
             if i < self.refine_level:
-                back = F.interpolate(refined, size=x.shape[-2:], mode="nearest")
+                back = F.interpolate(refined, scale_factor=float(factor), mode="nearest")
+            elif i > self.refine_level:
+                back = F.max_pool2d(refined, factor)
             else:
-                back = F.adaptive_max_pool2d(refined, x.shape[-2:])
+                back = refined
             out.append(x + back)
         return out

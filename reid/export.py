@@ -41,11 +41,11 @@ def export_onnx(net: ReidNet, input_size: tuple[int, int], path: Path) -> Path:
             verbose=False,
         )
     exporter_log.setLevel(level)
-    _strip_metadata(path)
+    strip_metadata(path)
     return path
 
 
-def _strip_metadata(path: Path) -> None:
+def strip_metadata(path: Path) -> None:
     """Drop the exporter's per-node debug metadata (stack traces with this machine's paths)."""
     model = onnx.load(str(path))
     for graph in [model.graph, *(f for f in model.functions)]:

@@ -1,0 +1,71 @@
+"""The exported detector in ONNX Runtime equals the torch detector; bad model files give clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from detectors.export import export_detector, parity
+from detectors.runtime import DetectorModelError, OnnxDetector
+from detectors.twostage import DetectorSpec, TwoStageDetector
+from reid.backbone import BackboneSpec
+
+TINY = DetectorSpec(
+    classes=("car", "plate"),
+    backbone=BackboneSpec(depths=(1, 1, 1, 1), widths=(4, 8, 8, 16), stem_stride=4, last_stride=2),
+    channels=16,
+    anchor_sizes=((16.0,), (32.0,), (64.0,)),
+    canonical=32.0,
+    hidden=32,
+    pre_nms=100,
+    post_nms=50,
+)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[TwoStageDetector, Path, Path]:
+    torch.manual_seed(0)
+    model = TwoStageDetector(TINY).eval()
+    features, head = export_detector(model, tmp_path_factory.mktemp("onnx"), (64, 96))
+    return model, features, head
+
+
+@pytest.mark.parametrize("size", [(64, 96), (128, 160)])
+def test_onnx_runtime_equals_torch(
+    exported: tuple[TwoStageDetector, Path, Path], size: tuple[int, int]
+) -> None:
+    model, features, head = exported
+    assert parity(model, features, size) < 1e-4
+    x = np.random.default_rng(1).normal(size=(2, 3, *size)).astype(np.float32)
+    got = OnnxDetector(features, head, threads=1, score_floor=0.0)(x)
+    want = model.detect(torch.from_numpy(x), score_threshold=0.0)
+    for (boxes, scores, classes), ref in zip(got, want, strict=True):
+        assert len(boxes) == len(ref.boxes)
+        order = np.argsort(-scores, kind="stable")
+        ref_order = torch.argsort(ref.scores, descending=True, stable=True).numpy()
+        np.testing.assert_allclose(scores[order], ref.scores.numpy()[ref_order], atol=1e-4)
+        np.testing.assert_allclose(boxes[order], ref.boxes.numpy()[ref_order], atol=1e-2)
+        assert (classes[order] == ref.labels.numpy()[ref_order] - 1).all()
+
+
+def test_input_sides_must_be_multiples_of_32(exported: tuple[TwoStageDetector, Path, Path]) -> None:
+    _, features, head = exported
+    with pytest.raises(ValueError, match="multiples of 32"):
+        OnnxDetector(features, head, threads=1)(np.zeros((1, 3, 60, 96), np.float32))
+
+
+def test_missing_truncated_or_foreign_models(
+    exported: tuple[TwoStageDetector, Path, Path], tmp_path: Path
+) -> None:
+    _, features, head = exported
+    with pytest.raises(DetectorModelError, match="no such model file"):
+        OnnxDetector(tmp_path / "none.onnx", head)
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(features.read_bytes()[:1000])
+    with pytest.raises(DetectorModelError, match="not a loadable ONNX model"):
+        OnnxDetector(cut, head)
+    with pytest.raises(DetectorModelError, match="not a roadwatch detector"):
+        OnnxDetector(head, head)  # the head graph carries no detector metadata
