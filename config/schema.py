@@ -204,6 +204,10 @@ class PlateDetectorConfig(Section):
         24, ge=4, le=256, description="Plates below this height get the upsampled second pass."
     )
     upsample_factor: float = Field(3.0, ge=1, le=8, description="Scale of the second-pass crop.")
+    second_pass_input: tuple[
+        Annotated[int, Field(ge=64, le=2048, multiple_of=32)],
+        Annotated[int, Field(ge=64, le=2048, multiple_of=32)],
+    ] = Field((192, 320), description="Network input (height, width) of a second-pass region.")
 
 
 class DetectorTrainConfig(Section):
@@ -237,6 +241,10 @@ class DetectorsConfig(Section):
     """Detection stage settings."""
 
     provider: Literal["cpu", "cuda"] = Field("cpu", description="ONNX Runtime execution provider.")
+    threads: int = Field(2, ge=1, le=256, description="ONNX Runtime intra-op threads of the detector.")
+    models: ConfigPath | None = Field(
+        None, description="Folder with detector_features.onnx and detector_head.onnx; None: built-in."
+    )
     vehicle: VehicleDetectorConfig = Field(default_factory=VehicleDetectorConfig, description="Vehicles.")
     plate: PlateDetectorConfig = Field(default_factory=PlateDetectorConfig, description="Plates.")
     train: DetectorTrainConfig = Field(default_factory=DetectorTrainConfig, description="Training settings.")

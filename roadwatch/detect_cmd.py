@@ -13,6 +13,8 @@ from roadwatch.errors import CliError
 
 EXIT_OK = 0
 DEFAULT_DATA = [Path("data/city/detection"), Path("data/toll-road/detection")]
+EVAL_DATA = DEFAULT_DATA
+BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "detectors" / "models"
 MAKE_DATA = (
     "roadwatch synth --scenario city --out data/city --parts detection && "
     "roadwatch synth --scenario toll-road --out data/toll-road --parts detection"
@@ -21,6 +23,7 @@ MAKE_DATA = (
 
 def add_detect_commands(commands: Any, groups: dict[str, Any], bench: Any) -> None:
     """Register the detector commands in the shared ``train``/``export``/``eval``/``bench`` groups."""
+    add_bench_and_detect(commands, bench)
     train = groups["train"].add_parser("detector", help="train the two-stage vehicle and plate detector")
     train.add_argument(
         "--data", type=Path, nargs="+", default=DEFAULT_DATA, help="YOLO folders or COCO files (train split)"
@@ -99,64 +102,267 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
 
 
 def add_eval_detect(groups: dict[str, Any]) -> None:
-    """``roadwatch eval detect``."""
+    """``roadwatch eval detect`` and ``roadwatch export detector``."""
     ev = groups["eval"].add_parser("detect", help="AP50 and small-plate recall on held-out frames")
-    ev.add_argument("--data", type=Path, default=Path("data/city/detection"), help="YOLO folder or COCO file")
+    ev.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        default=EVAL_DATA,
+        help="YOLO folders / COCO files, or an OpenALPR folder",
+    )
     ev.add_argument("--split", default="test", help="split of a YOLO folder (default: test)")
     ev.add_argument("--format", choices=("yolo", "openalpr"), default="yolo", help="dataset layout")
-    ev.add_argument("--checkpoint", type=Path, default=Path("runs/detector/checkpoint.pt"))
-    ev.add_argument("--config", type=Path, help="config file (detectors section)")
+    _model_args(ev)
+    ev.add_argument("--no-second-pass", action="store_true", help="ablation: first pass only")
     ev.add_argument("--limit", type=int, help="evaluate the first N frames only")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=cmd_eval_detect)
 
+    ex = groups["export"].add_parser(
+        "detector", help="write the detector's two ONNX graphs from a checkpoint"
+    )
+    ex.add_argument("--checkpoint", type=Path, default=Path("runs/detector/checkpoint.pt"))
+    ex.add_argument("--out", type=Path, help="folder for the ONNX files (default: beside the checkpoint)")
+    ex.add_argument("--json", action="store_true")
+    ex.set_defaults(handler=cmd_export_detector)
 
-def load_pipeline(checkpoint: Path, cfg: RoadwatchConfig, *, second_pass: bool = True) -> Any:
-    """The two-pass pipeline over a trained checkpoint (torch)."""
-    import torch
 
+def _model_args(parser: Any) -> None:
+    parser.add_argument(
+        "--models", type=Path, help="folder with detector_features.onnx and detector_head.onnx"
+    )
+    parser.add_argument("--checkpoint", type=Path, help="run a training checkpoint in torch instead of ONNX")
+    parser.add_argument("--config", type=Path, help="config file (detectors section)")
+
+
+def load_pipeline(args: argparse.Namespace, cfg: RoadwatchConfig, *, second_pass: bool = True) -> Any:
+    """The two-pass pipeline over the ONNX models (default: bundled) or a torch checkpoint."""
     from detectors.pipeline import DetectionPipeline, PipelineSpec, torch_runner
-    from detectors.train import DetectorTrainingError, load_checkpoint, model_from_checkpoint
+    from detectors.runtime import DetectorModelError, OnnxDetector
 
-    if not checkpoint.exists():
-        raise CliError(f"{checkpoint}: no detector checkpoint; train one with: roadwatch train detector")
-    try:
-        payload = load_checkpoint(checkpoint)
-    except DetectorTrainingError as exc:
-        raise CliError(str(exc)) from None
-    torch.set_num_threads(2)
-    model = model_from_checkpoint(payload)
+    runner: Any
+    if args.checkpoint is not None:
+        import torch
+
+        from detectors.train import DetectorTrainingError, load_checkpoint, model_from_checkpoint
+
+        if not args.checkpoint.exists():
+            raise CliError(
+                f"{args.checkpoint}: no detector checkpoint; train one with: roadwatch train detector"
+            )
+        try:
+            payload = load_checkpoint(args.checkpoint)
+        except DetectorTrainingError as exc:
+            raise CliError(str(exc)) from None
+        torch.set_num_threads(cfg.detectors.threads)
+        runner = torch_runner(model_from_checkpoint(payload))
+        classes = tuple(payload["meta"]["classes"])
+        first_input = tuple(payload["meta"]["input_size"])
+    else:
+        folder = args.models or cfg.detectors.models or BUNDLED_MODELS
+        try:
+            runner = OnnxDetector(
+                folder / "detector_features.onnx",
+                folder / "detector_head.onnx",
+                provider=cfg.detectors.provider,
+                threads=cfg.detectors.threads,
+            )
+        except DetectorModelError as exc:
+            raise CliError(str(exc)) from None
+        classes = runner.meta.classes
+        first_input = runner.meta.input_size
     plate = cfg.detectors.plate
     spec = PipelineSpec(
-        classes=tuple(payload["meta"]["classes"]),
-        first_input=tuple(payload["meta"]["input_size"]),
+        classes=classes,
+        first_input=first_input,
+        second_input=plate.second_pass_input,
         score_threshold=cfg.detectors.vehicle.score_threshold,
         plate_score_threshold=plate.score_threshold,
         small_plate_px=float(plate.small_plate_height_px),
         upsample=plate.upsample_factor,
         second_pass=second_pass,
     )
-    return DetectionPipeline(torch_runner(model), spec)
+    return DetectionPipeline(runner, spec)
 
 
 def cmd_eval_detect(args: argparse.Namespace) -> int:
-    """Evaluate on held-out synthetic frames (YOLO) or real photos (OpenALPR benchmark)."""
+    """Evaluate on held-out synthetic frames (YOLO/COCO) or real photos (OpenALPR benchmark)."""
     from detectors.evaluate import evaluate_detection, evaluate_openalpr, load_frames
     from formats import DatasetError
 
     cfg = _config(args.config)
-    pipeline = load_pipeline(args.checkpoint, cfg)
-    if not args.data.exists():
-        raise CliError(f"{args.data}: no such dataset; make the synthetic sets with: {MAKE_DATA}")
+    second = not args.no_second_pass
+    pipeline = load_pipeline(args, cfg, second_pass=second)
+    for root in args.data:
+        if not root.exists():
+            raise CliError(f"{root}: no such dataset; make the synthetic sets with: {MAKE_DATA}")
     try:
         if args.format == "openalpr":
-            report = evaluate_openalpr(args.data, pipeline, limit=args.limit)
+            report = evaluate_openalpr(args.data[0], pipeline, limit=args.limit)
         else:
-            frames = load_frames(args.data, args.split)[: args.limit]
-            single = load_pipeline(args.checkpoint, cfg, second_pass=False)
+            frames = [f for root in args.data for f in load_frames(root, args.split)][: args.limit]
+            single = load_pipeline(args, cfg, second_pass=False)
             report = evaluate_detection(frames, pipeline, single)
     except (DatasetError, FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from None
     human = "  ".join(f"{k} {v}" for k, v in report.items())
     print(json.dumps(report) if args.json else human)
     return EXIT_OK
+
+
+def cmd_export_detector(args: argparse.Namespace) -> int:
+    """Rebuild the detector from a checkpoint and write its ONNX graphs."""
+    from detectors.export import export_detector, parity
+    from detectors.train import DetectorTrainingError, load_checkpoint, model_from_checkpoint
+
+    try:
+        payload = load_checkpoint(args.checkpoint)
+    except DetectorTrainingError as exc:
+        raise CliError(str(exc)) from None
+    model = model_from_checkpoint(payload)
+    size = tuple(payload["meta"]["input_size"])
+    out = args.out or args.checkpoint.parent
+    features, head = export_detector(model, out, size)
+    summary = {
+        "features_model": str(features),
+        "head_model": str(head),
+        "parity_max_abs_diff": parity(model, features, size),
+    }
+    print(json.dumps(summary) if args.json else f"wrote {features} and {head}")
+    return EXIT_OK
+
+
+def add_bench_and_detect(commands: Any, bench: Any) -> None:
+    """``roadwatch bench detect`` and ``roadwatch detect``."""
+    b = bench.add_parser("detect", help="detection time per frame (first pass + plates, second pass)")
+    b.add_argument("--scenario", default="toll-road", help="synthetic scenario rendering the frames")
+    b.add_argument("--camera", default="entry", help="camera of the scenario (entry: 1280x720)")
+    b.add_argument("--frames", type=int, default=100, help="frames to time (busy frames of the footage)")
+    _model_args(b)
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(handler=cmd_bench_detect)
+
+    d = commands.add_parser("detect", help="detect vehicles and plates in an image or video and draw them")
+    d.add_argument("source", type=Path, help="image (png/jpg/...) or video file")
+    d.add_argument("--out", type=Path, required=True, help="annotated image (.png/.jpg) or video (.mp4)")
+    _model_args(d)
+    d.add_argument("--max-frames", type=int, help="stop a video after this many frames")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(handler=cmd_detect)
+
+
+def cmd_bench_detect(args: argparse.Namespace) -> int:
+    """Median and p95 time of the two-pass detection on rendered 1280×720 frames, idle machine."""
+    import time
+
+    import numpy as np
+
+    from roadwatch.synth_cmd import _load
+    from synth.render import CameraRenderer
+    from synth.world import simulate
+
+    cfg = _config(args.config)
+    pipeline = load_pipeline(args, cfg)
+    renderer = CameraRenderer(simulate(_load(args.scenario), 0), args.camera)
+    # the busiest frames: every vehicle is a candidate for plates and the second pass
+    step = max(1, renderer.frame_count // (args.frames * 3))
+    rendered = [renderer.render(i) for i in range(0, renderer.frame_count, step)]
+    rendered.sort(key=lambda r: -len(r[1].vehicles))
+    frames = [image for image, _ in rendered[: args.frames]]
+    pipeline.detect_image(frames[0])  # warm up
+    times, regions, found = [], [], []
+    for frame in frames:
+        started = time.perf_counter()
+        detections = pipeline.detect_image(frame)
+        times.append(1000 * (time.perf_counter() - started))
+        regions.append(pipeline.last.regions)
+        found.append(len(detections))
+    result = {
+        "frames": len(frames),
+        "resolution": list(renderer.spec.resolution),
+        "ms_per_frame_p50": round(float(np.percentile(times, 50)), 2),
+        "ms_per_frame_p95": round(float(np.percentile(times, 95)), 2),
+        "second_pass_regions_mean": round(float(np.mean(regions)), 2),
+        "detections_mean": round(float(np.mean(found)), 2),
+        "threads": cfg.detectors.threads,
+    }
+    human = f"{result['ms_per_frame_p50']} ms/frame median, {result['ms_per_frame_p95']} ms p95"
+    print(json.dumps(result) if args.json else human)
+    return EXIT_OK
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    """Draw boxes, classes and scores on an image or every frame of a video."""
+    import cv2
+    import numpy as np
+
+    cfg = _config(args.config)
+    pipeline = load_pipeline(args, cfg)
+    classes = pipeline.spec.classes
+    if not args.source.is_file():
+        raise CliError(f"{args.source}: no such file")
+    image = (
+        cv2.imread(str(args.source), cv2.IMREAD_UNCHANGED)
+        if args.source.suffix.lower() in IMAGE_SUFFIXES
+        else None
+    )
+    counts: dict[str, int] = {}
+    if image is not None:
+        detections = pipeline.detect_image(np.asarray(image))
+        canvas = draw(pipeline, image, detections, counts)
+        if not cv2.imwrite(str(args.out), canvas):
+            raise CliError(f"{args.out}: cannot write the image (use .png or .jpg)")
+        frames = 1
+    else:
+        capture = cv2.VideoCapture(str(args.source))
+        if not capture.isOpened():
+            raise CliError(f"{args.source}: neither a readable image nor a readable video")
+        fps = capture.get(cv2.CAP_PROP_FPS) or 10.0
+        writer = None
+        frames = 0
+        try:
+            while args.max_frames is None or frames < args.max_frames:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                canvas = draw(pipeline, frame, pipeline.detect_image(frame), counts)
+                if writer is None:
+                    h, w = canvas.shape[:2]
+                    writer = cv2.VideoWriter(str(args.out), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
+                    if not writer.isOpened():
+                        raise CliError(f"{args.out}: cannot write a video here (use .mp4)")
+                writer.write(canvas)
+                frames += 1
+        finally:
+            capture.release()
+            if writer is not None:
+                writer.release()
+        if frames == 0:
+            raise CliError(f"{args.source}: the video has no readable frame")
+    result = {"frames": frames, "detections": counts, "out": str(args.out), "classes": list(classes)}
+    print(json.dumps(result) if args.json else f"{frames} frame(s), {counts} -> {args.out}")
+    return EXIT_OK
+
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def draw(pipeline: Any, image: Any, detections: Any, counts: dict[str, int]) -> Any:
+    """The frame (as BGR) with each detection's box, class and score; counts per class."""
+    import cv2
+
+    from detectors.data import as_bgr
+
+    canvas = as_bgr(image).copy()
+    plate_id = pipeline.spec.plate_id
+    for box, score, cls in zip(detections.xyxy, detections.confidence, detections.class_id, strict=True):
+        name = pipeline.spec.classes[int(cls)]
+        counts[name] = counts.get(name, 0) + 1
+        colour = (0, 0, 255) if int(cls) == plate_id else (0, 200, 0)
+        x1, y1, x2, y2 = (round(float(v)) for v in box)
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, 2)
+        cv2.putText(
+            canvas, f"{name} {score:.2f}", (x1, max(10, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1
+        )
+    return canvas
