@@ -24,6 +24,7 @@ MAKE_DATA = (
 def add_detect_commands(commands: Any, groups: dict[str, Any], bench: Any) -> None:
     """Register the detector commands in the shared ``train``/``export``/``eval``/``bench`` groups."""
     add_bench_and_detect(commands, bench)
+    add_gate_commands(groups)
     train = groups["train"].add_parser("detector", help="train the two-stage vehicle and plate detector")
     train.add_argument(
         "--data", type=Path, nargs="+", default=DEFAULT_DATA, help="YOLO folders or COCO files (train split)"
@@ -366,3 +367,49 @@ def draw(pipeline: Any, image: Any, detections: Any, counts: dict[str, int]) -> 
             canvas, f"{name} {score:.2f}", (x1, max(10, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1
         )
     return canvas
+
+
+def add_gate_commands(groups: dict[str, Any]) -> None:
+    """``roadwatch train gate``."""
+    g = groups["train"].add_parser("gate", help="train the intent gate (vehicle or not, type, colour)")
+    g.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        default=[Path("data/city"), Path("data/toll-road")],
+        help="synthetic exports (with detection/ and truth/)",
+    )
+    g.add_argument("--out", type=Path, default=Path("runs/gate"), help="folder for gate.onnx")
+    g.add_argument("--steps", type=int, default=1500)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--json", action="store_true")
+    g.set_defaults(handler=cmd_train_gate)
+
+
+def cmd_train_gate(args: argparse.Namespace) -> int:
+    """Collect crops, train, score on the held-out split, export ONNX."""
+    import numpy as np
+
+    from detectors.gate import collect_samples, export_gate, train_gate
+
+    rng = np.random.default_rng(args.seed)
+    try:
+        train = [s for root in args.data for s in collect_samples(root, "train", rng)]
+        test = [s for root in args.data for s in collect_samples(root, "test", rng)]
+    except FileNotFoundError as exc:
+        raise CliError(f"{exc}; make the synthetic sets with: {MAKE_DATA}") from None
+    net, report = train_gate(train, test, steps=args.steps, seed=args.seed)
+    path = export_gate(net, args.out / "gate.onnx")
+    summary = {
+        "vehicle_accuracy": report.vehicle_accuracy,
+        "false_accept_rate": report.false_accept_rate,
+        "false_reject_rate": report.false_reject_rate,
+        "type_accuracy": report.type_accuracy,
+        "colour_accuracy": report.colour_accuracy,
+        "test_crops": report.crops,
+        "train_crops": len(train),
+        "seconds": report.seconds,
+        "model": str(path),
+    }
+    print(json.dumps(summary) if args.json else "  ".join(f"{k} {v}" for k, v in summary.items()))
+    return EXIT_OK
