@@ -20,6 +20,7 @@ import json
 import logging
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -304,7 +305,7 @@ class IntentGate:
             raise DetectorModelError(f"{path}: not a roadwatch gate (outputs {names})")
         self.threshold = threshold
 
-    def classify(self, crops: list[npt.NDArray[np.generic]]) -> list[GateResult]:
+    def classify(self, crops: Sequence[npt.NDArray[np.generic]]) -> list[GateResult]:
         """One answer per crop; an empty list for no crops.
 
         Raises:
