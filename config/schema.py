@@ -187,18 +187,50 @@ class StreamsConfig(Section):
     )
 
 
-class VehicleDetectorConfig(Section):
-    """Vehicle detector. 'none' leaves the detection slot empty: frames are read, nothing detected."""
+DetectorKind = Literal["none", "builtin", "yolov5", "yolov8", "yolo11", "yolox", "yolox-raw", "motion"]
+PlateKind = Literal["none", "builtin", "yolov5", "yolov8", "yolo11", "yolox", "yolox-raw"]
+_SIZE_32 = Annotated[int, Field(ge=32, le=4096, multiple_of=32)]
 
-    kind: Literal["none"] = Field("none", description="Detector implementation.")
+
+class VehicleDetectorConfig(Section):
+    """Vehicle detector. 'none' leaves the detection slot empty: frames are read, nothing detected.
+
+    'builtin' is roadwatch's two-stage detector (``detectors.models``); yolov5/yolov8/yolo11/
+    yolox/yolox-raw run a user's ONNX export (``model``, ``class_map``); 'motion' proposes
+    moving blobs of a fixed camera and keeps those the intent gate accepts.
+    """
+
+    kind: DetectorKind = Field("none", description="Detector implementation.")
+    model: ConfigPath | None = Field(None, description="A user's ONNX detector (kinds yolo*/yolox*).")
+    input_size: tuple[_SIZE_32, _SIZE_32] | None = Field(
+        None, description="(height, width) for a user model with a dynamic input; None: read from the model."
+    )
+    class_map: dict[Annotated[int, Field(ge=0)], str] = Field(
+        default_factory=lambda: {2: "car", 3: "motorcycle", 5: "bus", 7: "truck"},
+        description="A user model's class id -> roadwatch class (default: COCO vehicles).",
+    )
+    gate_model: ConfigPath | None = Field(None, description="Intent gate ONNX (kind motion); None: built-in.")
     score_threshold: float = Field(0.5, ge=0, le=1, description="Keep detections scoring above this.")
     nms_iou: float = Field(0.5, gt=0, le=1, description="IoU above which overlapping boxes are merged.")
 
+    @model_validator(mode="after")
+    def _model_for_user_kinds(self) -> VehicleDetectorConfig:
+        if self.kind.startswith("yolo") and self.model is None:
+            raise FieldError(("model",), f"kind '{self.kind}' needs the path of the ONNX file")
+        return self
+
 
 class PlateDetectorConfig(Section):
-    """Plate detector run inside each vehicle crop, with an upsampled second pass for small plates."""
+    """Plates: the built-in detector's plates with its up-sampled second pass for small ones, or a user's
+    ONNX plate model run inside each vehicle crop."""
 
-    kind: Literal["none"] = Field("none", description="Detector implementation.")
+    kind: PlateKind = Field(
+        "builtin", description="Plate detector ('builtin' comes with the builtin vehicle detector)."
+    )
+    model: ConfigPath | None = Field(None, description="A user's ONNX plate detector (kinds yolo*/yolox*).")
+    class_map: dict[Annotated[int, Field(ge=0)], str] = Field(
+        default_factory=lambda: {0: "plate"}, description="A user plate model's class id -> 'plate'."
+    )
     score_threshold: float = Field(0.5, ge=0, le=1, description="Keep plates scoring above this.")
     small_plate_height_px: int = Field(
         24, ge=4, le=256, description="Plates below this height get the upsampled second pass."

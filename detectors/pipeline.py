@@ -96,14 +96,33 @@ class DetectionPipeline:
         self.last = PassTimings(1000 * (first - started), 1000 * (time.perf_counter() - first), regions)
         return _with_parents(boxes, scores, classes, self.spec.plate_id)
 
+    def plates_in(self, image: npt.NDArray[np.generic], vehicles: Detections) -> Detections:
+        """Plates of vehicles found by another detector: every vehicle gets the second pass.
+
+        ``vehicles.class_id`` must index :attr:`PipelineSpec.classes`. Returns the vehicles
+        (refined where the second pass found them again) and their plates.
+        """
+        frame = as_bgr(image)
+        boxes, scores, classes, regions = self._second_pass(
+            frame,
+            vehicles.xyxy.astype(np.float32),
+            vehicles.confidence.astype(np.float32),
+            vehicles.class_id.astype(np.int64),
+            vehicle_px=float("inf"),
+        )
+        self.last = PassTimings(0.0, 0.0, regions)
+        return _with_parents(boxes, scores, classes, self.spec.plate_id)
+
     def _second_pass(
         self,
         frame: npt.NDArray[np.uint8],
         boxes: npt.NDArray[np.float32],
         scores: npt.NDArray[np.float32],
         classes: npt.NDArray[np.int64],
+        vehicle_px: float | None = None,
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64], int]:
         spec = self.spec
+        small_vehicle = spec.small_vehicle_px if vehicle_px is None else vehicle_px
         is_plate = classes == spec.plate_id
         heights = boxes[:, 3] - boxes[:, 1]
         regions: list[tuple[int, tuple[float, float], tuple[float, float]]] = []  # (box index, centre, size)
@@ -113,11 +132,7 @@ class DetectionPipeline:
             centre = ((x1 + x2) / 2, (y1 + y2) / 2)
             if is_plate[i] and heights[i] < spec.small_plate_px:
                 regions.append((int(i), centre, (sh / spec.upsample, sw / spec.upsample)))
-            elif (
-                not is_plate[i]
-                and heights[i] < spec.small_vehicle_px
-                and not _has_plate(boxes[i], boxes[is_plate])
-            ):
+            elif not is_plate[i] and heights[i] < small_vehicle and not _has_plate(boxes[i], boxes[is_plate]):
                 w = max((x2 - x1) * 1.3, (y2 - y1) * 1.3 * sw / sh, sw / spec.upsample)
                 regions.append((int(i), centre, (w * sh / sw, w)))
             if len(regions) >= spec.max_regions:

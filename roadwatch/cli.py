@@ -24,6 +24,7 @@ import yaml
 
 from config import CameraConfig, ConfigError, RoadwatchConfig, load_config, redact_url
 from config.schema import CAMERA_ID_PATTERN
+from detectors.base import Detector
 from roadwatch import __version__
 from roadwatch.detect_cmd import add_detect_commands
 from roadwatch.errors import CliError
@@ -199,6 +200,7 @@ def _run_pipeline(
     status_every: float | None = None,
 ) -> tuple[RunSummary, int]:
     """Wire readers, pipeline and event log; run until done or signalled."""
+    detector = _detector(cfg)
     sink = JsonlEventSink(events_path, append=append)
     try:
 
@@ -210,12 +212,25 @@ def _run_pipeline(
         bus, readers = build_readers(cameras, cfg.streams, on_state=on_state, synthetic=_synthetic_source)
         stop = threading.Event()
         with _progress(readers, enabled=not json_mode and sys.stderr.isatty()) as on_frame:
-            pipeline = Pipeline(bus=bus, readers=readers, detector=None, sink=sink, on_frame=on_frame)
+            pipeline = Pipeline(bus=bus, readers=readers, detector=detector, sink=sink, on_frame=on_frame)
             with _stop_on_signals(stop), _status_lines(readers, stop, status_every):
                 summary = pipeline.run(stop)
     finally:
         sink.close()
     return summary, sink.count
+
+
+def _detector(cfg: RoadwatchConfig) -> Detector | None:
+    """The configured detection stage; a model that cannot serve is refused before any camera opens."""
+    if cfg.detectors.vehicle.kind == "none":
+        return None
+    from detectors.runtime import DetectorModelError
+    from detectors.stage import build_detector
+
+    try:
+        return build_detector(cfg.detectors)
+    except DetectorModelError as exc:
+        raise CliError(f"detectors: {exc}") from None
 
 
 def _synthetic_source(camera: CameraConfig) -> FrameSource:

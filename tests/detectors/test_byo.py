@@ -6,36 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from detectors.byo import COCO_VEHICLES, OnnxYolo, decode_output
 from detectors.runtime import DetectorModelError
+from tests.onnx_models import constant_model
 
 NAMES = ("car", "suv", "van", "truck", "bus", "motorcycle", "plate")
 C = 80  # COCO classes
-
-
-def _model(path: Path, output: npt.NDArray[np.float32], input_shape: list[object]) -> Path:
-    """An ONNX model that returns ``output`` (plus 0 × the input's mean, so the input is used)."""
-    const = numpy_helper.from_array(output.astype(np.float32), "const")
-    nodes = [
-        helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0),
-        helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
-        helper.make_node("Add", ["const", "nothing"], ["output0"]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "tiny",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, input_shape)],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(output.shape))],
-        initializer=[const, numpy_helper.from_array(np.zeros((), np.float32), "zero")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
 
 
 def _row(cx: float, cy: float, w: float, h: float, obj: float, cls: int, p: float) -> npt.NDArray[np.float32]:
@@ -57,7 +35,9 @@ def test_yolov5_layout(tmp_path: Path) -> None:
             _row(400, 200, 60, 40, 0.3, 7, 0.5),  # truck, score 0.15 < 0.25: dropped
         ]
     )[None]
-    model = OnnxYolo(_model(tmp_path / "v5.onnx", rows, [1, 3, 640, 640]), "yolov5", COCO_VEHICLES, NAMES)
+    model = OnnxYolo(
+        constant_model(tmp_path / "v5.onnx", rows, [1, 3, 640, 640]), "yolov5", COCO_VEHICLES, NAMES
+    )
     found = model.detect_image(FRAME)
     assert len(found) == 1
     np.testing.assert_allclose(found.xyxy[0], [160, 180, 240, 220])  # (80..120, 90..110) / 0.5
@@ -70,7 +50,7 @@ def test_yolov8_and_yolo11_layout(tmp_path: Path) -> None:
     out[:4, 3] = (320, 320, 100, 60)
     out[4 + 5, 3] = 0.7  # bus
     for family in ("yolov8", "yolo11"):
-        path = _model(tmp_path / f"{family}.onnx", out[None], [1, 3, 640, 640])
+        path = constant_model(tmp_path / f"{family}.onnx", out[None], [1, 3, 640, 640])
         found = OnnxYolo(path, family, COCO_VEHICLES, NAMES).detect_image(FRAME)  # type: ignore[arg-type]
         assert [NAMES[c] for c in found.class_id] == ["bus"]
         np.testing.assert_allclose(found.xyxy[0], [540, 580, 740, 700])
@@ -80,7 +60,7 @@ def test_yolox_decoded_and_raw(tmp_path: Path) -> None:
     decoded = np.stack([_row(32, 32, 16, 8, 0.9, 3, 1.0)])[None]
     small = np.zeros((64, 64, 3), np.uint8)
     found = OnnxYolo(
-        _model(tmp_path / "x.onnx", decoded, [1, 3, 64, 64]), "yolox", COCO_VEHICLES, NAMES
+        constant_model(tmp_path / "x.onnx", decoded, [1, 3, 64, 64]), "yolox", COCO_VEHICLES, NAMES
     ).detect_image(small)
     np.testing.assert_allclose(found.xyxy[0], [24, 28, 40, 36])
     # raw: 64×64 input → 8·8 + 4·4 + 2·2 = 84 cells; cell (x 3, y 2) of stride 8, offsets 0.5, size e^1
@@ -88,7 +68,7 @@ def test_yolox_decoded_and_raw(tmp_path: Path) -> None:
     raw[2 * 8 + 3, :5] = (0.5, 0.5, 1.0, 0.0, 0.9)
     raw[2 * 8 + 3, 5 + 2] = 1.0
     found = OnnxYolo(
-        _model(tmp_path / "xr.onnx", raw[None], [1, 3, 64, 64]), "yolox-raw", COCO_VEHICLES, NAMES
+        constant_model(tmp_path / "xr.onnx", raw[None], [1, 3, 64, 64]), "yolox-raw", COCO_VEHICLES, NAMES
     ).detect_image(small)
     cx, cy, w, h = 3.5 * 8, 2.5 * 8, np.e * 8, 8.0
     np.testing.assert_allclose(found.xyxy[0], [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], rtol=1e-5)
@@ -97,7 +77,7 @@ def test_yolox_decoded_and_raw(tmp_path: Path) -> None:
 def test_plate_model_with_its_own_class_map(tmp_path: Path) -> None:
     out = np.zeros((4 + 1, 6), np.float32)  # a one-class plate model, YOLOv8 layout
     out[:, 0] = (100, 50, 40, 10, 0.9)
-    path = _model(tmp_path / "plate.onnx", out[None], [1, 3, 256, 256])
+    path = constant_model(tmp_path / "plate.onnx", out[None], [1, 3, 256, 256])
     found = OnnxYolo(path, "yolov8", {0: "plate"}, NAMES).detect_image(np.zeros((256, 256, 3), np.uint8))
     assert [NAMES[c] for c in found.class_id] == ["plate"]
 
@@ -113,14 +93,14 @@ def test_plate_model_with_its_own_class_map(tmp_path: Path) -> None:
 def test_unexpected_output_shapes_are_refused(
     tmp_path: Path, family: str, shape: tuple[int, ...], message: str
 ) -> None:
-    path = _model(tmp_path / "bad.onnx", np.zeros(shape, np.float32), [1, 3, 64, 64])
+    path = constant_model(tmp_path / "bad.onnx", np.zeros(shape, np.float32), [1, 3, 64, 64])
     model = OnnxYolo(path, family, COCO_VEHICLES, NAMES)  # type: ignore[arg-type]
     with pytest.raises(DetectorModelError, match=message):
         model.detect_image(np.zeros((64, 64, 3), np.uint8))
 
 
 def test_model_problems_are_named(tmp_path: Path) -> None:
-    dynamic = _model(tmp_path / "dyn.onnx", np.zeros((1, 4, 85), np.float32), [1, 3, "h", "w"])
+    dynamic = constant_model(tmp_path / "dyn.onnx", np.zeros((1, 4, 85), np.float32), [1, 3, "h", "w"])
     with pytest.raises(DetectorModelError, match="input size is dynamic"):
         OnnxYolo(dynamic, "yolov5", COCO_VEHICLES, NAMES)
     assert OnnxYolo(dynamic, "yolov5", COCO_VEHICLES, NAMES, input_size=(64, 64)).input_size == (64, 64)
