@@ -116,6 +116,7 @@ def add_eval_detect(groups: dict[str, Any]) -> None:
     ev.add_argument("--format", choices=("yolo", "openalpr"), default="yolo", help="dataset layout")
     _model_args(ev)
     ev.add_argument("--no-second-pass", action="store_true", help="ablation: first pass only")
+    ev.add_argument("--gate", type=Path, help="also measure what this intent gate (gate.onnx) saves re-id")
     ev.add_argument("--limit", type=int, help="evaluate the first N frames only")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=cmd_eval_detect)
@@ -205,11 +206,32 @@ def cmd_eval_detect(args: argparse.Namespace) -> int:
             frames = [f for root in args.data for f in load_frames(root, args.split)][: args.limit]
             single = load_pipeline(args, cfg, second_pass=False)
             report = evaluate_detection(frames, pipeline, single)
+            if args.gate is not None:
+                report.update(_gate_report(args.gate, cfg, frames, pipeline))
     except (DatasetError, FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from None
     human = "  ".join(f"{k} {v}" for k, v in report.items())
     print(json.dumps(report) if args.json else human)
     return EXIT_OK
+
+
+def _gate_report(path: Path, cfg: RoadwatchConfig, frames: Any, pipeline: Any) -> dict[str, Any]:
+    from detectors.evaluate import gate_savings
+    from detectors.gate import IntentGate
+    from detectors.runtime import DetectorModelError
+    from reid.embedder import Embedder
+    from roadwatch.reid_cmd import BUNDLED_MODELS as REID_MODELS
+
+    try:
+        gate = IntentGate(path, provider=cfg.detectors.provider)
+    except DetectorModelError as exc:
+        raise CliError(str(exc)) from None
+    embedder = Embedder.from_files(
+        cfg.reid.vehicle_model or REID_MODELS / "vehicle.onnx",
+        cfg.reid.plate_model or REID_MODELS / "plate.onnx",
+        threads=cfg.reid.threads,
+    )
+    return gate_savings(frames, pipeline, gate.classify, embedder.embed_vehicles)
 
 
 def cmd_export_detector(args: argparse.Namespace) -> int:

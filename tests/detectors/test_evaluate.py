@@ -99,3 +99,25 @@ def test_any_frame_size_or_channel_count(shape: tuple[int, ...]) -> None:
     empty = (_b(), np.zeros(0, F), np.zeros(0, np.int64))
     found = DetectionPipeline(Scripted(empty), PipelineSpec(CLASSES)).detect_image(np.zeros(shape, np.uint8))
     assert len(found) == 0
+
+
+def test_gate_savings_counts_rejections_and_true_rejections() -> None:
+    from detectors.evaluate import _Frame, gate_savings
+    from detectors.gate import GateResult
+
+    # first pass (letterbox scale 0.5): a real car at frame (200..400, 200..360), a false box elsewhere
+    first = (_b([100, 100, 200, 180], [400, 20, 450, 60]), np.array([0.9, 0.8], F), np.array([0, 0]))
+    pipeline = DetectionPipeline(Scripted(first), PipelineSpec(CLASSES, second_pass=False))
+    frame = _Frame(np.zeros((720, 1280, 3), np.uint8), _b([200, 200, 400, 360]), _b())
+    embedded: list[int] = []
+
+    def classify(crops: list[np.ndarray]) -> list[GateResult]:
+        return [
+            GateResult(c.shape[0] > 100, 0.9, "car", 0.9, "red", 0.9) for c in crops
+        ]  # the car is 160 px high
+
+    report = gate_savings([frame, frame], pipeline, classify, lambda crops: embedded.append(len(crops)))
+    assert report["gate_crops"] == 4
+    assert report["gate_rejected"] == 2
+    assert report["gate_rejected_false"] == 2  # both rejections were the false box
+    assert embedded == [2]  # re-id timed on exactly the rejected crops
