@@ -28,11 +28,11 @@ from typing import Literal
 import cv2
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
 from detectors.base import Detections
 from detectors.data import as_bgr, letterbox
-from detectors.runtime import DetectorModelError, nms
+from detectors.npbox import batched_nms
+from detectors.runtime import DetectorModelError, open_session
 
 Family = Literal["yolov5", "yolov8", "yolo11", "yolox", "yolox-raw"]
 FAMILIES: tuple[Family, ...] = ("yolov5", "yolov8", "yolo11", "yolox", "yolox-raw")
@@ -135,22 +135,7 @@ class OnnxYolo:
         unknown = sorted(set(class_map.values()) - set(names))
         if unknown:
             raise DetectorModelError(f"class_map names {unknown} are not roadwatch classes {list(names)}")
-        if not path.is_file():
-            raise DetectorModelError(f"{path}: no such model file")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        providers = (
-            ["CUDAExecutionProvider", "CPUExecutionProvider"]
-            if provider == "cuda"
-            else ["CPUExecutionProvider"]
-        )
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers)
-        except Exception as exc:  # onnxruntime's own exception types are not exported
-            raise DetectorModelError(
-                f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})"
-            ) from None
+        self.session = open_session(path, provider, threads)
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             raise DetectorModelError(
@@ -199,16 +184,7 @@ class OnnxYolo:
         boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
         ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         boxes, scores, ids = boxes[ok], scores[ok], ids[ok]
-        kept = _per_class_nms(boxes, scores, ids, self.iou)
+        kept = batched_nms(boxes, scores, ids, self.iou)
         return Detections(
             boxes[kept].astype(np.float32), scores[kept].astype(np.float32), ids[kept].astype(np.int32)
         )
-
-
-def _per_class_nms(
-    boxes: F32, scores: F32, classes: npt.NDArray[np.int64], iou: float
-) -> npt.NDArray[np.int64]:
-    if len(boxes) == 0:
-        return np.zeros(0, np.int64)
-    shifted = boxes + ((boxes.max() + 1) * classes.astype(np.float32))[:, None]
-    return nms(shifted, scores, iou)

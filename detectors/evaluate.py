@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from detectors.base import Detections
 from detectors.data import read_samples
+from detectors.npbox import iou_matrix
 from detectors.pipeline import DetectionPipeline
 
 SMALL_PLATE_PX = 20.0
@@ -30,16 +31,6 @@ SMALL_PLATE_PX = 20.0
 def _metric(value: float) -> float | None:
     """Rounded, or None (JSON null) when undefined (no ground truth of that kind)."""
     return None if np.isnan(value) else round(float(value), 4)
-
-
-def _iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod((rb - lt).clip(0), axis=2)
-    area_a = np.prod((a[:, 2:] - a[:, :2]).clip(0), axis=1)
-    area_b = np.prod((b[:, 2:] - b[:, :2]).clip(0), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def average_precision(
@@ -66,7 +57,7 @@ def average_precision(
     entries.sort(key=lambda e: -e[0])
     matched = [np.zeros(len(t), bool) for t in truths]
     overlaps = [
-        _iou(np.asarray(p[0], np.float32).reshape(-1, 4), np.asarray(t, np.float32).reshape(-1, 4))
+        iou_matrix(np.asarray(p[0], np.float32).reshape(-1, 4), np.asarray(t, np.float32).reshape(-1, 4))
         for p, t in zip(predictions, truths, strict=True)
     ]
     tp = np.zeros(len(entries))
@@ -103,7 +94,7 @@ def recall_at(
     hit = 0
     for p, t in zip(predictions, truths, strict=True):
         if len(t) and len(p):
-            hit += int((_iou(np.asarray(t, np.float32), np.asarray(p, np.float32)).max(1) >= iou).sum())
+            hit += int((iou_matrix(np.asarray(t, np.float32), np.asarray(p, np.float32)).max(1) >= iou).sum())
     return hit / total
 
 
@@ -197,12 +188,12 @@ def evaluate_openalpr(folder: Path, pipeline: DetectionPipeline, limit: int | No
         truth_total += len(truth)
         found_total += len(predicted)
         if len(predicted):
-            overlap = _iou(truth, predicted)
-            used: set[int] = set()
-            for i in np.argsort(-overlap.max(1)):
-                j = int(np.argmax(np.where([k in used for k in range(len(predicted))], -1, overlap[i])))
-                if overlap[i, j] >= 0.5 and j not in used:
-                    used.add(j)
+            overlap = iou_matrix(truth, predicted)
+            used = np.zeros(len(predicted), bool)
+            for i in np.argsort(-overlap.max(1)):  # each plate takes its best free detection
+                j = int(np.argmax(np.where(used, -1.0, overlap[i])))
+                if overlap[i, j] >= 0.5 and not used[j]:
+                    used[j] = True
                     matched += 1
     return {
         "plate_recall": round(matched / truth_total, 4) if truth_total else None,
@@ -249,7 +240,7 @@ def gate_savings(
         answers = classify([crops[i] for i in keep])
         gate_ms += 1000 * (time.perf_counter() - started)
         crops_total += len(keep)
-        overlap = _iou(boxes[keep], frame.vehicles).max(1) if len(frame.vehicles) else np.zeros(len(keep))
+        overlap = np.max(iou_matrix(boxes[keep], frame.vehicles), axis=1, initial=0.0)
         for j, answer in enumerate(answers):
             if not answer.is_vehicle:
                 rejected += 1

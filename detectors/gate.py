@@ -28,13 +28,13 @@ from typing import Any
 import cv2
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from detectors.data import as_bgr
-from detectors.runtime import DetectorModelError
+from detectors.npbox import iou_matrix
+from detectors.runtime import DetectorModelError, open_session
 from reid.backbone import Backbone, BackboneSpec
 from reid.data import MEAN, STD
 from reid.export import strip_metadata
@@ -91,14 +91,6 @@ class GateSample:
     colour: int
 
 
-def _iou(box: npt.NDArray[np.float64], boxes: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    lt = np.maximum(box[:2], boxes[:, :2])
-    rb = np.minimum(box[2:], boxes[:, 2:])
-    inter = np.prod((rb - lt).clip(0), axis=1)
-    union = np.prod(box[2:] - box[:2]) + np.prod(boxes[:, 2:] - boxes[:, :2], axis=1) - inter
-    return np.asarray(inter / np.maximum(union, 1e-9), np.float64)
-
-
 def collect_samples(
     scenario_out: Path, split: str, rng: np.random.Generator, negatives_per_image: int = 2
 ) -> list[GateSample]:
@@ -116,7 +108,11 @@ def collect_samples(
     for path in images:
         camera, index = path.stem.rsplit("_", 1)
         if camera not in truths:
-            doc = json.loads((scenario_out / "truth" / f"{camera}.json").read_text())
+            truth_file = scenario_out / "truth" / f"{camera}.json"
+            try:
+                doc = json.loads(truth_file.read_text())
+            except (OSError, ValueError) as exc:
+                raise FileNotFoundError(f"{truth_file}: no readable truth for {path.name} ({exc})") from None
             truths[camera] = {int(f["index"]): f["vehicles"] for f in doc["frames"]}
         vehicles = [v for v in truths[camera].get(int(index), []) if float(v["visibility"]) >= 0.6]
         raw = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -149,7 +145,7 @@ def collect_samples(
                 nx = float(rng.uniform(0, max(1.0, w - bw)))
                 ny = float(rng.uniform(0, max(1.0, h - bh)))
                 box = np.array([nx, ny, min(w, nx + bw), min(h, ny + bh)])
-                if len(boxes) == 0 or _iou(box, boxes).max() < 0.3:
+                if len(boxes) == 0 or iou_matrix(box, boxes).max() < 0.3:
                     ix0, iy0, ix1, iy1 = (int(c) for c in box)
                     samples.append(GateSample(image[iy0:iy1, ix0:ix1].copy(), 0, -1, -1))
                     break
@@ -284,22 +280,7 @@ class IntentGate:
     def __init__(
         self, path: Path, *, threshold: float = 0.5, provider: str = "cpu", threads: int = 1
     ) -> None:
-        if not path.is_file():
-            raise DetectorModelError(f"{path}: no such model file")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        providers = (
-            ["CUDAExecutionProvider", "CPUExecutionProvider"]
-            if provider == "cuda"
-            else ["CPUExecutionProvider"]
-        )
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers)
-        except Exception as exc:  # onnxruntime's own exception types are not exported
-            raise DetectorModelError(
-                f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})"
-            ) from None
+        self.session = open_session(path, provider, threads)
         names = [o.name for o in self.session.get_outputs()]
         if names != ["vehicle", "type", "colour"]:
             raise DetectorModelError(f"{path}: not a roadwatch gate (outputs {names})")

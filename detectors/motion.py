@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from detectors.base import Detections
 from detectors.data import as_bgr
-from detectors.gate import VEHICLE_TYPES, GateResult
+from detectors.gate import GateResult
 
 Classify = Callable[[Sequence[npt.NDArray[np.generic]]], list[GateResult]]
 
@@ -98,4 +98,4 @@ class MotionDetector:
         )
 
 
-__all__ = ["VEHICLE_TYPES", "MotionDetector", "MotionProposals", "MotionSpec"]
+__all__ = ["MotionDetector", "MotionProposals", "MotionSpec"]

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from detectors.base import Detections
 from detectors.data import as_bgr, crop_region, letterbox, to_tensor_input
+from detectors.npbox import batched_nms, iou_matrix
 
 # A network runner: ``(N, 3, H, W)`` float32 input → per image (boxes (K, 4), scores (K,),
 # 0-based class ids (K,)) in input pixels.
@@ -154,7 +155,7 @@ class DetectionPipeline:
             plates = c == spec.plate_id
             if is_plate[index]:
                 # the candidate's own refinement: the second pass's best plate over it
-                overlap = _iou(boxes[index : index + 1], found[plates])[0] if plates.any() else np.zeros(0)
+                overlap = iou_matrix(boxes[index], found[plates])[0]
                 if overlap.size and overlap.max() > 0.1:
                     j = np.flatnonzero(plates)[int(np.argmax(overlap))]
                     drop[index] = True
@@ -169,7 +170,7 @@ class DetectionPipeline:
             add_classes.append(c[inside])
             vehicles = ~plates
             if vehicles.any():
-                overlap = _iou(vehicle[None], found[vehicles])[0]
+                overlap = iou_matrix(vehicle[None], found[vehicles])[0]
                 if overlap.max() > 0.5:
                     j = np.flatnonzero(vehicles)[int(np.argmax(overlap))]
                     drop[index] = True
@@ -178,7 +179,7 @@ class DetectionPipeline:
                     add_classes.append(c[j : j + 1])
         add_boxes[0], add_scores[0], add_classes[0] = boxes[~drop], scores[~drop], classes[~drop]
         merged = np.concatenate(add_boxes), np.concatenate(add_scores), np.concatenate(add_classes)
-        keep = _class_nms(*merged, 0.5)
+        keep = np.sort(batched_nms(*merged, 0.5))
         return merged[0][keep], merged[1][keep], merged[2][keep], len(regions)
 
 
@@ -188,16 +189,6 @@ def _to_frame(boxes: npt.NDArray[np.float32], size: tuple[int, int]) -> npt.NDAr
     out[:, 0::2] = out[:, 0::2].clip(0, w)
     out[:, 1::2] = out[:, 1::2].clip(0, h)
     return out
-
-
-def _iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod((rb - lt).clip(0), axis=2)
-    area_a = np.prod((a[:, 2:] - a[:, :2]).clip(0), axis=1)
-    area_b = np.prod((b[:, 2:] - b[:, :2]).clip(0), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
 
 
 def _contained(boxes: npt.NDArray[np.float32], outer: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
@@ -210,22 +201,6 @@ def _contained(boxes: npt.NDArray[np.float32], outer: npt.NDArray[np.float32]) -
 
 def _has_plate(vehicle: npt.NDArray[np.float32], plates: npt.NDArray[np.float32]) -> bool:
     return bool(len(plates)) and bool(_contained(plates, vehicle).any())
-
-
-def _class_nms(
-    boxes: npt.NDArray[np.float32],
-    scores: npt.NDArray[np.float32],
-    classes: npt.NDArray[np.int64],
-    iou: float,
-) -> npt.NDArray[np.int64]:
-    order = np.argsort(-scores, kind="stable")
-    keep: list[int] = []
-    for i in order:
-        same = [k for k in keep if classes[k] == classes[i]]
-        if same and _iou(boxes[i : i + 1], boxes[same]).max() > iou:
-            continue
-        keep.append(int(i))
-    return np.array(sorted(keep), np.int64)
 
 
 def _with_parents(

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from detectors.npbox import batched_nms
 from detectors.pipeline import Found
 
 RPN_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
@@ -45,7 +46,12 @@ class DetectorMeta:
     input_size: tuple[int, int]
 
 
-def _session(path: Path, provider: str, threads: int) -> ort.InferenceSession:
+def open_session(path: Path, provider: str, threads: int) -> ort.InferenceSession:
+    """An ONNX Runtime session (CPU or CUDA provider, spinning off so sessions don't fight).
+
+    Raises:
+        DetectorModelError: The file is missing or not a loadable ONNX model.
+    """
     if not path.is_file():
         raise DetectorModelError(f"{path}: no such model file")
     options = ort.SessionOptions()
@@ -74,34 +80,6 @@ def decode(deltas: F32, reference: F32, weights: tuple[float, float, float, floa
     w = np.exp(np.minimum(deltas[:, 2] / weights[2], MAX_LOG_SCALE)) * rw
     h = np.exp(np.minimum(deltas[:, 3] / weights[3], MAX_LOG_SCALE)) * rh
     return np.stack([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], 1).astype(np.float32)
-
-
-def nms(boxes: F32, scores: F32, iou: float, limit: int | None = None) -> npt.NDArray[np.int64]:
-    """Greedy NMS (numpy twin of :func:`detectors.nms.nms`)."""
-    order = np.argsort(-scores, kind="stable")
-    areas = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
-    keep: list[int] = []
-    while order.size and (limit is None or len(keep) < limit):
-        i = int(order[0])
-        keep.append(i)
-        rest = order[1:]
-        lt = np.maximum(boxes[i, :2], boxes[rest, :2])
-        rb = np.minimum(boxes[i, 2:], boxes[rest, 2:])
-        wh = (rb - lt).clip(0)
-        inter = wh[:, 0] * wh[:, 1]
-        union = areas[i] + areas[rest] - inter
-        overlap = np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
-        order = rest[overlap <= iou]
-    return np.array(keep, np.int64)
-
-
-def _batched_nms(
-    boxes: F32, scores: F32, groups: npt.NDArray[np.int64], iou: float, limit: int | None = None
-) -> npt.NDArray[np.int64]:
-    if len(boxes) == 0:
-        return np.zeros(0, np.int64)
-    shifted = boxes + ((boxes.max() + 1) * groups.astype(np.float32))[:, None]
-    return nms(shifted, scores, iou, limit)
 
 
 def make_anchors(
@@ -135,8 +113,8 @@ class OnnxDetector:
         score_floor: float = 0.05,
         iou: float = 0.5,
     ) -> None:
-        self.features = _session(features, provider, threads)
-        self.head = _session(head, provider, threads)
+        self.features = open_session(features, provider, threads)
+        self.head = open_session(head, provider, threads)
         raw = self.features.get_modelmeta().custom_metadata_map.get("roadwatch.detector")
         if raw is None:
             raise DetectorModelError(f"{features}: not a roadwatch detector (no roadwatch.detector metadata)")
@@ -192,7 +170,7 @@ class OnnxDetector:
         b, o, g = np.concatenate(boxes), np.concatenate(objectness), np.concatenate(groups)
         wide = ((b[:, 2] - b[:, 0]) > 1) & ((b[:, 3] - b[:, 1]) > 1)
         b, o, g = b[wide], o[wide], g[wide]
-        keep = _batched_nms(b, o, g, 0.7, self.meta.post_nms)
+        keep = batched_nms(b, o, g, 0.7, self.meta.post_nms)
         return b[keep]
 
     def _classify(self, maps: list[F32], proposals: list[F32], size: tuple[int, int]) -> list[Found]:
@@ -227,6 +205,6 @@ class OnnxDetector:
         for i in range(len(proposals)):
             mine = (owner == i) & (score >= self.score_floor)
             b, s, c = refined[mine], score[mine], label[mine].astype(np.int64)
-            keep = _batched_nms(b, s, c, self.iou)
+            keep = batched_nms(b, s, c, self.iou)
             found.append((b[keep], s[keep], c[keep]))
         return found

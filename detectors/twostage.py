@@ -11,7 +11,6 @@ losses are exactly zero.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from detectors.boxes import box_iou, clip_boxes, decode, encode, make_anchors
-from detectors.nms import batched_nms, nms
+from detectors.nms import batched_nms
 from detectors.pyramid import FPN, BalancedFeaturePyramid
 from detectors.roi_align import roi_align
 from detectors.sampling import SamplerSpec, sample_regions
@@ -304,9 +303,4 @@ def _rpn_sample(labels: Tensor, batch: int, rng: np.random.Generator) -> tuple[T
     return torch.from_numpy(np.sort(pos)).long(), torch.from_numpy(np.sort(neg)).long()
 
 
-def box_count_per_level(spec: DetectorSpec, height: int, width: int) -> list[int]:
-    """Anchors per level for an input size (for sizing and docs)."""
-    return [math.ceil(height / s) * math.ceil(width / s) * len(spec.anchor_ratios) for s in spec.strides]
-
-
-__all__ = ["DetectorSpec", "RawDetections", "TrainSpec", "TwoStageDetector", "nms"]
+__all__ = ["DetectorSpec", "RawDetections", "TrainSpec", "TwoStageDetector"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from config import RoadwatchConfig, load_config
 from roadwatch.errors import CliError
+from roadwatch.progress import step_progress
 
 EXIT_OK = 0
 DEFAULT_DATA = [Path("data/city/detection"), Path("data/toll-road/detection")]
@@ -46,8 +46,6 @@ def _config(path: Path | None) -> RoadwatchConfig:
 
 def cmd_train_detector(args: argparse.Namespace) -> int:
     """Train, write the loss curves, print a summary."""
-    from tqdm import tqdm
-
     from detectors.train import DetectorTrainingError, train_detector
     from roadwatch.plot import line_plot
 
@@ -63,15 +61,7 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
     for root in args.data:
         if not root.exists():
             raise CliError(f"{root}: no detection data here; make the synthetic sets with: {MAKE_DATA}")
-    with tqdm(
-        total=train_cfg.steps, unit="step", file=sys.stderr, disable=args.json or not sys.stderr.isatty()
-    ) as bar:
-
-        def on_step(step: int, losses: dict[str, float]) -> None:
-            bar.n = step
-            bar.set_postfix(loss=f"{losses['total']:.3f}", refresh=False)
-            bar.update(0)
-
+    with step_progress(train_cfg.steps, quiet=args.json) as on_step:
         try:
             result, state = train_detector(
                 list(args.data),
@@ -285,6 +275,8 @@ def cmd_bench_detect(args: argparse.Namespace) -> int:
     from synth.render import CameraRenderer
     from synth.world import simulate
 
+    if args.frames < 1:
+        raise CliError(f"--frames must be >= 1, got {args.frames}")
     cfg = _config(args.config)
     pipeline = load_pipeline(args, cfg)
     renderer = CameraRenderer(simulate(_load(args.scenario), 0), args.camera)

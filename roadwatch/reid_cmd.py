@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from config import RoadwatchConfig, load_config
 from roadwatch.errors import CliError
+from roadwatch.progress import step_progress
 
 EXIT_OK = 0
 BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "reid" / "models"
@@ -87,8 +87,6 @@ def _require_data(path: Path) -> None:
 
 def cmd_train_reid(args: argparse.Namespace) -> int:
     """Train, write loss curves, export both ONNX files and check parity."""
-    from tqdm import tqdm
-
     from reid.export import export_onnx, parity
     from reid.train import TrainingError, train_reid
     from roadwatch.plot import line_plot
@@ -104,15 +102,7 @@ def cmd_train_reid(args: argparse.Namespace) -> int:
         updates["bn_reg"] = 0.0
     train_cfg = train_cfg.model_copy(update=updates)
     _require_data(args.data)
-    with tqdm(
-        total=train_cfg.steps, unit="step", file=sys.stderr, disable=args.json or not sys.stderr.isatty()
-    ) as bar:
-
-        def on_step(step: int, losses: dict[str, float]) -> None:
-            bar.n = step
-            bar.set_postfix(loss=f"{losses['total']:.3f}", refresh=False)
-            bar.update(0)
-
+    with step_progress(train_cfg.steps, quiet=args.json) as on_step:
         try:
             result, state = train_reid(
                 args.data,

@@ -98,3 +98,15 @@ def test_detector_command_errors_are_one_line(tmp_path: Path, capsys: pytest.Cap
         )
         == 2
     )
+
+
+def test_gate_and_bench_refuse_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    images = tmp_path / "out" / "detection" / "images" / "train"
+    images.mkdir(parents=True)
+    cv2.imwrite(str(images / "east_000000.jpg"), np.zeros((20, 30, 3), np.uint8))
+    (tmp_path / "out" / "truth").mkdir()
+    (tmp_path / "out" / "truth" / "east.json").write_text("{bad")
+    assert main(["train", "gate", "--data", str(tmp_path / "out"), "--json"]) == 2
+    assert "east.json: no readable truth for east_000000.jpg" in capsys.readouterr().err
+    assert main(["bench", "detect", "--frames", "0", "--json"]) == 2
+    assert "--frames must be >= 1" in capsys.readouterr().err

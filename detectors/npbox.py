@@ -1,0 +1,54 @@
+"""Numpy box arithmetic of the runtime side (no torch): IoU matrix and greedy NMS.
+
+The torch twins (``detectors.boxes``, ``detectors.nms``) serve training; these serve ONNX
+inference, the pipeline and the metrics, and agree with them (``tests/detectors/test_runtime.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+F32 = npt.NDArray[np.float32]
+
+
+def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """``(N, M)`` IoU of ``x1, y1, x2, y2`` boxes ``a`` and ``b``; 0 where the union is empty."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod((rb - lt).clip(0), axis=2)
+    area_a = np.prod((a[:, 2:] - a[:, :2]).clip(0), axis=1)
+    area_b = np.prod((b[:, 2:] - b[:, :2]).clip(0), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def nms(boxes: F32, scores: F32, iou: float, limit: int | None = None) -> npt.NDArray[np.int64]:
+    """Indices kept by greedy NMS, highest score first (numpy twin of :func:`detectors.nms.nms`)."""
+    order = np.argsort(-scores, kind="stable")
+    areas = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
+    keep: list[int] = []
+    while order.size and (limit is None or len(keep) < limit):
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        lt = np.maximum(boxes[i, :2], boxes[rest, :2])
+        rb = np.minimum(boxes[i, 2:], boxes[rest, 2:])
+        wh = (rb - lt).clip(0)
+        inter = wh[:, 0] * wh[:, 1]
+        union = areas[i] + areas[rest] - inter
+        overlap = np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+        order = rest[overlap <= iou]
+    return np.array(keep, np.int64)
+
+
+def batched_nms(
+    boxes: F32, scores: F32, groups: npt.NDArray[np.int64], iou: float, limit: int | None = None
+) -> npt.NDArray[np.int64]:
+    """NMS within each group (class) only."""
+    if len(boxes) == 0:
+        return np.zeros(0, np.int64)
+    shifted = boxes + ((boxes.max() + 1) * groups.astype(np.float32))[:, None]
+    return nms(shifted, scores, iou, limit)
