@@ -23,14 +23,21 @@ library the sighting has features for, atomically and race-free (``GalleryStore.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import gc
+import json
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from gallery.index import ExactIndex
-from gallery.store import LIBRARIES, GalleryStore, Sighting
+from gallery.index import LibraryIndex
+from gallery.store import LIBRARIES, GalleryStore, NewIdentity, Sighting, unpack
+
+log = logging.getLogger(__name__)
+INDEX_LAYOUT = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,15 @@ class Match:
     new: bool
 
 
+@dataclass(frozen=True, slots=True)
+class IndexOptions:
+    """How the in-process indexes search (see ``gallery.index``)."""
+
+    nlist: int = 4096
+    nprobe: int = 16
+    train_at: int = 65536
+
+
 def _unit(vector: npt.ArrayLike) -> npt.NDArray[np.float32]:
     array = np.asarray(vector, np.float32).reshape(-1)
     norm = float(np.linalg.norm(array))
@@ -52,31 +68,158 @@ def _unit(vector: npt.ArrayLike) -> npt.NDArray[np.float32]:
 
 
 class Gallery:
-    """Match-or-enrol over a :class:`GalleryStore`, with exact in-process indexes."""
+    """Match-or-enrol over a :class:`GalleryStore`, with in-process indexes kept in step."""
 
-    def __init__(self, store: GalleryStore, thresholds: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        store: GalleryStore,
+        thresholds: dict[str, float] | None = None,
+        *,
+        index_dir: Path | None = None,
+        options: IndexOptions | None = None,
+    ) -> None:
         self.store = store
         self.thresholds = thresholds or {"fusion": 0.9, "plate": 0.9, "vehicle": 0.9}
-        self.indexes = {library: ExactIndex(dim) for library, dim in LIBRARIES.items()}
+        self.options = options or IndexOptions()
+        self.index_dir = index_dir
+        self.indexes: dict[str, LibraryIndex] = {}
         self.position = "0-0"
+        self._own: set[str] = set()  # positions of our own writes, applied locally already
+        self.loaded_from = ""  # "saved" or "rebuilt"
         self.load()
 
+    # -- loading and keeping in step ---------------------------------------------------------
+
+    def _fresh_indexes(self) -> dict[str, LibraryIndex]:
+        o = self.options
+        return {
+            lib: LibraryIndex(dim, nlist=o.nlist, nprobe=o.nprobe, train_at=o.train_at)
+            for lib, dim in LIBRARIES.items()
+        }
+
     def load(self) -> None:
-        """Build the indexes from Redis (every identity's exemplars), then follow the stream."""
-        self.position = self.store.last_position()
-        for identity in self.store.identities():
-            for library, index in self.indexes.items():
-                index.set(identity, self.store.exemplars(library, identity))
+        """From the saved index plus the changes after it where it is still usable, else a rebuild.
+
+        Objects alive after loading are moved out of the cyclic garbage collector's scans
+        (``gc.freeze``): its full passes over them were the slowest matches' extra milliseconds.
+        """
+        if self.index_dir is not None and self._load_saved():
+            self.loaded_from = "saved"
+            self.sync()
+        else:
+            self.rebuild()
+        gc.freeze()
+
+    def _meta_path(self) -> Path:
+        assert self.index_dir is not None
+        return self.index_dir / f"{self.store.prefix.replace(':', '_')}index.json"
+
+    def _load_saved(self) -> bool:
+        meta_path = self._meta_path()
+        if not meta_path.is_file():
+            return False
+        try:
+            meta = json.loads(meta_path.read_text())
+            position, layout = str(meta["position"]), int(meta["layout"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("%s: unreadable saved index (%s); rebuilding from Redis", meta_path, exc)
+            return False
+        first = self.store.first_position()
+        if layout != INDEX_LAYOUT or _before(position, first):  # changes after it may be trimmed away
+            log.warning("%s: saved index older than the change stream; rebuilding from Redis", meta_path)
+            return False
+        indexes = {}
+        for library in LIBRARIES:
+            path = meta_path.with_name(meta_path.stem + f".{library}.npz")
+            try:
+                indexes[library] = LibraryIndex.load(
+                    path, nprobe=self.options.nprobe, train_at=self.options.train_at
+                )
+            except (OSError, ValueError) as exc:
+                log.warning("%s; rebuilding from Redis", exc)
+                return False
+        self.indexes, self.position = indexes, position
+        return True
+
+    def save_index(self) -> Path:
+        """Write the indexes and the stream position they reflect beside each other."""
+        if self.index_dir is None:
+            raise ValueError("no index directory configured")
+        self.sync()
+        meta_path = self._meta_path()
+        for library, index in self.indexes.items():
+            index.save(meta_path.with_name(meta_path.stem + f".{library}.npz"))
+        tmp = meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"layout": INDEX_LAYOUT, "position": self.position}))
+        tmp.replace(meta_path)
+        return meta_path
+
+    def rebuild(self) -> None:
+        """Build the indexes from Redis alone: every identity's exemplars, read with MGET."""
+        self.indexes = self._fresh_indexes()
+        self.position, self._own = self.store.last_position(), set()
+        last = self.store.last_id()
+        for library, index in self.indexes.items():
+            centroids = self.store.centroids(library)
+            if centroids is not None:
+                index.use_centroids(centroids)
+            for start in range(1, last + 1, 20_000):
+                ids = list(range(start, min(last, start + 19_999) + 1))
+                blobs = self.store.exemplar_blobs(library, ids)
+                owners, vectors = [], []
+                for identity, blob in zip(ids, blobs, strict=True):
+                    if blob:
+                        rows = unpack(blob, library)
+                        owners.append(np.full(len(rows), identity, np.int64))
+                        vectors.append(rows)
+                if owners:
+                    _add_rows(index, owners, vectors)
+                self._maybe_train(library)
+        self.loaded_from = "rebuilt"
+        self.sync()
+
+    def _maybe_train(self, library: str) -> None:
+        index = self.indexes[library]
+        if not index.wants_training:
+            return
+        centroids = self.store.centroids(library)
+        if centroids is None:
+            log.info("training the %s index on %d rows", library, index.live_rows)
+            centroids = self.store.put_centroids(library, index.train())
+        index.use_centroids(centroids)
 
     def sync(self) -> int:
-        """Apply changes other workers made since the last sync; returns how many."""
-        changes = self.store.changes_since(self.position)
-        for position, _op, identity, libraries in changes:
-            for library in libraries:
-                if library in self.indexes:
-                    self.indexes[library].set(identity, self.store.exemplars(library, identity))
-            self.position = position
-        return len(changes)
+        """Apply changes made since the last sync (by any worker); returns how many."""
+        total = 0
+        while True:
+            changes = self.store.changes_since(self.position)
+            if not changes:
+                return total
+            touched: dict[str, dict[int, str]] = {library: {} for library in LIBRARIES}
+            for position, op, identity, libraries in changes:
+                if position in self._own:
+                    self._own.discard(position)
+                    continue
+                for library in libraries:
+                    if library in touched:
+                        touched[library][identity] = op
+            for library, ops in touched.items():
+                if not ops:
+                    continue
+                ids = list(ops)
+                blobs = self.store.exemplar_blobs(library, ids)
+                self.indexes[library].set_many(ids, [unpack(blob, library) for blob in blobs])
+                self._maybe_train(library)
+            self.position = changes[-1][0]
+            total += len(changes)
+            if len(changes) < 10_000:
+                return total
+
+    # -- matching ----------------------------------------------------------------------------
+
+    def search(self, library: str, query: npt.ArrayLike, k: int = 1) -> list[tuple[int, float]]:
+        """The ``k`` identities nearest ``query`` in one library (cosine, best first)."""
+        return self.indexes[library].search(_unit(query), k)
 
     def match(self, features: Mapping[str, npt.ArrayLike], sighting: Sighting) -> Match:
         """Identify (or enrol) the vehicle of one sighting.
@@ -98,13 +241,84 @@ class Gallery:
             found = self.indexes[library].search(units[library], 1)
             if found and found[0][1] > self.thresholds[library]:
                 identity, score = found[0]
-                self.store.add_exemplars(identity, units, sighting)
-                self.sync()
+                position, blobs = self.store.add_exemplars(identity, units, sighting)
+                for name, blob in blobs.items():
+                    self.indexes[name].set(identity, unpack(blob, name))
+                self._own.add(position)
                 return Match(identity, library, score, new=False)
         # twins enrolled meanwhile are looked for in the deciding libraries only (2.0: never)
         compare = {library: (self.thresholds[library] if library in order else 2.0) for library in units}
         result = self.store.enrol(units, compare, sighting, since=self.position)
-        self.sync()
+        if result.new:
+            for name, unit in units.items():
+                self.indexes[name].set(result.identity, unit)
+                self._maybe_train(name)
+        self._own.add(result.position)
         if result.new:
             return Match(result.identity, order[0] if order[0] in units else "vehicle", 1.0, new=True)
         return Match(result.identity, result.library, result.score, new=False)
+
+    def enrol_many(self, items: Sequence[NewIdentity]) -> list[int]:
+        """Enrol distinct new vehicles in one atomic batch (imports, benchmarks); returns their ids.
+
+        The batch is written with one script and added to the local indexes directly; other
+        workers pick it up from the change stream.
+        """
+        items = _normalised(items)
+        batch = self.store.enrol_many(items, None, since=self.position)
+        ids = [r.identity for r in batch.results]
+        if not batch.follows_since:  # others wrote first: take everything from the stream in order
+            self.sync()
+            return ids
+        for library in LIBRARIES:
+            owners, vectors = [], []
+            for identity, item in zip(ids, items, strict=True):
+                if library in item.features:
+                    rows = np.asarray(item.features[library], np.float32).reshape(-1, LIBRARIES[library])
+                    owners.append(np.full(len(rows), identity, np.int64))
+                    vectors.append(rows)
+            if owners:
+                _add_rows(self.indexes[library], owners, vectors)
+                self._maybe_train(library)
+        self.position = batch.results[-1].position
+        return ids
+
+
+def _before(a: str, b: str) -> bool:
+    """Stream position ``a`` comes strictly before ``b``."""
+    ma, sa = (int(x) for x in a.split("-"))
+    mb, sb = (int(x) for x in b.split("-"))
+    return (ma, sa) < (mb, sb)
+
+
+def _unit_rows(vectors: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    rows = np.atleast_2d(np.asarray(vectors, np.float32))
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    if not (np.isfinite(norms).all() and (norms > 0).all()):
+        raise ValueError("features must be finite and not all zero")
+    return (rows / norms).astype(np.float32)
+
+
+def _add_rows(
+    index: LibraryIndex, owners: list[npt.NDArray[np.int64]], vectors: list[npt.NDArray[np.float32]]
+) -> None:
+    index.add(np.concatenate(owners), np.concatenate(vectors))
+    index.max_rows_per_identity = max(index.max_rows_per_identity, max(len(o) for o in owners))
+
+
+def _normalised(items: Sequence[NewIdentity]) -> list[NewIdentity]:
+    """Items with unit features (one vectorised pass per library when every item has one row)."""
+    features: list[dict[str, npt.NDArray[np.float32]]] = [{} for _ in items]
+    for library in LIBRARIES:
+        having = [i for i, item in enumerate(items) if library in item.features]
+        if not having:
+            continue
+        arrays = [np.asarray(items[i].features[library], np.float32) for i in having]
+        if all(a.shape == (LIBRARIES[library],) for a in arrays):
+            rows = _unit_rows(np.stack(arrays))
+            for i, row in zip(having, rows, strict=True):
+                features[i][library] = row
+        else:
+            for i, array in zip(having, arrays, strict=True):
+                features[i][library] = _unit_rows(array)
+    return [NewIdentity(f, item.record) for f, item in zip(features, items, strict=True)]

