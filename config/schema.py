@@ -363,6 +363,21 @@ class GalleryConfig(Section):
     plate_threshold: float = Field(0.9, ge=0, le=1, description="Cosine for plate-only matches.")
     vehicle_threshold: float = Field(0.9, ge=0, le=1, description="Cosine for vehicle-only matches.")
     max_exemplars: int = Field(8, ge=1, le=256, description="Feature exemplars kept per identity.")
+    nlist: int = Field(4096, ge=1, le=1 << 20, description="IVF lists once an index trains (see GALLERY.md).")
+    nprobe: int = Field(16, ge=1, le=1 << 20, description="IVF lists scanned per query.")
+    train_at: int = Field(65536, ge=1, description="Exemplars of a library at which its index trains IVF.")
+    stream_max_len: int = Field(
+        1_000_000, ge=1000, description="Changes the Redis stream keeps (older saved indexes rebuild)."
+    )
+    retries: int = Field(5, ge=0, le=100, description="Retries of a failed Redis call (exponential backoff).")
+    retry_cap_s: float = Field(2.0, gt=0, le=60, description="Longest wait between two retries, seconds.")
+    timeout_s: float = Field(5.0, gt=0, le=300, description="Socket timeout of one Redis call, seconds.")
+
+    @model_validator(mode="after")
+    def _nprobe_within_nlist(self) -> GalleryConfig:
+        if self.nprobe > self.nlist:
+            raise FieldError(("nprobe",), f"must not exceed nlist ({self.nlist})")
+        return self
 
     @field_validator("redis_url")
     @classmethod

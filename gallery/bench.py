@@ -60,7 +60,9 @@ def clustered_fleet(size: int, queries: int, seed: int = 0, group: int = 40) -> 
     strangers = enrolled[size:]
     enrolled = enrolled[:size]
     seen = rng.choice(size, queries - len(strangers), replace=False)
-    resight = _normalise(enrolled[seen] + rng.standard_normal((len(seen), DIM), dtype=np.float32) * np.float32(0.015))
+    resight = _normalise(
+        enrolled[seen] + rng.standard_normal((len(seen), DIM), dtype=np.float32) * np.float32(0.015)
+    )
     truth = np.concatenate([seen, np.full(len(strangers), -1)]).astype(np.int64)
     return Fleet(enrolled, np.concatenate([resight, strangers]).astype(np.float32), truth)
 

@@ -17,17 +17,15 @@ from typing import Any, TypeVar
 
 import redis
 from redis.backoff import EqualJitterBackoff
-from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
 from redis.retry import Retry
 
 from config.redact import redact_url
 from config.schema import GalleryConfig
 from gallery.gallery import Gallery, IndexOptions
-from gallery.store import GalleryStore, GalleryUnavailableError
+from gallery.store import TRANSIENT, GalleryStore, GalleryUnavailableError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-TRANSIENT = (ConnectionError, TimeoutError, BusyLoadingError, ConnectionResetError, BrokenPipeError)
 
 
 def describe(cfg: GalleryConfig) -> str:
@@ -85,7 +83,11 @@ def open_gallery(cfg: GalleryConfig, *, index_dir: Path | None = None) -> Galler
     store = GalleryStore(
         client, namespace=cfg.namespace, max_exemplars=cfg.max_exemplars, stream_max_len=cfg.stream_max_len
     )
-    thresholds = {"fusion": cfg.fusion_threshold, "plate": cfg.plate_threshold, "vehicle": cfg.vehicle_threshold}
+    thresholds = {
+        "fusion": cfg.fusion_threshold,
+        "plate": cfg.plate_threshold,
+        "vehicle": cfg.vehicle_threshold,
+    }
     options = IndexOptions(nlist=cfg.nlist, nprobe=cfg.nprobe, train_at=cfg.train_at)
     with unavailable_as_error(describe(cfg)):
         return Gallery(store, thresholds, index_dir=index_dir or cfg.data_dir / "index", options=options)

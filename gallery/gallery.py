@@ -23,21 +23,37 @@ library the sighting has features for, atomically and race-free (``GalleryStore.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from gallery.index import LibraryIndex
-from gallery.store import LIBRARIES, GalleryStore, NewIdentity, Sighting, unpack
+from gallery.store import LIBRARIES, TRANSIENT, GalleryStore, NewIdentity, Sighting, unavailable, unpack
 
 log = logging.getLogger(__name__)
 INDEX_LAYOUT = 1
+_T = TypeVar("_T")
+
+
+def _redis_call(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Turn a lost Redis connection (after the client's own retries) into GalleryUnavailableError."""
+
+    @functools.wraps(method)
+    def wrapper(self: Gallery, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except TRANSIENT as exc:
+            raise unavailable(self.store.client, exc) from None
+
+    return wrapper
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +113,7 @@ class Gallery:
             for lib, dim in LIBRARIES.items()
         }
 
+    @_redis_call
     def load(self) -> None:
         """From the saved index plus the changes after it where it is still usable, else a rebuild.
 
@@ -141,6 +158,7 @@ class Gallery:
         self.indexes, self.position = indexes, position
         return True
 
+    @_redis_call
     def save_index(self) -> Path:
         """Write the indexes and the stream position they reflect beside each other."""
         if self.index_dir is None:
@@ -154,6 +172,7 @@ class Gallery:
         tmp.replace(meta_path)
         return meta_path
 
+    @_redis_call
     def rebuild(self) -> None:
         """Build the indexes from Redis alone: every identity's exemplars, read with MGET."""
         self.indexes = self._fresh_indexes()
@@ -188,6 +207,7 @@ class Gallery:
             centroids = self.store.put_centroids(library, index.train())
         index.use_centroids(centroids)
 
+    @_redis_call
     def sync(self) -> int:
         """Apply changes made since the last sync (by any worker); returns how many."""
         total = 0
@@ -221,6 +241,7 @@ class Gallery:
         """The ``k`` identities nearest ``query`` in one library (cosine, best first)."""
         return self.indexes[library].search(_unit(query), k)
 
+    @_redis_call
     def match(self, features: Mapping[str, npt.ArrayLike], sighting: Sighting) -> Match:
         """Identify (or enrol) the vehicle of one sighting.
 
@@ -258,6 +279,7 @@ class Gallery:
             return Match(result.identity, order[0] if order[0] in units else "vehicle", 1.0, new=True)
         return Match(result.identity, result.library, result.score, new=False)
 
+    @_redis_call
     def enrol_many(self, items: Sequence[NewIdentity]) -> list[int]:
         """Enrol distinct new vehicles in one atomic batch (imports, benchmarks); returns their ids.
 

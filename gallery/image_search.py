@@ -98,10 +98,12 @@ def search_image(
     plates: list[npt.NDArray[np.uint8] | None] = []
     crops = []
     for n, box in enumerate(boxes):
-        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        x1, y1, x2, y2 = (round(v) for v in box)
         crops.append(frame[max(0, y1) : max(y1 + 1, y2), max(0, x1) : max(x1 + 1, x2)])
         parent = vehicles[n] if vehicles else -1
-        plate_rows = [j for j in range(len(found)) if found.class_id[j] == PLATE and found.parent[j] == parent]
+        plate_rows = [
+            j for j in range(len(found)) if found.class_id[j] == PLATE and found.parent[j] == parent
+        ]
         if plate_rows and parent >= 0:
             best = max(plate_rows, key=lambda j: float(found.confidence[j]))
             plates.append(rectified_plate(frame, found.xyxy[best], plate_size))
@@ -137,7 +139,9 @@ def _hits(
 ) -> list[Hit]:
     records = gallery.store.records([identity for identity, _ in near])
     cands = [
-        Candidate(str(identity), math.sqrt(max(0.0, 2.0 - 2.0 * min(1.0, score))), record.get(category, "") or "?")
+        Candidate(
+            str(identity), math.sqrt(max(0.0, 2.0 - 2.0 * min(1.0, score))), record.get(category, "") or "?"
+        )
         for (identity, score), record in zip(near, records, strict=True)
     ]
     kept: list[SearchResult] = postprocess(

@@ -230,6 +230,31 @@ class GalleryUnavailableError(Exception):
     """Redis did not answer after the configured retries (the message says where and why)."""
 
 
+TRANSIENT = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+    ConnectionResetError,
+    BrokenPipeError,
+)
+
+
+def where(client: redis.Redis) -> str:
+    """The server a client talks to, for messages (no password)."""
+    kwargs = client.connection_pool.connection_kwargs
+    if kwargs.get("path"):
+        return f"Redis at {kwargs['path']}"
+    return f"Redis at {kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
+
+
+def unavailable(client: redis.Redis, exc: BaseException) -> GalleryUnavailableError:
+    """The error a lost connection becomes once the client's retries are spent."""
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return GalleryUnavailableError(
+        f"gallery: lost {where(client)} (retries spent): {reason}; change not applied"
+    )
+
+
 def record_fields(sighting: Sighting) -> dict[str, str]:
     """The identity hash of a new identity first seen in ``sighting`` (empty fields left out)."""
     ts = repr(float(sighting.timestamp))

@@ -29,6 +29,7 @@ from roadwatch import __version__
 from roadwatch.detect_cmd import add_detect_commands
 from roadwatch.errors import CliError
 from roadwatch.events import JsonlEventSink
+from roadwatch.gallery_cmd import add_gallery_commands
 from roadwatch.pipeline import Pipeline, RunSummary, camera_event
 from roadwatch.reid_cmd import add_reid_commands
 from roadwatch.synth_cmd import add_synth_commands
@@ -105,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     benches = add_synth_commands(commands)
     groups = add_reid_commands(commands, benches)
     add_detect_commands(commands, groups, benches)
+    add_gallery_commands(commands, benches)
 
     demo = commands.add_parser("demo", help="render the synthetic toll road and replay its cameras")
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="where the demo writes")

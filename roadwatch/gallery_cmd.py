@@ -1,0 +1,310 @@
+"""``roadwatch gallery stats|export|import|prune``, ``roadwatch search IMAGE`` and ``bench gallery``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from config import RoadwatchConfig, load_config
+from roadwatch.errors import CliError
+
+EXIT_OK = 0
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def add_gallery_commands(commands: Any, bench: Any) -> None:
+    """Register the gallery commands (``bench`` is the ``roadwatch bench`` sub-parser group)."""
+    gallery = commands.add_parser("gallery", help="inspect and maintain the identity gallery")
+    tools = gallery.add_subparsers(title="gallery commands", required=True)
+
+    stats = tools.add_parser("stats", help="identities, exemplars, memory and age of the gallery")
+    _common(stats)
+    stats.set_defaults(handler=cmd_stats)
+
+    export = tools.add_parser("export", help="write the whole gallery to a portable file")
+    export.add_argument("file", type=Path)
+    _common(export)
+    export.set_defaults(handler=cmd_export)
+
+    imp = tools.add_parser("import", help="enrol every identity of an exported file (new numbers)")
+    imp.add_argument("file", type=Path)
+    _common(imp)
+    imp.set_defaults(handler=cmd_import)
+
+    prune = tools.add_parser("prune", help="remove identities not seen for a while (whole, atomically)")
+    prune.add_argument("--older-than", required=True, help="age such as 30d, 12h, 90m or seconds")
+    prune.add_argument("--now", type=float, help="reference time (epoch seconds; default: now)")
+    _common(prune)
+    prune.set_defaults(handler=cmd_prune)
+
+    search = commands.add_parser("search", help="find the vehicles of an image in the gallery (method 5)")
+    search.add_argument("image", type=Path)
+    search.add_argument("--top", type=int, default=10, help="results per vehicle")
+    search.add_argument("--min-rank", type=float, default=1.08, help="rank threshold (rank = 2 - distance)")
+    search.add_argument(
+        "--max-distance", type=float, default=2.0, help="distance threshold of the similar set"
+    )
+    search.add_argument(
+        "--category", choices=("type", "colour"), default="type", help="category of the filter"
+    )
+    _common(search)
+    search.set_defaults(handler=cmd_search)
+
+    b = bench.add_parser("gallery", help="enrolment, match latency, recall, restart and memory at scale")
+    b.add_argument("--size", type=int, default=100_000, help="identities enrolled (floors: 1000000)")
+    b.add_argument("--queries", type=int, default=2000, help="queries (half re-sightings, half strangers)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--config", type=Path, help="config file (gallery.nlist, nprobe, train_at)")
+    b.add_argument("--workdir", type=Path, help="where the benchmark's Redis and index live (default: /tmp)")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(handler=cmd_bench_gallery)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="config file (gallery section)")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary last")
+
+
+def _cfg(args: argparse.Namespace) -> RoadwatchConfig:
+    return load_config(args.config) if args.config else RoadwatchConfig()
+
+
+def _store(cfg: RoadwatchConfig) -> Any:
+    from gallery.connect import open_redis
+    from gallery.store import GalleryStore
+
+    g = cfg.gallery
+    client = open_redis(g)
+    return GalleryStore(
+        client, namespace=g.namespace, max_exemplars=g.max_exemplars, stream_max_len=g.stream_max_len
+    )
+
+
+def _emit(summary: dict[str, Any], as_json: bool, human: str) -> int:
+    print(json.dumps(summary) if as_json else human)
+    return EXIT_OK
+
+
+def _guard(cfg: RoadwatchConfig, call: Any) -> Any:
+    """Run ``call()``; an unreachable Redis or a bad file becomes one clear error line."""
+    from gallery.connect import describe, guarded
+    from gallery.portable import GalleryFileError
+    from gallery.store import GalleryUnavailableError
+
+    try:
+        return guarded(describe(cfg.gallery), call)
+    except (GalleryUnavailableError, GalleryFileError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """``roadwatch gallery stats``."""
+    cfg = _cfg(args)
+
+    def work() -> dict[str, Any]:
+        store = _store(cfg)
+        ids = store.identities()
+        per_library = {
+            lib: sum(1 for b in _blobs(store, lib, ids) if b) for lib in ("fusion", "plate", "vehicle")
+        }
+        last = [float(r.get("last_ts", "nan")) for r in _chunks(store, ids)]
+        return {
+            "identities": len(ids),
+            "libraries": per_library,
+            "changes": int(store.client.xlen(f"{store.prefix}changes")),
+            "redis_mb": round(store.memory_bytes() / 2**20, 2),
+            "oldest_last_seen": min(last) if last else None,
+            "newest_last_seen": max(last) if last else None,
+            "ivf_trained": {lib: store.centroids(lib) is not None for lib in ("fusion", "plate", "vehicle")},
+        }
+
+    summary = _guard(cfg, work)
+    human = f"{summary['identities']} identities; " + ", ".join(
+        f"{lib} {n}" for lib, n in summary["libraries"].items()
+    )
+    return _emit(summary, args.json, human + f"; Redis {summary['redis_mb']} MB")
+
+
+def _blobs(store: Any, library: str, ids: list[int]) -> list[bytes]:
+    out: list[bytes] = []
+    for start in range(0, len(ids), 5000):
+        out += store.exemplar_blobs(library, ids[start : start + 5000])
+    return out
+
+
+def _chunks(store: Any, ids: list[int]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for start in range(0, len(ids), 5000):
+        out += store.records(ids[start : start + 5000])
+    return out
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``roadwatch gallery export FILE``."""
+    from gallery.portable import export_gallery
+
+    cfg = _cfg(args)
+    started = time.perf_counter()
+    done = _guard(cfg, lambda: export_gallery(_store(cfg), args.file))
+    summary = {
+        "file": str(done.path),
+        "identities": done.identities,
+        "exemplars": done.exemplars,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return _emit(summary, args.json, f"exported {done.identities} identities to {done.path}")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """``roadwatch gallery import FILE``."""
+    from gallery.portable import import_gallery
+
+    cfg = _cfg(args)
+    if not args.file.is_file():
+        raise CliError(f"{args.file}: no such file")
+    started = time.perf_counter()
+    mapping = _guard(cfg, lambda: import_gallery(_store(cfg), args.file))
+    summary = {
+        "file": str(args.file),
+        "imported": len(mapping),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return _emit(summary, args.json, f"imported {len(mapping)} identities from {args.file}")
+
+
+def parse_age(text: str) -> float:
+    """``30d``, ``12h``, ``90m``, ``45s``, ``2w`` or plain seconds, as seconds.
+
+    Raises:
+        CliError: Not such an age.
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text)
+    if not match:
+        raise CliError(f"--older-than: expected an age such as 30d, 12h, 90m or 45s, got {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """``roadwatch gallery prune --older-than D``."""
+    cfg = _cfg(args)
+    age = parse_age(args.older_than)
+    cutoff = (args.now if args.now is not None else time.time()) - age
+    removed = _guard(cfg, lambda: _store(cfg).prune(cutoff))
+    summary = {"removed": len(removed), "cutoff": cutoff, "older_than_s": age}
+    return _emit(summary, args.json, f"removed {len(removed)} identities last seen before {cutoff:.0f}")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """``roadwatch search IMAGE``: intent gate, detection, re-id, gallery search, method 5 filters."""
+    import cv2
+
+    from detectors.gate import IntentGate
+    from detectors.runtime import DetectorModelError
+    from detectors.stage import BUNDLED, build_detector
+    from gallery.connect import open_gallery
+    from gallery.image_search import search_image
+    from reid.embedder import Embedder, EmbedderError
+    from roadwatch.reid_cmd import _model_paths
+
+    if args.top < 1:
+        raise CliError(f"--top must be >= 1, got {args.top}")
+    cfg = _cfg(args)
+    if not args.image.is_file():
+        raise CliError(f"{args.image}: no such file")
+    image = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
+    if image is None:
+        raise CliError(f"{args.image}: not an image OpenCV can read")
+    started = time.perf_counter()
+    try:
+        gate = IntentGate(
+            cfg.detectors.vehicle.gate_model or BUNDLED / "gate.onnx", provider=cfg.detectors.provider
+        )
+        detector = build_detector(cfg.detectors)
+        vehicle_model, plate_model = _model_paths(cfg, None)
+        embedder = Embedder.from_files(
+            vehicle_model, plate_model, provider=cfg.reid.provider, threads=cfg.reid.threads
+        )
+    except (DetectorModelError, EmbedderError) as exc:
+        raise CliError(str(exc)) from None
+
+    def work() -> Any:
+        gallery = open_gallery(cfg.gallery)
+        return search_image(
+            image,
+            gate=gate,
+            detector=detector,
+            embedder=embedder,
+            gallery=gallery,
+            top=args.top,
+            min_rank=args.min_rank,
+            max_distance=args.max_distance,
+            category=args.category,
+            plate_size=cfg.reid.plate_input,
+        )
+
+    found = _guard(cfg, work)
+    summary = {
+        "is_vehicle": found.is_vehicle,
+        "vehicle_probability": round(found.gate.vehicle_probability, 4),
+        "vehicles": [
+            {
+                "box": [round(v, 1) for v in vehicle.box],
+                "library": vehicle.library,
+                "type": vehicle.gate.type,
+                "colour": vehicle.gate.colour,
+                "results": [
+                    {
+                        "identity": hit.identity,
+                        "score": round(hit.score, 4),
+                        "rank": round(hit.rank, 4),
+                        "category": hit.category,
+                        "plate": hit.plate,
+                        "last_seen": [{"camera": c, "time": t} for c, t in hit.last_seen],
+                    }
+                    for hit in vehicle.hits
+                ],
+            }
+            for vehicle in found.vehicles
+        ],
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    if args.json:
+        print(json.dumps(summary))
+    elif not found.is_vehicle:
+        print(f"{args.image}: not a vehicle (p = {found.gate.vehicle_probability:.2f}); nothing searched")
+    else:
+        for n, vehicle in enumerate(summary["vehicles"]):
+            print(
+                f"vehicle {n} at {vehicle['box']} ({vehicle['type']}, {vehicle['colour']}): "
+                f"{len(vehicle['results'])} results"
+            )
+            for hit in vehicle["results"]:
+                seen = ", ".join(f"{s['camera']}@{s['time']:.0f}" for s in hit["last_seen"][:3])
+                print(f"  #{hit['identity']} rank {hit['rank']:.3f} {hit['category']} {hit['plate']} {seen}")
+    return EXIT_OK
+
+
+def cmd_bench_gallery(args: argparse.Namespace) -> int:
+    """``roadwatch bench gallery --size N``."""
+    from gallery.bench import run_bench
+    from gallery.gallery import IndexOptions
+
+    if args.size < 1000 or args.queries < 2:
+        raise CliError(f"--size must be >= 1000 and --queries >= 2 (got {args.size}, {args.queries})")
+    cfg = _cfg(args)
+    g = cfg.gallery
+    summary = run_bench(
+        args.size,
+        queries=args.queries,
+        seed=args.seed,
+        options=IndexOptions(nlist=g.nlist, nprobe=g.nprobe, train_at=g.train_at),
+        workdir=args.workdir,
+        say=lambda text: print(f"bench gallery: {text}", file=sys.stderr, flush=True),
+    )
+    human = ", ".join(f"{k} {v}" for k, v in summary.items())
+    return _emit(summary, args.json, human)

