@@ -75,18 +75,33 @@ def _items(vectors: F32, first: int) -> list[NewIdentity]:
     return out
 
 
-def _enroller(socket: str, namespace: str, rate: float, seconds: float, seed: int, done: Any) -> None:
-    """Another worker: enrol new vehicles at ``rate`` per second for ``seconds`` (a batch every 5 ms)."""
+def _enroller(
+    socket: str,
+    namespace: str,
+    index_dir: str,
+    options: IndexOptions | None,
+    rate: float,
+    seconds: float,
+    seed: int,
+    done: Any,
+) -> None:
+    """Another worker: load the saved index, then enrol new vehicles at ``rate`` per second for
+    ``seconds`` (a batch every 5 ms), as a camera worker does."""
     import redis
 
-    store = GalleryStore(redis.Redis(unix_socket_path=socket), namespace=namespace)
+    gallery = Gallery(
+        GalleryStore(redis.Redis(unix_socket_path=socket), namespace=namespace),
+        index_dir=Path(index_dir),
+        options=options,
+    )
     rng = np.random.default_rng(seed)
     per_batch = max(1, int(rate * 0.005))
+    done.value = -1  # loaded
     start = time.perf_counter()
     sent = 0
     while time.perf_counter() - start < seconds:
         vectors = _normalise(rng.standard_normal((per_batch, DIM), dtype=np.float32))
-        store.enrol_many(_items(vectors, 10_000_000 + sent))
+        gallery.enrol_many(_items(vectors, 10_000_000 + sent))
         sent += per_batch
         pause = start + sent / rate - time.perf_counter()
         if pause > 0:
@@ -157,10 +172,20 @@ def run_bench(
             done = multiprocessing.get_context("spawn").Value("q", 0)
             worker = multiprocessing.get_context("spawn").Process(
                 target=_enroller,
-                args=(server.socket_file, "bench", enrolling_rate, enrolling_s, seed + 1, done),
+                args=(
+                    server.socket_file,
+                    "bench",
+                    str(Path(tmp) / "index"),
+                    options,
+                    enrolling_rate,
+                    enrolling_s,
+                    seed + 1,
+                    done,
+                ),
             )
             worker.start()
-            time.sleep(1.0)  # the worker's start-up
+            while done.value == 0 and worker.is_alive():  # the worker loads the saved index first
+                time.sleep(0.05)
             busy: list[float] = []
             rng = np.random.default_rng(seed + 2)
             while worker.is_alive():

@@ -182,17 +182,19 @@ class Gallery:
             centroids = self.store.centroids(library)
             if centroids is not None:
                 index.use_centroids(centroids)
+            known = self.store.all_lists(library) if index.trained else {}
             for start in range(1, last + 1, 20_000):
                 ids = list(range(start, min(last, start + 19_999) + 1))
                 blobs = self.store.exemplar_blobs(library, ids)
-                owners, vectors = [], []
+                owners, vectors, lists = [], [], []
                 for identity, blob in zip(ids, blobs, strict=True):
                     if blob:
                         rows = unpack(blob, library)
                         owners.append(np.full(len(rows), identity, np.int64))
                         vectors.append(rows)
+                        lists.append(parse_lists(known.get(identity, ""), len(rows)))
                 if owners:
-                    _add_rows(index, owners, vectors)
+                    _add_rows(index, owners, vectors, lists)
                 self._maybe_train(library)
         self.loaded_from = "rebuilt"
         self.sync()
@@ -227,8 +229,12 @@ class Gallery:
                 if not ops:
                     continue
                 ids = list(ops)
-                blobs = self.store.exemplar_blobs(library, ids)
-                self.indexes[library].set_many(ids, [unpack(blob, library) for blob in blobs])
+                found = self.store.exemplars_with_lists(library, ids)
+                exemplars = [unpack(blob, library) for blob, _ in found]
+                lists = [
+                    parse_lists(text, len(rows)) for (_, text), rows in zip(found, exemplars, strict=True)
+                ]
+                self.indexes[library].set_many(ids, exemplars, lists)
                 self._maybe_train(library)
             self.position = changes[-1][0]
             total += len(changes)
@@ -262,17 +268,23 @@ class Gallery:
             found = self.indexes[library].search(units[library], 1)
             if found and found[0][1] > self.thresholds[library]:
                 identity, score = found[0]
-                position, blobs = self.store.add_exemplars(identity, units, sighting)
+                lists = self._lists(units)
+                position, blobs = self.store.add_exemplars(identity, units, sighting, lists)
                 for name, blob in blobs.items():
-                    self.indexes[name].set(identity, unpack(blob, name))
+                    rows = unpack(blob, name)
+                    known = np.full(len(rows), -1, np.int64)
+                    known[-1] = lists.get(name, -1)  # the new exemplar is the last one
+                    self.indexes[name].set_many([identity], [rows], [known])
                 self._own.add(position)
                 return Match(identity, library, score, new=False)
         # twins enrolled meanwhile are looked for in the deciding libraries only (2.0: never)
         compare = {library: (self.thresholds[library] if library in order else 2.0) for library in units}
-        result = self.store.enrol(units, compare, sighting, since=self.position)
+        lists = self._lists(units)
+        result = self.store.enrol(units, compare, sighting, since=self.position, lists=lists)
         if result.new:
             for name, unit in units.items():
-                self.indexes[name].set(result.identity, unit)
+                known = np.array([lists.get(name, -1)], np.int64)
+                self.indexes[name].set_many([result.identity], [unit[None]], [known])
                 self._maybe_train(name)
         self._own.add(result.position)
         if result.new:
@@ -280,30 +292,65 @@ class Gallery:
         return Match(result.identity, result.library, result.score, new=False)
 
     @_redis_call
+    def _lists(self, units: Mapping[str, npt.NDArray[np.float32]]) -> dict[str, int]:
+        """The IVF list of each unit feature, for libraries whose index is trained."""
+        return {
+            name: int(self.indexes[name].assign(unit[None])[0])
+            for name, unit in units.items()
+            if self.indexes[name].trained
+        }
+
     def enrol_many(self, items: Sequence[NewIdentity]) -> list[int]:
         """Enrol distinct new vehicles in one atomic batch (imports, benchmarks); returns their ids.
 
         The batch is written with one script and added to the local indexes directly; other
         workers pick it up from the change stream.
         """
-        items = _normalised(items)
+        items = self._with_lists(_normalised(items))
         batch = self.store.enrol_many(items, None, since=self.position)
         ids = [r.identity for r in batch.results]
         if not batch.follows_since:  # others wrote first: take everything from the stream in order
             self.sync()
             return ids
         for library in LIBRARIES:
-            owners, vectors = [], []
+            owners, vectors, lists = [], [], []
             for identity, item in zip(ids, items, strict=True):
                 if library in item.features:
                     rows = np.asarray(item.features[library], np.float32).reshape(-1, LIBRARIES[library])
                     owners.append(np.full(len(rows), identity, np.int64))
                     vectors.append(rows)
+                    lists.append(parse_lists(item.lists.get(library, ""), len(rows)))
             if owners:
-                _add_rows(self.indexes[library], owners, vectors)
+                _add_rows(self.indexes[library], owners, vectors, lists)
                 self._maybe_train(library)
         self.position = batch.results[-1].position
         return ids
+
+    def _with_lists(self, items: list[NewIdentity]) -> list[NewIdentity]:
+        """Items with the IVF list of every exemplar, computed once here for all workers."""
+        lists: list[dict[str, str]] = [{} for _ in items]
+        for library, index in self.indexes.items():
+            having = [i for i, item in enumerate(items) if library in item.features]
+            if not having or not index.trained:
+                continue
+            rows = [np.asarray(items[i].features[library], np.float32).reshape(-1, index.dim) for i in having]
+            assigned = index.assign(np.concatenate(rows)).tolist()
+            at = 0
+            for i, r in zip(having, rows, strict=True):
+                lists[i][library] = ",".join(str(x) for x in assigned[at : at + len(r)])
+                at += len(r)
+        return [NewIdentity(item.features, item.record, lst) for item, lst in zip(items, lists, strict=True)]
+
+
+def parse_lists(text: str, rows: int) -> npt.NDArray[np.int64]:
+    """IVF lists stored as ``"3,17"``; all -1 (unknown) when absent or not one per row."""
+    parts = text.split(",") if text else []
+    if len(parts) != rows:
+        return np.full(rows, -1, np.int64)
+    try:
+        return np.array([int(p) for p in parts], np.int64)
+    except ValueError:
+        return np.full(rows, -1, np.int64)
 
 
 def _before(a: str, b: str) -> bool:
@@ -322,9 +369,12 @@ def _unit_rows(vectors: npt.ArrayLike) -> npt.NDArray[np.float32]:
 
 
 def _add_rows(
-    index: LibraryIndex, owners: list[npt.NDArray[np.int64]], vectors: list[npt.NDArray[np.float32]]
+    index: LibraryIndex,
+    owners: list[npt.NDArray[np.int64]],
+    vectors: list[npt.NDArray[np.float32]],
+    lists: list[npt.NDArray[np.int64]],
 ) -> None:
-    index.add(np.concatenate(owners), np.concatenate(vectors))
+    index.add(np.concatenate(owners), np.concatenate(vectors), np.concatenate(lists))
     index.max_rows_per_identity = max(index.max_rows_per_identity, max(len(o) for o in owners))
 
 

