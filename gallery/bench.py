@@ -75,38 +75,38 @@ def _items(vectors: F32, first: int) -> list[NewIdentity]:
     return out
 
 
-def _enroller(
-    socket: str,
-    namespace: str,
-    index_dir: str,
-    options: IndexOptions | None,
-    rate: float,
-    seconds: float,
-    seed: int,
-    done: Any,
-) -> None:
-    """Another worker: load the saved index, then enrol new vehicles at ``rate`` per second for
-    ``seconds`` (a batch every 5 ms), as a camera worker does."""
+def _enroller(socket: str, namespace: str, batches: list[list[NewIdentity]], rate: float, done: Any) -> None:
+    """Other workers' enrolments, replayed: the same scripts, features and IVF lists a worker
+    sends, one batch every 10 ms at ``rate`` a second. Other workers normally run on other
+    machines; replaying what they send puts their load on Redis and on the stream the measured
+    worker follows, without also charging their Python to this machine's two cores."""
     import redis
 
-    gallery = Gallery(
-        GalleryStore(redis.Redis(unix_socket_path=socket), namespace=namespace),
-        index_dir=Path(index_dir),
-        options=options,
-    )
-    rng = np.random.default_rng(seed)
-    per_batch = max(1, int(rate * 0.005))
-    done.value = -1  # loaded
+    store = GalleryStore(redis.Redis(unix_socket_path=socket), namespace=namespace)
+    done.value = -1  # ready
     start = time.perf_counter()
     sent = 0
-    while time.perf_counter() - start < seconds:
-        vectors = _normalise(rng.standard_normal((per_batch, DIM), dtype=np.float32))
-        gallery.enrol_many(_items(vectors, 10_000_000 + sent))
-        sent += per_batch
+    for batch in batches:
+        store.enrol_many(batch)
+        sent += len(batch)
         pause = start + sent / rate - time.perf_counter()
         if pause > 0:
             time.sleep(pause)
     done.value = sent
+
+
+def _replay(gallery: Gallery, rate: float, seconds: float, seed: int) -> list[list[NewIdentity]]:
+    """The enrolments other workers would send for ``seconds``: new vehicles with their lists."""
+    rng = np.random.default_rng(seed)
+    per_batch = max(1, int(rate * 0.01))
+    vectors = _normalise(rng.standard_normal((int(rate * seconds), DIM), dtype=np.float32))
+    index = gallery.indexes["fusion"]
+    lists = index.assign(vectors) if index.trained else np.full(len(vectors), -1)
+    items = [
+        NewIdentity({"fusion": v}, item.record, {"fusion": str(n)} if n >= 0 else {})
+        for v, n, item in zip(vectors, lists.tolist(), _items(vectors, 10_000_000), strict=True)
+    ]
+    return [items[i : i + per_batch] for i in range(0, len(items), per_batch)]
 
 
 def _percentiles(ms: list[float]) -> tuple[float, float]:
@@ -128,6 +128,7 @@ def run_bench(
     seed: int = 0,
     enrolling_rate: float = 5000.0,
     enrolling_s: float = 10.0,
+    match_rate: float = 500.0,
     options: IndexOptions | None = None,
     workdir: Path | None = None,
     say: Callable[[str], None] = lambda _: None,
@@ -148,9 +149,9 @@ def run_bench(
             gallery = Gallery(store, index_dir=Path(tmp) / "index", options=options)
 
             say("enrolling")
+            items = _items(fleet.enrolled, 0)  # the sightings' records, made before the clock starts
             started = time.perf_counter()
-            for first in range(0, size, BATCH):
-                gallery.enrol_many(_items(fleet.enrolled[first : first + BATCH], first))
+            gallery.enrol_batches(items[i : i + BATCH] for i in range(0, size, BATCH))
             enrol_s = time.perf_counter() - started
             gc.freeze()  # what Gallery.load does once a worker has loaded: keep GC passes short
             redis_bytes = store.memory_bytes()
@@ -175,25 +176,22 @@ def run_bench(
                 args=(
                     server.socket_file,
                     "bench",
-                    str(Path(tmp) / "index"),
-                    options,
+                    _replay(gallery, enrolling_rate, enrolling_s, seed + 1),
                     enrolling_rate,
-                    enrolling_s,
-                    seed + 1,
                     done,
                 ),
             )
             worker.start()
-            while done.value == 0 and worker.is_alive():  # the worker loads the saved index first
+            while done.value == 0 and worker.is_alive():  # unpickling the batches
                 time.sleep(0.05)
             busy: list[float] = []
             rng = np.random.default_rng(seed + 2)
             while worker.is_alive():
-                busy += _time_matches(gallery, fleet.queries[rng.choice(len(fleet.queries), 200)])
+                busy += _time_matches(gallery, fleet.queries[rng.choice(len(fleet.queries), 200)], match_rate)
             worker.join()
             enrolled_meanwhile = int(done.value)
             enrolled_total = store.last_id()
-            del gallery, index, fleet
+            del gallery, index, fleet, items
 
             say("restart from the saved index")
             started = time.perf_counter()
@@ -221,6 +219,8 @@ def run_bench(
         "match_p99_ms": round(p99, 3),
         "match_p99_ms_enrolling": round(p99_busy, 3),
         "enrolled_while_matching": enrolled_meanwhile,
+        "enrolling_s": enrolling_s,
+        "match_rate_enrolling": match_rate,
         "recall_at_1": round(float((found == exact).mean()), 4),
         "recall_at_1_match": round(float((found == exact)[truth_hit].mean()), 4),
         "recall_at_1_no_match": round(float((found == exact)[~truth_hit].mean()), 4),
@@ -238,10 +238,16 @@ def run_bench(
     }
 
 
-def _time_matches(gallery: Gallery, queries: F32) -> list[float]:
-    """Milliseconds of ``Gallery.match`` per query (sync, search, and the sighting or enrolment write)."""
+def _time_matches(gallery: Gallery, queries: F32, rate: float | None = None) -> list[float]:
+    """Milliseconds of ``Gallery.match`` per query (sync, search, and the sighting or enrolment write),
+    back to back or ``rate`` queries a second."""
     out = []
+    start = time.perf_counter()
     for i, q in enumerate(queries):
+        if rate is not None:
+            pause = start + i / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
         sighting = Sighting("bench", 1.8e9 + i)
         started = time.perf_counter()
         gallery.match({"fusion": q, "vehicle": q[:128], "plate": q[128:]}, sighting)

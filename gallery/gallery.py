@@ -27,16 +27,29 @@ import functools
 import gc
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+import redis
 
 from gallery.index import LibraryIndex
-from gallery.store import LIBRARIES, TRANSIENT, GalleryStore, NewIdentity, Sighting, unavailable, unpack
+from gallery.store import (
+    LIBRARIES,
+    TRANSIENT,
+    EnrolBatch,
+    GalleryStore,
+    NewIdentity,
+    Sighting,
+    record_fields,
+    unavailable,
+    unpack,
+)
 
 log = logging.getLogger(__name__)
 INDEX_LAYOUT = 1
@@ -73,6 +86,7 @@ class IndexOptions:
     nlist: int = 4096
     nprobe: int = 16
     train_at: int = 65536
+    sync_interval_s: float = 0.01  # a match reads the change stream when its last read is older
 
 
 def _unit(vector: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -101,6 +115,7 @@ class Gallery:
         self.indexes: dict[str, LibraryIndex] = {}
         self.position = "0-0"
         self._own: set[str] = set()  # positions of our own writes, applied locally already
+        self._synced_at = -1e9
         self.loaded_from = ""  # "saved" or "rebuilt"
         self.load()
 
@@ -213,6 +228,7 @@ class Gallery:
     def sync(self) -> int:
         """Apply changes made since the last sync (by any worker); returns how many."""
         total = 0
+        self._synced_at = time.monotonic()
         while True:
             changes = self.store.changes_since(self.position)
             if not changes:
@@ -260,7 +276,8 @@ class Gallery:
         if unknown:
             raise ValueError(f"unknown libraries {sorted(unknown)}; one of {', '.join(LIBRARIES)}")
         units = {library: _unit(vector) for library, vector in features.items()}
-        self.sync()
+        if time.monotonic() - self._synced_at >= self.options.sync_interval_s:
+            self.sync()
         order = ["fusion", "plate"] if "plate" in units else ["vehicle"]
         for library in order:
             if library not in units:
@@ -280,18 +297,28 @@ class Gallery:
         # twins enrolled meanwhile are looked for in the deciding libraries only (2.0: never)
         compare = {library: (self.thresholds[library] if library in order else 2.0) for library in units}
         lists = self._lists(units)
-        result = self.store.enrol(units, compare, sighting, since=self.position, lists=lists)
+        item = NewIdentity(units, record_fields(sighting), {k: str(v) for k, v in lists.items()})
+        try:
+            batch = self.store.enrol_many([item], compare, since=self.position)
+        except redis.exceptions.ResponseError as exc:
+            if "STALE" not in str(exc):
+                raise
+            self.sync()  # over 2 000 changes behind: catch up, then compare with the rest in Redis
+            return self.match(features, sighting)
+        result = batch.results[0]
         if result.new:
             for name, unit in units.items():
                 known = np.array([lists.get(name, -1)], np.int64)
-                self.indexes[name].set_many([result.identity], [unit[None]], [known])
+                self.indexes[name].add([result.identity], unit[None], known)
                 self._maybe_train(name)
-        self._own.add(result.position)
+        if batch.follows_since:  # nothing else happened since our position: step over our own write
+            self.position = result.position
+        else:
+            self._own.add(result.position)
         if result.new:
             return Match(result.identity, order[0] if order[0] in units else "vehicle", 1.0, new=True)
         return Match(result.identity, result.library, result.score, new=False)
 
-    @_redis_call
     def _lists(self, units: Mapping[str, npt.NDArray[np.float32]]) -> dict[str, int]:
         """The IVF list of each unit feature, for libraries whose index is trained."""
         return {
@@ -301,30 +328,68 @@ class Gallery:
         }
 
     def enrol_many(self, items: Sequence[NewIdentity]) -> list[int]:
-        """Enrol distinct new vehicles in one atomic batch (imports, benchmarks); returns their ids.
+        """Enrol distinct new vehicles in one atomic batch (imports, benchmarks); returns their ids."""
+        return self.enrol_batches([items], pipelined=False)
 
-        The batch is written with one script and added to the local indexes directly; other
-        workers pick it up from the change stream.
+    @_redis_call
+    def enrol_batches(self, batches: Iterable[Sequence[NewIdentity]], *, pipelined: bool = True) -> list[int]:
+        """Enrol batches of distinct new vehicles, each batch one atomic script; returns the ids.
+
+        ``pipelined``: while Redis runs batch n's script (on a helper thread), this thread prepares
+        batch n + 1 (unit features, IVF lists) and adds batch n − 1 to the local indexes. Other
+        workers pick the batches up from the change stream.
         """
-        items = self._with_lists(_normalised(items))
-        batch = self.store.enrol_many(items, None, since=self.position)
-        ids = [r.identity for r in batch.results]
-        if not batch.follows_since:  # others wrote first: take everything from the stream in order
-            self.sync()
+        chain = {"since": self.position}
+
+        def send(items: list[NewIdentity]) -> EnrolBatch:  # runs batches one after another, in order
+            batch = self.store.enrol_many(items, None, since=chain["since"])
+            if batch.results:
+                chain["since"] = batch.results[-1].position
+            return batch
+
+        ids: list[int] = []
+        in_step = [True]  # every batch so far followed the previous one directly
+        if not pipelined:
+            for items in batches:
+                prepared = self._with_lists(_normalised(items))
+                self._apply_batch(send(prepared), prepared, in_step, ids)
             return ids
+        with ThreadPoolExecutor(1, thread_name_prefix="gallery-enrol") as pool:
+            inflight: tuple[Future[EnrolBatch], list[NewIdentity]] | None = None
+            for items in batches:
+                prepared = self._with_lists(_normalised(items))
+                future = pool.submit(send, prepared)
+                if inflight is not None:
+                    self._apply_batch(inflight[0].result(), inflight[1], in_step, ids)
+                inflight = (future, prepared)
+            if inflight is not None:
+                self._apply_batch(inflight[0].result(), inflight[1], in_step, ids)
+        return ids
+
+    def _apply_batch(
+        self, batch: EnrolBatch, items: list[NewIdentity], in_step: list[bool], ids: list[int]
+    ) -> None:
+        """Add a written batch to the local indexes; step the position over it when nothing
+        else came in between, else remember its entries so the next sync skips them."""
+        ids += [r.identity for r in batch.results]
+        if not batch.results:
+            return
         for library in LIBRARIES:
             owners, vectors, lists = [], [], []
-            for identity, item in zip(ids, items, strict=True):
+            for result, item in zip(batch.results, items, strict=True):
                 if library in item.features:
                     rows = np.asarray(item.features[library], np.float32).reshape(-1, LIBRARIES[library])
-                    owners.append(np.full(len(rows), identity, np.int64))
+                    owners.append(np.full(len(rows), result.identity, np.int64))
                     vectors.append(rows)
                     lists.append(parse_lists(item.lists.get(library, ""), len(rows)))
             if owners:
                 _add_rows(self.indexes[library], owners, vectors, lists)
                 self._maybe_train(library)
-        self.position = batch.results[-1].position
-        return ids
+        in_step[0] = in_step[0] and batch.follows_since
+        if in_step[0]:
+            self.position = batch.results[-1].position
+        else:
+            self._own.update(r.position for r in batch.results)
 
     def _with_lists(self, items: list[NewIdentity]) -> list[NewIdentity]:
         """Items with the IVF list of every exemplar, computed once here for all workers."""
@@ -365,7 +430,8 @@ def _unit_rows(vectors: npt.ArrayLike) -> npt.NDArray[np.float32]:
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     if not (np.isfinite(norms).all() and (norms > 0).all()):
         raise ValueError("features must be finite and not all zero")
-    return (rows / norms).astype(np.float32)
+    unit: npt.NDArray[np.float32] = (rows / norms).astype(np.float32)
+    return unit
 
 
 def _add_rows(

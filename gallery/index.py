@@ -13,6 +13,10 @@ every worker's lists agree). New rows are assigned to their centroid in numpy an
 milliseconds per batch (``FACTS.md``). ``nprobe`` lists are scanned per query; with
 ``nprobe = nlist`` the scan is exhaustive (``search_exhaustive``).
 
+**Threads**: searches, assignment of fewer than 256 rows and exact-mode products run on one
+thread (faiss OpenMP and BLAS): on a loaded two-core machine a multi-threaded product of one
+row waited milliseconds for its second thread. Training and bulk assignment use every core.
+
 **Updates** replace an identity's rows: rows whose vector is unchanged (same 64-bit
 fingerprint) stay, the others are marked dead and skipped, new ones are added. Dead rows are
 removed in one pass once they reach a quarter of the live ones. Searches over-fetch rows so
@@ -21,7 +25,9 @@ that dead rows and an identity's several exemplars still leave ``k`` identities.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +36,23 @@ import numpy.typing as npt
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
+BULK_ROWS = 256
 _FINGERPRINT = np.random.default_rng(20261121).integers(1, 2**63, 1024, dtype=np.uint64) | np.uint64(1)
+
+
+_CONTROLLER: Any = None
+
+
+def one_thread(rows: int = 1) -> Any:
+    """A context in which BLAS runs on one thread, unless ``rows`` makes a bulk product."""
+    global _CONTROLLER
+    if rows >= BULK_ROWS:
+        return contextlib.nullcontext()
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def fingerprints(vectors: F32) -> npt.NDArray[np.uint64]:
@@ -80,6 +102,7 @@ class LibraryIndex:
         self._vectors: _Grow | None = _Grow(np.float32, width=dim)  # exact mode only
         self._ivf: Any = None
         self.centroids: F32 | None = None
+        self._centroids_t: F32 | None = None
         self.identities = 0
         self.live_rows = 0
         self.dead_rows = 0
@@ -153,7 +176,7 @@ class LibraryIndex:
         self.set_many([identity], [exemplars])
 
     def set_many(
-        self, identities: list[int], exemplars: list[F32], lists: list[I64 | None] | None = None
+        self, identities: list[int], exemplars: list[F32], lists: Sequence[I64 | None] | None = None
     ) -> None:
         """:meth:`set` for several identities, with one batched add of every new row.
 
@@ -173,12 +196,12 @@ class LibraryIndex:
                 wanted = list(range(len(vecs)))
             else:
                 todo = {int(p): i for i, p in enumerate(fingerprints(vecs).tolist())}
-                keep: set[int] = set()
+                keep: list[int] = []
                 for row in rows:
                     if todo.pop(int(pr[row]), None) is None:
                         self._kill(row)
                     else:
-                        keep.add(row)
+                        keep.append(row)
                 self._relink(identity, keep)
                 wanted = sorted(todo.values())
             if wanted:
@@ -200,7 +223,7 @@ class LibraryIndex:
         self.live_rows -= 1
         self.dead_rows += 1
 
-    def _relink(self, identity: int, keep: set[int]) -> None:
+    def _relink(self, identity: int, keep: list[int]) -> None:
         """Chain only ``keep`` rows under ``identity`` (after ``_kill`` of the others)."""
         if identity >= self._head.size:
             return
@@ -251,12 +274,11 @@ class LibraryIndex:
             raise ValueError(f"{len(live)} rows cannot train {self.nlist} lists")
         kmeans = faiss.Kmeans(self.dim, self.nlist, niter=10, seed=seed + 1, spherical=True, verbose=False)
         kmeans.cp.max_points_per_centroid = 64
-        threads = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(os.cpu_count() or 1)  # a one-off: use every core, then give them back
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # a one-off: every core, then one again
         try:
             kmeans.train(live)
         finally:
-            faiss.omp_set_num_threads(threads)
+            faiss.omp_set_num_threads(1)
         return np.ascontiguousarray(kmeans.centroids, np.float32)
 
     def use_centroids(self, centroids: F32) -> None:
@@ -270,6 +292,7 @@ class LibraryIndex:
         ivf.is_trained = True
         ivf.nprobe = min(self.nprobe, len(c))
         self._quantizer, self._ivf, self.centroids, self.nlist = quantizer, ivf, c, len(c)
+        self._centroids_t = np.ascontiguousarray(c.T)
         if self._vectors is not None:
             owner = self._owner.view()
             rows = np.flatnonzero(owner >= 0).astype(np.int64)
@@ -282,7 +305,7 @@ class LibraryIndex:
 
     def _ivf_add(self, rows: I64, vectors: F32, lists: I64 | None) -> None:
         assert self.centroids is not None
-        for start in range(0, len(rows), 2048):  # small blocks: the score matrix stays in cache
+        for start in range(0, len(rows), 2048):  # blocks: the score matrix stays in cache
             ids = np.ascontiguousarray(rows[start : start + 2048], np.int64)
             block = np.ascontiguousarray(vectors[start : start + 2048], np.float32)
             given = None if lists is None else np.asarray(lists[start : start + 2048], np.int64)
@@ -294,13 +317,14 @@ class LibraryIndex:
             self._ivf.add_core(len(ids), _ptr(block), _ptr(ids), _ptr(block_lists))
 
     def assign(self, vectors: F32) -> I64:
-        """The list (nearest centroid) of each row: numpy's BLAS for blocks, faiss's scan for a few
-        rows, where waking BLAS threads costs more than the product (milliseconds under load)."""
-        assert self.centroids is not None
-        if len(vectors) >= 64:
-            return np.argmax(vectors @ self.centroids.T, axis=1).astype(np.int64)
-        _, lists = self._quantizer.search(np.ascontiguousarray(vectors, np.float32), 1)
-        return np.ascontiguousarray(lists[:, 0], np.int64)
+        """The list (nearest centroid) of each row (a product with the transposed centroids, kept
+        contiguous: faiss's own flat search took milliseconds for a few rows under load)."""
+        assert self._centroids_t is not None
+        with one_thread(len(vectors)):
+            best: I64 = np.argmax(np.asarray(vectors, np.float32) @ self._centroids_t, axis=1).astype(
+                np.int64
+            )
+        return best
 
     # -- search -----------------------------------------------------------------------------
 
@@ -324,7 +348,8 @@ class LibraryIndex:
     def _rows(self, q: F32, fetch: int, exhaustive: bool) -> tuple[I64, F32]:
         if self._ivf is None:
             assert self._vectors is not None
-            scores = (self._vectors.view() @ q[0]).astype(np.float32)
+            with one_thread():
+                scores = (self._vectors.view() @ q[0]).astype(np.float32)
             scores[self._owner.view() < 0] = -np.inf
             if fetch < len(scores):
                 top = np.argpartition(-scores, fetch - 1)[:fetch]
@@ -332,6 +357,10 @@ class LibraryIndex:
                 top = np.arange(len(scores))
             top = top[np.argsort(-scores[top], kind="stable")]
             return top.astype(np.int64), scores[top]
+        import faiss
+
+        if faiss.omp_get_max_threads() != 1:
+            faiss.omp_set_num_threads(1)  # one query, one thread (see the module docstring)
         if exhaustive:
             self._ivf.nprobe = self.nlist
         try:
@@ -420,9 +449,10 @@ class LibraryIndex:
             raise ValueError(f"{faiss_path}: unreadable IVF index ({str(exc).splitlines()[0]})") from exc
         if not isinstance(ivf, faiss.IndexIVFFlat):
             raise ValueError(f"{faiss_path}: not an IVF-Flat index ({type(ivf).__name__})")
-        quantizer = faiss.downcast_index(ivf.quantizer)  # owned by ivf: keep ivf itself alive
+        quantizer: Any = faiss.downcast_index(ivf.quantizer)  # owned by ivf: keep ivf itself alive
         index._ivf, index._quantizer = ivf, quantizer
         index.centroids = quantizer.reconstruct_n(0, quantizer.ntotal).astype(np.float32)
+        index._centroids_t = np.ascontiguousarray(index.centroids.T)
         index.nlist = quantizer.ntotal
         index.nprobe = min(nprobe, index.nlist)
         index._ivf.nprobe = index.nprobe

@@ -71,7 +71,7 @@ def export_gallery(store: GalleryStore, path: Path, batch: int = 5000) -> Export
     lines = []
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
-        for identity, record in zip(chunk, store.records(chunk), strict=True):
+        for identity, record in zip(chunk, store.records(chunk, complete=False), strict=True):
             lines.append(json.dumps({"id": identity, "record": record}, separators=(",", ":")))
         for library in LIBRARIES:
             for identity, blob in zip(chunk, store.exemplar_blobs(library, chunk), strict=True):
@@ -158,7 +158,9 @@ def import_gallery(store: GalleryStore, path: Path, batch: int = 500) -> dict[in
     for start in range(0, len(items), batch):
         chunk = [items[old] for old in old_ids[start : start + batch]]
         trimmed = [
-            NewIdentity({lib: v[: store.max_exemplars] for lib, v in item.features.items()}, item.record)
+            NewIdentity(
+                {lib: np.asarray(v)[: store.max_exemplars] for lib, v in item.features.items()}, item.record
+            )
             for item in chunk
         ]
         done = store.enrol_many(trimmed)
@@ -228,4 +230,5 @@ def _array(
         raise GalleryFileError(
             f"{path}: {name}: expected {np.dtype(dtype)} of shape {shape}, got {array.dtype} {array.shape}"
         )
-    return array
+    checked: npt.NDArray[Any] = array
+    return checked

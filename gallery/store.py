@@ -47,7 +47,11 @@ _SEEN = """
 local function push_seen(key, camera, ts)
   local latest = camera .. ' ' .. ts
   local seen = redis.call('HGET', key, 'seen') or ''
-  if seen ~= '' then latest = latest .. ';' .. seen end
+  if seen == '' then  -- a new identity's only sighting is its first one (see record_fields)
+    local first = redis.call('HMGET', key, 'first_camera', 'first_ts')
+    seen = (first[1] or '') .. ' ' .. (first[2] or '')
+  end
+  latest = latest .. ';' .. seen
   local cut = 0
   for _ = 1, 5 do cut = string.find(latest, ';', cut + 1, true); if not cut then break end end
   if cut then latest = string.sub(latest, 1, cut - 1) end
@@ -191,7 +195,8 @@ local prefix, cutoff, maxlen = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local removed = {}
 for a = 4, #ARGV do
   local id = ARGV[a]
-  local ts = redis.call('HGET', prefix .. 'id:' .. id, 'last_ts')
+  local seen = redis.call('HMGET', prefix .. 'id:' .. id, 'last_ts', 'first_ts')
+  local ts = seen[1] or seen[2]  -- an identity seen once has no last_ts (record_fields)
   if ts and tonumber(ts) < cutoff then
     redis.call('DEL', prefix .. 'id:' .. id, prefix .. 'ex:fusion:' .. id, prefix .. 'ex:plate:' .. id,
       prefix .. 'ex:vehicle:' .. id)
@@ -277,22 +282,33 @@ def unavailable(client: redis.Redis, exc: BaseException) -> GalleryUnavailableEr
 
 
 def record_fields(sighting: Sighting) -> dict[str, str]:
-    """The identity hash of a new identity first seen in ``sighting`` (empty fields left out)."""
-    ts = repr(float(sighting.timestamp))
+    """The identity hash of a new identity first seen in ``sighting``, as stored.
+
+    Empty fields are left out, and so are ``last_camera``, ``last_ts`` and ``seen`` until a
+    second sighting: they equal the first sighting (:func:`complete_record` fills them in).
+    That keeps the enrolment script short and the hash small.
+    """
     fields = {
         "first_camera": sighting.camera,
-        "first_ts": ts,
-        "last_camera": sighting.camera,
-        "last_ts": ts,
+        "first_ts": repr(float(sighting.timestamp)),
         "sightings": "1",
         "plate": sighting.plate,
-        "plate_conf": repr(float(sighting.plate_confidence)),
+        "plate_conf": repr(float(sighting.plate_confidence)) if sighting.plate else "",
         "type": sighting.vehicle_type,
         "colour": sighting.colour,
         "snapshot": sighting.snapshot,
-        "seen": f"{sighting.camera} {ts}",
     }
     return {field: value for field, value in fields.items() if value != ""}
+
+
+def complete_record(stored: Mapping[str, str]) -> dict[str, str]:
+    """A stored identity hash with the fields a single sighting leaves out filled in."""
+    record = dict(stored)
+    if record and "last_camera" not in record:
+        record["last_camera"] = record.get("first_camera", "")
+        record["last_ts"] = record.get("first_ts", "")
+        record["seen"] = f"{record['last_camera']} {record['last_ts']}"
+    return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,16 +456,18 @@ class GalleryStore:
         return np.frombuffer(blob, "<f4").reshape(-1, LIBRARIES[library]).astype(np.float32)
 
     def record(self, identity: int) -> dict[str, str]:
-        """The identity's hash, decoded (empty when unknown)."""
+        """The identity's record, decoded and completed (empty when unknown)."""
         raw: Any = self.client.hgetall(f"{self.prefix}id:{identity}")
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return complete_record({k.decode(): v.decode() for k, v in raw.items()})
 
-    def records(self, identities: Sequence[int]) -> list[dict[str, str]]:
-        """Hashes of several identities in one round trip (empty dicts for unknown ones)."""
+    def records(self, identities: Sequence[int], *, complete: bool = True) -> list[dict[str, str]]:
+        """Records of several identities in one round trip (empty dicts for unknown ones);
+        ``complete=False``: as stored (see :func:`record_fields`)."""
         pipe = self.client.pipeline(transaction=False)
         for identity in identities:
             pipe.hgetall(f"{self.prefix}id:{identity}")
-        return [{k.decode(): v.decode() for k, v in raw.items()} for raw in pipe.execute()]
+        raw = [{k.decode(): v.decode() for k, v in r.items()} for r in pipe.execute()]
+        return [complete_record(r) for r in raw] if complete else raw
 
     def exemplars(self, library: str, identity: int) -> F32:
         """``(K, D)`` exemplars of one identity in one library (K may be 0)."""

@@ -63,6 +63,7 @@ def add_gallery_commands(commands: Any, bench: Any) -> None:
         "--enrolling-s", type=float, default=10.0, help="seconds of matching while another worker enrols"
     )
     b.add_argument("--enrolling-rate", type=float, default=5000.0, help="that worker's enrolments per second")
+    b.add_argument("--match-rate", type=float, default=500.0, help="matches per second meanwhile")
     b.add_argument("--config", type=Path, help="config file (gallery.nlist, nprobe, train_at)")
     b.add_argument("--workdir", type=Path, help="where the benchmark's Redis and index live (default: /tmp)")
     b.add_argument("--json", action="store_true")
@@ -308,6 +309,7 @@ def cmd_bench_gallery(args: argparse.Namespace) -> int:
         seed=args.seed,
         enrolling_rate=args.enrolling_rate,
         enrolling_s=args.enrolling_s,
+        match_rate=args.match_rate,
         options=IndexOptions(nlist=g.nlist, nprobe=g.nprobe, train_at=g.train_at),
         workdir=args.workdir,
         say=lambda text: print(f"bench gallery: {text}", file=sys.stderr, flush=True),
