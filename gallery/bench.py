@@ -75,7 +75,9 @@ def _items(vectors: F32, first: int) -> list[NewIdentity]:
     return out
 
 
-def _enroller(socket: str, namespace: str, batches: list[list[NewIdentity]], rate: float, done: Any) -> None:
+def _enroller(
+    socket: str, namespace: str, batches: list[tuple[int, list[Any]]], rate: float, done: Any
+) -> None:
     """Other workers' enrolments, replayed: the same scripts, features and IVF lists a worker
     sends, one batch every 10 ms at ``rate`` a second. Other workers normally run on other
     machines; replaying what they send puts their load on Redis and on the stream the measured
@@ -86,19 +88,20 @@ def _enroller(socket: str, namespace: str, batches: list[list[NewIdentity]], rat
     done.value = -1  # ready
     start = time.perf_counter()
     sent = 0
-    for batch in batches:
-        store.enrol_many(batch)
-        sent += len(batch)
+    for count, args in batches:
+        store.run_enrol(args)
+        sent += count
         pause = start + sent / rate - time.perf_counter()
         if pause > 0:
             time.sleep(pause)
     done.value = sent
 
 
-def _replay(gallery: Gallery, rate: float, seconds: float, seed: int) -> list[list[NewIdentity]]:
-    """The enrolments other workers would send for ``seconds``: new vehicles with their lists."""
+def _replay(gallery: Gallery, rate: float, seconds: float, seed: int) -> list[tuple[int, list[Any]]]:
+    """The enrolment scripts other workers would send for ``seconds``: new vehicles with their
+    lists, as (count, script arguments) per batch."""
     rng = np.random.default_rng(seed)
-    per_batch = max(1, int(rate * 0.01))
+    per_batch = max(1, int(rate * 0.001))
     vectors = _normalise(rng.standard_normal((int(rate * seconds), DIM), dtype=np.float32))
     index = gallery.indexes["fusion"]
     lists = index.assign(vectors) if index.trained else np.full(len(vectors), -1)
@@ -106,7 +109,11 @@ def _replay(gallery: Gallery, rate: float, seconds: float, seed: int) -> list[li
         NewIdentity({"fusion": v}, item.record, {"fusion": str(n)} if n >= 0 else {})
         for v, n, item in zip(vectors, lists.tolist(), _items(vectors, 10_000_000), strict=True)
     ]
-    return [items[i : i + per_batch] for i in range(0, len(items), per_batch)]
+    store = gallery.store
+    return [
+        (len(items[i : i + per_batch]), store.enrol_args(items[i : i + per_batch]))
+        for i in range(0, len(items), per_batch)
+    ]
 
 
 def _percentiles(ms: list[float]) -> tuple[float, float]:

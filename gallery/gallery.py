@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import redis
 
-from gallery.index import LibraryIndex
+from gallery.index import LibraryIndex, use_one_blas_thread
 from gallery.store import (
     LIBRARIES,
     TRANSIENT,
@@ -86,7 +86,7 @@ class IndexOptions:
     nlist: int = 4096
     nprobe: int = 16
     train_at: int = 65536
-    sync_interval_s: float = 0.01  # a match reads the change stream when its last read is older
+    sync_interval_s: float = 0.0  # a match reads the change stream when its last read is older
 
 
 def _unit(vector: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -108,6 +108,7 @@ class Gallery:
         index_dir: Path | None = None,
         options: IndexOptions | None = None,
     ) -> None:
+        use_one_blas_thread()  # small products on one thread (gallery.index docstring)
         self.store = store
         self.thresholds = thresholds or {"fusion": 0.9, "plate": 0.9, "vehicle": 0.9}
         self.options = options or IndexOptions()
@@ -242,20 +243,33 @@ class Gallery:
                     if library in touched:
                         touched[library][identity] = op
             for library, ops in touched.items():
-                if not ops:
-                    continue
-                ids = list(ops)
-                found = self.store.exemplars_with_lists(library, ids)
-                exemplars = [unpack(blob, library) for blob, _ in found]
-                lists = [
-                    parse_lists(text, len(rows)) for (_, text), rows in zip(found, exemplars, strict=True)
-                ]
-                self.indexes[library].set_many(ids, exemplars, lists)
-                self._maybe_train(library)
+                if ops:
+                    self._refresh(library, list(ops))
             self.position = changes[-1][0]
             total += len(changes)
             if len(changes) < 10_000:
                 return total
+
+    def _refresh(self, library: str, ids: list[int]) -> None:
+        """Re-read the exemplars (and lists) of ``ids`` in one library and apply them.
+
+        Identities new to this index with one exemplar each, the bulk of following other
+        workers' enrolments, take a vectorised path: one join, one ``add``."""
+        index = self.indexes[library]
+        found = self.store.exemplars_with_lists(library, ids)
+        size = 4 * LIBRARIES[library]
+        fresh = [n for n, (blob, _) in enumerate(found) if len(blob) == size and not index.holds(ids[n])]
+        if fresh:
+            vectors = np.frombuffer(b"".join(found[n][0] for n in fresh), "<f4").reshape(len(fresh), -1)
+            lists = np.array([int(found[n][1]) if found[n][1].isdigit() else -1 for n in fresh], np.int64)
+            index.add(np.array([ids[n] for n in fresh], np.int64), vectors.astype(np.float32), lists)
+        taken = set(fresh)
+        rest = [n for n in range(len(ids)) if n not in taken]
+        if rest:
+            exemplars = [unpack(found[n][0], library) for n in rest]
+            lists_of = [parse_lists(found[n][1], len(rows)) for n, rows in zip(rest, exemplars, strict=True)]
+            index.set_many([ids[n] for n in rest], exemplars, lists_of)
+        self._maybe_train(library)
 
     # -- matching ----------------------------------------------------------------------------
 
@@ -279,21 +293,20 @@ class Gallery:
         if time.monotonic() - self._synced_at >= self.options.sync_interval_s:
             self.sync()
         order = ["fusion", "plate"] if "plate" in units else ["vehicle"]
-        for library in order:
-            if library not in units:
-                continue
-            found = self.indexes[library].search(units[library], 1)
-            if found and found[0][1] > self.thresholds[library]:
-                identity, score = found[0]
-                lists = self._lists(units)
-                position, blobs = self.store.add_exemplars(identity, units, sighting, lists)
-                for name, blob in blobs.items():
-                    rows = unpack(blob, name)
-                    known = np.full(len(rows), -1, np.int64)
-                    known[-1] = lists.get(name, -1)  # the new exemplar is the last one
-                    self.indexes[name].set_many([identity], [rows], [known])
-                self._own.add(position)
-                return Match(identity, library, score, new=False)
+        found = self._decide(order, units)
+        if found is None and self.sync():  # before enrolling: what others wrote meanwhile, read here
+            found = self._decide(order, units)  # (cheaper than the enrol script comparing in Lua)
+        if found is not None:
+            library, identity, score = found
+            lists = self._lists(units)
+            position, blobs = self.store.add_exemplars(identity, units, sighting, lists)
+            for name, blob in blobs.items():
+                rows = unpack(blob, name)
+                known = np.full(len(rows), -1, np.int64)
+                known[-1] = lists.get(name, -1)  # the new exemplar is the last one
+                self.indexes[name].set_many([identity], [rows], [known])
+            self._own.add(position)
+            return Match(identity, library, score, new=False)
         # twins enrolled meanwhile are looked for in the deciding libraries only (2.0: never)
         compare = {library: (self.thresholds[library] if library in order else 2.0) for library in units}
         lists = self._lists(units)
@@ -318,6 +331,17 @@ class Gallery:
         if result.new:
             return Match(result.identity, order[0] if order[0] in units else "vehicle", 1.0, new=True)
         return Match(result.identity, result.library, result.score, new=False)
+
+    def _decide(
+        self, order: list[str], units: Mapping[str, npt.NDArray[np.float32]]
+    ) -> tuple[str, int, float] | None:
+        """The first library in ``order`` whose nearest identity passes its threshold."""
+        for library in order:
+            if library in units:
+                found = self.indexes[library].search(units[library], 1)
+                if found and found[0][1] > self.thresholds[library]:
+                    return library, found[0][0], found[0][1]
+        return None
 
     def _lists(self, units: Mapping[str, npt.NDArray[np.float32]]) -> dict[str, int]:
         """The IVF list of each unit feature, for libraries whose index is trained."""

