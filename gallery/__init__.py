@@ -1,8 +1,10 @@
 """The Redis-backed identity gallery: three libraries (fusion, plate, vehicle), 0.9 thresholds.
 
-Today: the data model and its atomic, race-free writes (``gallery.store``), exact in-process
-indexes kept in step through the change stream (``gallery.index``), match-or-enrol
-(``gallery.gallery``) and method 5's search post-processing (``gallery.search``). The
-million-identity index, maintenance commands and search by image come with the rest of the
-gallery issue.
+- ``gallery.store``: the Redis data model and its atomic, race-free Lua writes.
+- ``gallery.index``: per-library in-process indexes (exact, then IVF) kept in step by a stream.
+- ``gallery.gallery``: match-or-enrol (method 1), restart and rebuild, batch enrolment.
+- ``gallery.connect``: embedded or URL backends, retries, one clear error when Redis is gone.
+- ``gallery.portable``: export and import as one checked file.
+- ``gallery.search`` and ``gallery.image_search``: method 5's search by image.
+- ``gallery.bench``: ``roadwatch bench gallery``.
 """

@@ -86,7 +86,8 @@ class IndexOptions:
     nlist: int = 4096
     nprobe: int = 16
     train_at: int = 65536
-    sync_interval_s: float = 0.0  # a match reads the change stream when its last read is older
+    sync_interval_s: float = 0.01  # a match reads the change stream when its last read is older
+    enrol_sync_s: float = 0.001  # before enrolling, when its last read is older than this
 
 
 def _unit(vector: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -294,7 +295,8 @@ class Gallery:
             self.sync()
         order = ["fusion", "plate"] if "plate" in units else ["vehicle"]
         found = self._decide(order, units)
-        if found is None and self.sync():  # before enrolling: what others wrote meanwhile, read here
+        stale = time.monotonic() - self._synced_at >= self.options.enrol_sync_s
+        if found is None and stale and self.sync():  # before enrolling: what others wrote, read here
             found = self._decide(order, units)  # (cheaper than the enrol script comparing in Lua)
         if found is not None:
             library, identity, score = found
