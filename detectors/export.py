@@ -16,8 +16,6 @@ names and sizes travel in the feature graph's metadata (``roadwatch.*`` keys).
 from __future__ import annotations
 
 import json
-import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,7 @@ from onnx import TensorProto, compose, helper
 from torch import Tensor, nn
 
 from detectors.twostage import TwoStageDetector
-from reid.export import strip_metadata
+from reid.export import quiet_onnx_export, strip_metadata
 
 OPSET = 20
 
@@ -55,15 +53,7 @@ class _Head(nn.Module):
 
 
 def _export(module: nn.Module, example: tuple[Tensor, ...], path: Path, **kwargs: Any) -> None:
-    exporter_log = logging.getLogger("torch.onnx")
-    level = exporter_log.level
-    exporter_log.setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module, example, str(path), external_data=False, verbose=False, opset_version=OPSET, **kwargs
-        )
-    exporter_log.setLevel(level)
+    quiet_onnx_export(module, example, path, opset_version=OPSET, **kwargs)
     strip_metadata(path)
 
 

@@ -17,9 +17,7 @@ held-out accuracy and writes ``gate.onnx``.
 from __future__ import annotations
 
 import json
-import logging
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +35,7 @@ from detectors.npbox import iou_matrix
 from detectors.runtime import DetectorModelError, open_session
 from reid.backbone import Backbone, BackboneSpec
 from reid.data import MEAN, STD
-from reid.export import strip_metadata
+from reid.export import quiet_onnx_export, strip_metadata
 
 GATE_INPUT = (64, 64)
 VEHICLE_TYPES = ("car", "suv", "van", "truck", "bus", "motorcycle")
@@ -242,22 +240,14 @@ def score_gate(net: GateNet, samples: list[GateSample], seconds: float = 0.0) ->
 def export_gate(net: GateNet, path: Path) -> Path:
     """Write ``gate.onnx``: ``images`` ``(N, 3, 64, 64)`` → ``vehicle`` (N,), ``type``, ``colour``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    exporter_log = logging.getLogger("torch.onnx")
-    level = exporter_log.level
-    exporter_log.setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _Probabilities(net.eval()),
-            (torch.zeros(2, 3, *GATE_INPUT),),
-            str(path),
-            input_names=["images"],
-            output_names=["vehicle", "type", "colour"],
-            dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1, max=4096)}},
-            external_data=False,
-            verbose=False,
-        )
-    exporter_log.setLevel(level)
+    quiet_onnx_export(
+        _Probabilities(net.eval()),
+        (torch.zeros(2, 3, *GATE_INPUT),),
+        path,
+        input_names=["images"],
+        output_names=["vehicle", "type", "colour"],
+        dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1, max=4096)}},
+    )
     strip_metadata(path)
     return path
 

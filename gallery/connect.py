@@ -22,7 +22,7 @@ from redis.retry import Retry
 from config.redact import redact_url
 from config.schema import GalleryConfig
 from gallery.gallery import Gallery, IndexOptions
-from gallery.store import TRANSIENT, GalleryStore, GalleryUnavailableError
+from gallery.store import TRANSIENT, GalleryStore, GalleryUnavailableError, reason, unavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,7 +69,7 @@ def open_redis(cfg: GalleryConfig) -> redis.Redis:
             client = redis.Redis.from_url(cfg.redis_url, **options)
         client.ping()
     except (*TRANSIENT, OSError, redis.RedisError) as exc:
-        raise GalleryUnavailableError(f"gallery: cannot reach {describe(cfg)}: {_reason(exc)}") from None
+        raise GalleryUnavailableError(f"gallery: cannot reach {describe(cfg)}: {reason(exc)}") from None
     return client
 
 
@@ -89,8 +89,7 @@ def open_gallery(cfg: GalleryConfig, *, index_dir: Path | None = None) -> Galler
         "vehicle": cfg.vehicle_threshold,
     }
     options = IndexOptions(nlist=cfg.nlist, nprobe=cfg.nprobe, train_at=cfg.train_at)
-    with unavailable_as_error(describe(cfg)):
-        return Gallery(store, thresholds, index_dir=index_dir or cfg.data_dir / "index", options=options)
+    return Gallery(store, thresholds, index_dir=index_dir or cfg.data_dir / "index", options=options)
 
 
 @contextmanager
@@ -99,15 +98,10 @@ def unavailable_as_error(where: str) -> Iterator[None]:
     try:
         yield
     except TRANSIENT as exc:
-        raise GalleryUnavailableError(f"gallery: lost {where} (retries spent): {_reason(exc)}") from None
+        raise unavailable(where, exc) from None
 
 
 def guarded(where: str, call: Callable[[], T]) -> T:
     """``call()`` with :func:`unavailable_as_error`."""
     with unavailable_as_error(where):
         return call()
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import redis
 
-from gallery.index import LibraryIndex, use_one_blas_thread
+from gallery.index import LibraryIndex, use_one_thread
 from gallery.store import (
     LIBRARIES,
     TRANSIENT,
@@ -49,6 +49,7 @@ from gallery.store import (
     record_fields,
     unavailable,
     unpack,
+    where,
 )
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def _redis_call(method: Callable[..., _T]) -> Callable[..., _T]:
         try:
             return method(self, *args, **kwargs)
         except TRANSIENT as exc:
-            raise unavailable(self.store.client, exc) from None
+            raise unavailable(where(self.store.client), exc) from None
 
     return wrapper
 
@@ -109,7 +110,7 @@ class Gallery:
         index_dir: Path | None = None,
         options: IndexOptions | None = None,
     ) -> None:
-        use_one_blas_thread()  # small products on one thread (gallery.index docstring)
+        use_one_thread()  # small products on one thread (gallery.index docstring)
         self.store = store
         self.thresholds = thresholds or {"fusion": 0.9, "plate": 0.9, "vehicle": 0.9}
         self.options = options or IndexOptions()

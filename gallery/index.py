@@ -13,7 +13,7 @@ every worker's lists agree). New rows are assigned to their centroid in numpy an
 milliseconds per batch (``FACTS.md``). ``nprobe`` lists are scanned per query; with
 ``nprobe = nlist`` the scan is exhaustive (``search_exhaustive``).
 
-**Threads**: a gallery worker runs faiss and BLAS on one thread (``use_one_blas_thread``, set by
+**Threads**: a gallery worker runs faiss and BLAS on one thread (``use_one_thread``, set by
 ``Gallery``): on a loaded two-core machine a multi-threaded product of one row waited
 milliseconds for its second thread. Training and bulk assignment (256 rows and more) use
 every core for their duration.
@@ -53,10 +53,13 @@ def _controller() -> Any:
     return _CONTROLLER
 
 
-def use_one_blas_thread() -> None:
-    """Run BLAS on one thread in this process from now on (what a gallery worker wants: see the
-    module docstring). Switching per call instead costs milliseconds on its own."""
+def use_one_thread() -> None:
+    """Run BLAS and faiss on one thread in this process from now on (what a gallery worker
+    wants: see the module docstring). Switching per call instead costs milliseconds on its own."""
+    import faiss
+
     _controller().limit(limits=1, user_api="blas")
+    faiss.omp_set_num_threads(1)
 
 
 def bulk_threads(rows: int) -> Any:
@@ -372,10 +375,6 @@ class LibraryIndex:
                 top = np.arange(len(scores))
             top = top[np.argsort(-scores[top], kind="stable")]
             return top.astype(np.int64), scores[top]
-        import faiss
-
-        if faiss.omp_get_max_threads() != 1:
-            faiss.omp_set_num_threads(1)  # one query, one thread (see the module docstring)
         if exhaustive:
             self._ivf.nprobe = self.nlist
         try:

@@ -273,11 +273,15 @@ def where(client: redis.Redis) -> str:
     return f"Redis at {kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
 
 
-def unavailable(client: redis.Redis, exc: BaseException) -> GalleryUnavailableError:
-    """The error a lost connection becomes once the client's retries are spent."""
-    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+def reason(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def unavailable(server: str, exc: BaseException) -> GalleryUnavailableError:
+    """The error a lost connection to ``server`` becomes once the client's retries are spent."""
     return GalleryUnavailableError(
-        f"gallery: lost {where(client)} (retries spent): {reason}; change not applied"
+        f"gallery: lost {server} (retries spent): {reason(exc)}; change not applied"
     )
 
 
@@ -352,22 +356,6 @@ class GalleryStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def enrol(
-        self,
-        features: Mapping[str, npt.ArrayLike],
-        thresholds: Mapping[str, float],
-        sighting: Sighting,
-        since: str = "0-0",
-        lists: Mapping[str, int] | None = None,
-    ) -> EnrolResult:
-        """Create an identity with ``features`` unless a twin was enrolled after ``since``.
-
-        ``thresholds`` names the libraries compared with recent enrolments (a value ≥ 2 never
-        matches: that library is not compared); ``lists`` the IVF list of each feature, if known.
-        """
-        item = NewIdentity(features, record_fields(sighting), {k: str(v) for k, v in (lists or {}).items()})
-        return self.enrol_many([item], thresholds, since).results[0]
-
     def enrol_many(
         self,
         items: Sequence[NewIdentity],
@@ -377,7 +365,8 @@ class GalleryStore:
         """Enrol a batch in one atomic script (items of one batch are taken to be distinct vehicles).
 
         Each item is compared only with identities enrolled after ``since`` by other writers
-        (``thresholds`` as in :meth:`enrol`; None: no comparison, e.g. an import).
+        (``thresholds`` names the libraries compared, by their cosine threshold; a value ≥ 2
+        never matches; None: no comparison, e.g. an import).
         """
         if not items:
             return EnrolBatch([], True)
@@ -507,6 +496,21 @@ class GalleryStore:
         out: dict[int, str] = {}
         for key, value in self.client.hscan_iter(f"{self.prefix}lists:{library}", count=20_000):
             out[int(key)] = value.decode()
+        return out
+
+    def library_size(self, library: str) -> int:
+        """Identities with exemplars in ``library`` (a key scan; nothing is read)."""
+        keys: Any = self.client.scan_iter(f"{self.prefix}ex:{library}:*", count=5000)
+        return sum(1 for _ in keys)
+
+    def last_seen(self, identities: Sequence[int], batch: int = 5000) -> list[float]:
+        """When each identity was last seen (its first sighting when seen once), pipelined."""
+        out: list[float] = []
+        for start in range(0, len(identities), batch):
+            pipe = self.client.pipeline(transaction=False)
+            for identity in identities[start : start + batch]:
+                pipe.hmget(f"{self.prefix}id:{identity}", "last_ts", "first_ts")
+            out += [float(last or first) for last, first in pipe.execute() if last or first]
         return out
 
     def last_id(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -25,24 +26,32 @@ def export_onnx(net: ReidNet, input_size: tuple[int, int], path: Path) -> Path:
     model = EmbeddingModel(net).eval()
     example = torch.zeros(2, 3, *input_size)
     path.parent.mkdir(parents=True, exist_ok=True)
-    exporter_log = logging.getLogger("torch.onnx")
-    level = exporter_log.level
-    exporter_log.setLevel(logging.ERROR)  # it warns that the optional torchvision ops are absent
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (example,),
-            str(path),
-            input_names=["images"],
-            output_names=["embedding"],
-            dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1, max=65536)}},
-            external_data=False,
-            verbose=False,
-        )
-    exporter_log.setLevel(level)
+    quiet_onnx_export(
+        model,
+        (example,),
+        path,
+        input_names=["images"],
+        output_names=["embedding"],
+        dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1, max=65536)}},
+    )
     strip_metadata(path)
     return path
+
+
+def quiet_onnx_export(
+    module: torch.nn.Module, example: tuple[torch.Tensor, ...], path: Path, **kwargs: Any
+) -> None:
+    """``torch.onnx.export`` into one file (no external data), its warnings and info logs hushed
+    (it warns, for one, that the optional torchvision ops are absent); ``kwargs`` go to it."""
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, example, str(path), external_data=False, verbose=False, **kwargs)
+    finally:
+        exporter_log.setLevel(level)
 
 
 def strip_metadata(path: Path) -> None:

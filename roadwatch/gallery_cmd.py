@@ -114,18 +114,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
     def work() -> dict[str, Any]:
         store = _store(cfg)
         ids = store.identities()
-        per_library = {
-            lib: sum(1 for b in _blobs(store, lib, ids) if b) for lib in ("fusion", "plate", "vehicle")
-        }
-        last = [float(r.get("last_ts", "nan")) for r in _chunks(store, ids)]
+        libraries = ("fusion", "plate", "vehicle")
+        last = store.last_seen(ids)
         return {
             "identities": len(ids),
-            "libraries": per_library,
+            "libraries": {lib: store.library_size(lib) for lib in libraries},
             "changes": int(store.client.xlen(f"{store.prefix}changes")),
             "redis_mb": round(store.memory_bytes() / 2**20, 2),
             "oldest_last_seen": min(last) if last else None,
             "newest_last_seen": max(last) if last else None,
-            "ivf_trained": {lib: store.centroids(lib) is not None for lib in ("fusion", "plate", "vehicle")},
+            "ivf_trained": {lib: store.centroids(lib) is not None for lib in libraries},
         }
 
     summary = _guard(cfg, work)
@@ -133,20 +131,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f"{lib} {n}" for lib, n in summary["libraries"].items()
     )
     return _emit(summary, args.json, human + f"; Redis {summary['redis_mb']} MB")
-
-
-def _blobs(store: Any, library: str, ids: list[int]) -> list[bytes]:
-    out: list[bytes] = []
-    for start in range(0, len(ids), 5000):
-        out += store.exemplar_blobs(library, ids[start : start + 5000])
-    return out
-
-
-def _chunks(store: Any, ids: list[int]) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
-    for start in range(0, len(ids), 5000):
-        out += store.records(ids[start : start + 5000])
-    return out
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -301,6 +285,9 @@ def cmd_bench_gallery(args: argparse.Namespace) -> int:
 
     if args.size < 1000 or args.queries < 2:
         raise CliError(f"--size must be >= 1000 and --queries >= 2 (got {args.size}, {args.queries})")
+    for name in ("enrolling_s", "enrolling_rate", "match_rate"):
+        if not getattr(args, name) > 0:
+            raise CliError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
     cfg = _cfg(args)
     g = cfg.gallery
     summary = run_bench(

@@ -74,6 +74,8 @@ def test_bad_inputs_give_one_line_errors(tmp_path: Path, capsys: pytest.CaptureF
     (tmp_path / "x.jpg").write_bytes(b"not a jpeg")
     assert main(["search", str(tmp_path / "x.jpg"), "--config", str(config)]) == 2
     assert "not an image" in capsys.readouterr().err
+    assert main(["bench", "gallery", "--match-rate", "0"]) == 2
+    assert "--match-rate must be > 0" in capsys.readouterr().err
     unreachable = tmp_path / "u.yaml"
     unreachable.write_text("gallery:\n  redis_url: redis://127.0.0.1:1/0\n  retries: 0\n  timeout_s: 0.5\n")
     assert main(["gallery", "stats", "--config", str(unreachable)]) == 2
