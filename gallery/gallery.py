@@ -163,6 +163,9 @@ class Gallery:
         if layout != INDEX_LAYOUT or _before(position, first):  # changes after it may be trimmed away
             log.warning("%s: saved index older than the change stream; rebuilding from Redis", meta_path)
             return False
+        if position != "0-0" and not self.store.has_position(position):  # Redis was reset or replaced
+            log.warning("%s: saved index is not of this Redis's gallery; rebuilding from Redis", meta_path)
+            return False
         indexes = {}
         for library in LIBRARIES:
             path = meta_path.with_name(meta_path.stem + f".{library}.npz")

