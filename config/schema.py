@@ -366,6 +366,12 @@ class GalleryConfig(Section):
     nlist: int = Field(4096, ge=1, le=1 << 20, description="IVF lists once an index trains (see GALLERY.md).")
     nprobe: int = Field(16, ge=1, le=1 << 20, description="IVF lists scanned per query.")
     train_at: int = Field(65536, ge=1, description="Exemplars of a library at which its index trains IVF.")
+    follow_s: float = Field(
+        0.005,
+        gt=0,
+        le=10,
+        description="How often a long-running worker's follower thread reads the change stream.",
+    )
     stream_max_len: int = Field(
         1_000_000, ge=1000, description="Changes the Redis stream keeps (older saved indexes rebuild)."
     )

@@ -88,7 +88,7 @@ def open_gallery(cfg: GalleryConfig, *, index_dir: Path | None = None) -> Galler
         "plate": cfg.plate_threshold,
         "vehicle": cfg.vehicle_threshold,
     }
-    options = IndexOptions(nlist=cfg.nlist, nprobe=cfg.nprobe, train_at=cfg.train_at)
+    options = IndexOptions(nlist=cfg.nlist, nprobe=cfg.nprobe, train_at=cfg.train_at, follow_s=cfg.follow_s)
     return Gallery(store, thresholds, index_dir=index_dir or cfg.data_dir / "index", options=options)
 
 

@@ -27,6 +27,7 @@ import functools
 import gc
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,6 +45,7 @@ from gallery.store import (
     TRANSIENT,
     EnrolBatch,
     GalleryStore,
+    GalleryUnavailableError,
     NewIdentity,
     Sighting,
     record_fields,
@@ -89,6 +91,16 @@ class IndexOptions:
     train_at: int = 65536
     sync_interval_s: float = 0.01  # a match reads the change stream when its last read is older
     enrol_sync_s: float = 0.001  # before enrolling, when its last read is older than this
+    follow_s: float = 0.005  # how often the follower thread reads the stream (Gallery.follow)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """Stream entries after some position, and what Redis held for the identities they touch
+    (per library: ids, then each id's exemplar blob and IVF lists), read without the lock."""
+
+    changes: list[tuple[str, str, int, list[str]]]
+    found: dict[str, dict[int, tuple[bytes, str]]]
 
 
 def _unit(vector: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -119,7 +131,14 @@ class Gallery:
         self.position = "0-0"
         self._own: set[str] = set()  # positions of our own writes, applied locally already
         self._synced_at = -1e9
+        self._foreign_at = -1e9  # when a sync last brought another writer's change
         self.loaded_from = ""  # "saved" or "rebuilt"
+        # Guards the indexes, position and _own: matches, syncs and the follower's applying take
+        # it; the follower's Redis reads do not (see follow()).
+        self._lock = threading.RLock()
+        self._dirty: set[int] | None = None  # identities applied here while the follower reads
+        self._stop = threading.Event()
+        self._follower: threading.Thread | None = None
         self.load()
 
     # -- loading and keeping in step ---------------------------------------------------------
@@ -184,18 +203,23 @@ class Gallery:
         """Write the indexes and the stream position they reflect beside each other."""
         if self.index_dir is None:
             raise ValueError("no index directory configured")
-        self.sync()
-        meta_path = self._meta_path()
-        for library, index in self.indexes.items():
-            index.save(meta_path.with_name(meta_path.stem + f".{library}.npz"))
-        tmp = meta_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"layout": INDEX_LAYOUT, "position": self.position}))
-        tmp.replace(meta_path)
+        with self._lock:
+            self.sync()
+            meta_path = self._meta_path()
+            for library, index in self.indexes.items():
+                index.save(meta_path.with_name(meta_path.stem + f".{library}.npz"))
+            tmp = meta_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"layout": INDEX_LAYOUT, "position": self.position}))
+            tmp.replace(meta_path)
         return meta_path
 
     @_redis_call
     def rebuild(self) -> None:
         """Build the indexes from Redis alone: every identity's exemplars, read with MGET."""
+        with self._lock:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
         self.indexes = self._fresh_indexes()
         self.position, self._own = self.store.last_position(), set()
         last = self.store.last_id()
@@ -232,36 +256,147 @@ class Gallery:
 
     @_redis_call
     def sync(self) -> int:
-        """Apply changes made since the last sync (by any worker); returns how many."""
+        """Apply changes made since the last sync by other writers; returns how many (this
+        worker's own changes, applied locally when made, are stepped over and not counted)."""
         total = 0
-        self._synced_at = time.monotonic()
-        while True:
-            changes = self.store.changes_since(self.position)
-            if not changes:
-                return total
-            touched: dict[str, dict[int, str]] = {library: {} for library in LIBRARIES}
-            for position, op, identity, libraries in changes:
-                if position in self._own:
-                    self._own.discard(position)
-                    continue
+        with self._lock:
+            while True:
+                fetched = self._fetch(self.position)
+                if fetched is None:
+                    return total
+                total += self._apply(fetched, None)
+                if len(fetched.changes) < 10_000:
+                    return total
+
+    def follow(self, interval_s: float | None = None) -> None:
+        """Keep in step from a background thread that reads the change stream every
+        ``interval_s`` (default ``options.follow_s``), so matches need not read it themselves.
+
+        The thread reads Redis without the lock, then applies under it what is still newer than
+        the position; identities a match or sync applied meanwhile are re-read under the lock,
+        so a slow read never puts back an older state. Redis errors are logged and retried
+        with backoff; :meth:`close` stops the thread.
+        """
+        interval = interval_s if interval_s is not None else self.options.follow_s
+        if interval <= 0:
+            raise ValueError(f"follow interval must be positive, got {interval}")
+        if self._follower is not None:
+            return
+        self._stop.clear()
+        self._follower = threading.Thread(
+            target=self._follow, args=(interval,), name="gallery-follow", daemon=True
+        )
+        self._follower.start()
+
+    def close(self) -> None:
+        """Stop the follower thread (if any)."""
+        self._stop.set()
+        if self._follower is not None:
+            self._follower.join()
+            self._follower = None
+
+    def _follow(self, interval: float) -> None:
+        failures = 0
+        while not self._stop.wait(min(5.0, interval * 2**failures) if failures else interval):
+            try:
+                while self._follow_once() >= 10_000:
+                    pass
+                failures = 0
+            except (*TRANSIENT, GalleryUnavailableError, redis.RedisError) as exc:
+                if not failures:
+                    log.warning(
+                        "gallery follower: %s; retrying with backoff",
+                        unavailable(where(self.store.client), exc),
+                    )
+                failures = min(failures + 1, 16)
+
+    def _follow_once(self) -> int:
+        """One read of the stream by the follower; returns how many entries it read."""
+        with self._lock:
+            position = self.position
+            self._dirty = set()
+        try:
+            fetched = self._fetch(position)
+        except BaseException:
+            with self._lock:
+                self._dirty = None
+            raise
+        with self._lock:
+            dirty, self._dirty = self._dirty, None
+            if fetched is not None:
+                self._apply(fetched, dirty)
+            return 0 if fetched is None else len(fetched.changes)
+
+    def _fetch(self, position: str) -> _Fetched | None:
+        """The stream entries after ``position`` (at most 10 000) and, for every identity they
+        touch that is not one of our own writes, its exemplars and lists (Redis reads only)."""
+        changes = self.store.changes_since(position)
+        if not changes:
+            return None
+        touched: dict[str, dict[int, None]] = {library: {} for library in LIBRARIES}
+        own = self._own
+        for entry, _, identity, libraries in changes:
+            if entry not in own:
                 for library in libraries:
                     if library in touched:
-                        touched[library][identity] = op
-            for library, ops in touched.items():
-                if ops:
-                    self._refresh(library, list(ops))
-            self.position = changes[-1][0]
-            total += len(changes)
-            if len(changes) < 10_000:
-                return total
+                        touched[library][identity] = None
+        found = {
+            library: dict(zip(ids, self.store.exemplars_with_lists(library, list(ids)), strict=True))
+            for library, ids in touched.items()
+            if ids
+        }
+        return _Fetched(changes, found)
 
-    def _refresh(self, library: str, ids: list[int]) -> None:
-        """Re-read the exemplars (and lists) of ``ids`` in one library and apply them.
+    def _apply(self, fetched: _Fetched, dirty: set[int] | None) -> int:
+        """Apply the fetched entries still after the position (caller holds the lock); identities
+        in ``dirty`` or not fetched are re-read first. Returns how many were other writers'."""
+        changes = fetched.changes
+        fresh = (
+            changes
+            if _before(self.position, changes[0][0])
+            else [c for c in changes if _before(self.position, c[0])]
+        )
+        self._synced_at = time.monotonic()
+        if not fresh:
+            return 0
+        wanted: dict[str, dict[int, None]] = {library: {} for library in LIBRARIES}
+        foreign = 0
+        for entry, _, identity, libraries in fresh:
+            if entry in self._own:
+                self._own.discard(entry)
+                continue
+            foreign += 1
+            for library in libraries:
+                if library in wanted:
+                    wanted[library][identity] = None
+        for library, ids in wanted.items():
+            if not ids:
+                continue
+            have = fetched.found.get(library, {})
+            again = [i for i in ids if i not in have or (dirty is not None and i in dirty)]
+            if again:
+                have = {
+                    **have,
+                    **dict(zip(again, self.store.exemplars_with_lists(library, again), strict=True)),
+                }
+            self._refresh(library, list(ids), [have[i] for i in ids])
+        self.position = fresh[-1][0]
+        if foreign:
+            self._foreign_at = time.monotonic()
+        return foreign
+
+    def _mark(self, identities: Iterable[int]) -> None:
+        """Note identities this thread applied while the follower reads (it re-reads them)."""
+        if self._dirty is not None:
+            self._dirty.update(identities)
+
+    def _refresh(self, library: str, ids: list[int], found: list[tuple[bytes, str]]) -> None:
+        """Apply the exemplars (and lists) Redis holds for ``ids`` in one library.
 
         Identities new to this index with one exemplar each, the bulk of following other
         workers' enrolments, take a vectorised path: one join, one ``add``."""
+        self._mark(ids)
         index = self.indexes[library]
-        found = self.store.exemplars_with_lists(library, ids)
         size = 4 * LIBRARIES[library]
         fresh = [n for n, (blob, _) in enumerate(found) if len(blob) == size and not index.holds(ids[n])]
         if fresh:
@@ -280,7 +415,9 @@ class Gallery:
 
     def search(self, library: str, query: npt.ArrayLike, k: int = 1) -> list[tuple[int, float]]:
         """The ``k`` identities nearest ``query`` in one library (cosine, best first)."""
-        return self.indexes[library].search(_unit(query), k)
+        unit = _unit(query)
+        with self._lock:
+            return self.indexes[library].search(unit, k)
 
     @_redis_call
     def match(self, features: Mapping[str, npt.ArrayLike], sighting: Sighting) -> Match:
@@ -295,23 +432,35 @@ class Gallery:
         if unknown:
             raise ValueError(f"unknown libraries {sorted(unknown)}; one of {', '.join(LIBRARIES)}")
         units = {library: _unit(vector) for library, vector in features.items()}
-        if time.monotonic() - self._synced_at >= self.options.sync_interval_s:
+        with self._lock:
+            return self._match(units, sighting)
+
+    def _match(self, units: dict[str, npt.NDArray[np.float32]], sighting: Sighting) -> Match:
+        now = time.monotonic()
+        if self._follower is None and now - self._synced_at >= self.options.sync_interval_s:
             self.sync()
         order = ["fusion", "plate"] if "plate" in units else ["vehicle"]
         found = self._decide(order, units)
+        # Before enrolling, read what others wrote since the last read, when others are writing
+        # (a twin found here is cheaper than the enrol script comparing in Lua; with no other
+        # writer for a second, the script's own comparison covers the gap at no extra call).
+        others = now - self._foreign_at < 1.0
         stale = time.monotonic() - self._synced_at >= self.options.enrol_sync_s
-        if found is None and stale and self.sync():  # before enrolling: what others wrote, read here
-            found = self._decide(order, units)  # (cheaper than the enrol script comparing in Lua)
+        if found is None and others and stale and self.sync():
+            found = self._decide(order, units)
         if found is not None:
             library, identity, score = found
             lists = self._lists(units)
-            position, blobs = self.store.add_exemplars(identity, units, sighting, lists)
+            position, blobs, follows = self.store.add_exemplars(
+                identity, units, sighting, lists, since=self.position
+            )
             for name, blob in blobs.items():
                 rows = unpack(blob, name)
                 known = np.full(len(rows), -1, np.int64)
                 known[-1] = lists.get(name, -1)  # the new exemplar is the last one
                 self.indexes[name].set_many([identity], [rows], [known])
-            self._own.add(position)
+            self._mark((identity,))
+            self._step_over(position, follows)
             return Match(identity, library, score, new=False)
         # twins enrolled meanwhile are looked for in the deciding libraries only (2.0: never)
         compare = {library: (self.thresholds[library] if library in order else 2.0) for library in units}
@@ -323,20 +472,26 @@ class Gallery:
             if "STALE" not in str(exc):
                 raise
             self.sync()  # over 2 000 changes behind: catch up, then compare with the rest in Redis
-            return self.match(features, sighting)
+            return self._match(units, sighting)
         result = batch.results[0]
         if result.new:
+            self._mark((result.identity,))
             for name, unit in units.items():
                 known = np.array([lists.get(name, -1)], np.int64)
                 self.indexes[name].add([result.identity], unit[None], known)
                 self._maybe_train(name)
-        if batch.follows_since:  # nothing else happened since our position: step over our own write
-            self.position = result.position
-        else:
-            self._own.add(result.position)
+        self._step_over(result.position, batch.follows_since)
         if result.new:
             return Match(result.identity, order[0] if order[0] in units else "vehicle", 1.0, new=True)
         return Match(result.identity, result.library, result.score, new=False)
+
+    def _step_over(self, position: str, follows: bool) -> None:
+        """Account for this worker's own change at ``position``, applied locally already: when
+        nothing else landed since our position, move past it; else skip it at the next sync."""
+        if follows:
+            self.position = position
+        else:
+            self._own.add(position)
 
     def _decide(
         self, order: list[str], units: Mapping[str, npt.NDArray[np.float32]]
@@ -369,6 +524,10 @@ class Gallery:
         batch n + 1 (unit features, IVF lists) and adds batch n − 1 to the local indexes. Other
         workers pick the batches up from the change stream.
         """
+        with self._lock:
+            return self._enrol_batches(batches, pipelined)
+
+    def _enrol_batches(self, batches: Iterable[Sequence[NewIdentity]], pipelined: bool) -> list[int]:
         chain = {"since": self.position}
 
         def send(items: list[NewIdentity]) -> EnrolBatch:  # runs batches one after another, in order
@@ -404,17 +563,32 @@ class Gallery:
         ids += [r.identity for r in batch.results]
         if not batch.results:
             return
+        self._mark(r.identity for r in batch.results)
         for library in LIBRARIES:
-            owners, vectors, lists = [], [], []
-            for result, item in zip(batch.results, items, strict=True):
-                if library in item.features:
-                    rows = np.asarray(item.features[library], np.float32).reshape(-1, LIBRARIES[library])
-                    owners.append(np.full(len(rows), result.identity, np.int64))
+            having = [
+                (r.identity, item)
+                for r, item in zip(batch.results, items, strict=True)
+                if library in item.features
+            ]
+            if not having:
+                continue
+            arrays = [np.asarray(item.features[library], np.float32) for _, item in having]
+            if all(a.ndim == 1 for a in arrays):  # one exemplar each (the usual case): one stack, one add
+                texts = [item.lists.get(library, "") for _, item in having]
+                self.indexes[library].add(
+                    np.array([identity for identity, _ in having], np.int64),
+                    np.stack(arrays),
+                    np.array([int(t) if t.isdigit() else -1 for t in texts], np.int64),
+                )
+            else:
+                owners, vectors, lists = [], [], []
+                for (identity, item), array in zip(having, arrays, strict=True):
+                    rows = array.reshape(-1, LIBRARIES[library])
+                    owners.append(np.full(len(rows), identity, np.int64))
                     vectors.append(rows)
                     lists.append(parse_lists(item.lists.get(library, ""), len(rows)))
-            if owners:
                 _add_rows(self.indexes[library], owners, vectors, lists)
-                self._maybe_train(library)
+            self._maybe_train(library)
         in_step[0] = in_step[0] and batch.follows_since
         if in_step[0]:
             self.position = batch.results[-1].position

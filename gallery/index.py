@@ -116,8 +116,10 @@ class LibraryIndex:
         self._head = _Grow(np.int64, fill=-1)  # identity -> first row
         self._vectors: _Grow | None = _Grow(np.float32, width=dim)  # exact mode only
         self._ivf: Any = None
+        self._quantizer: Any = None
         self.centroids: F32 | None = None
         self._centroids_t: F32 | None = None
+        self._probed: tuple[bytes, int] | None = None  # (last IVF query, its nearest list)
         self.identities = 0
         self.live_rows = 0
         self.dead_rows = 0
@@ -337,8 +339,15 @@ class LibraryIndex:
 
     def assign(self, vectors: F32) -> I64:
         """The list (nearest centroid) of each row (a product with the transposed centroids, kept
-        contiguous: faiss's own flat search took milliseconds for a few rows under load)."""
+        contiguous: faiss's own flat search took milliseconds for a few rows under load).
+
+        A single row equal to the last query searched takes that search's nearest list (a
+        match searches a sighting's feature, then enrols or adds that same feature)."""
         assert self._centroids_t is not None
+        if len(vectors) == 1 and self._probed is not None:
+            row = np.ascontiguousarray(vectors, np.float32).reshape(-1)
+            if row.tobytes() == self._probed[0]:
+                return np.array([self._probed[1]], np.int64)
         with bulk_threads(len(vectors)):
             best: I64 = np.argmax(np.asarray(vectors, np.float32) @ self._centroids_t, axis=1).astype(
                 np.int64
@@ -375,10 +384,12 @@ class LibraryIndex:
                 top = np.arange(len(scores))
             top = top[np.argsort(-scores[top], kind="stable")]
             return top.astype(np.int64), scores[top]
-        if exhaustive:
-            self._ivf.nprobe = self.nlist
-        try:
-            scores, rows = self._ivf.search(q, fetch)
+        nprobe = self.nlist if exhaustive else min(self.nprobe, self.nlist)
+        self._ivf.nprobe = nprobe
+        try:  # the coarse step by hand, so its nearest list serves a following assign()
+            near, lists = self._quantizer.search(q, nprobe)
+            self._probed = (q.tobytes(), int(lists[0, 0]))
+            scores, rows = self._ivf.search_preassigned(q, fetch, lists, near)
         finally:
             self._ivf.nprobe = min(self.nprobe, self.nlist)
         return rows[0], scores[0]

