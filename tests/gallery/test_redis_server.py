@@ -165,3 +165,46 @@ def test_the_embedded_server_keeps_its_data_in_the_data_dir(tmp_path: Path) -> N
     again = open_gallery(cfg)
     assert again.match({"vehicle": v}, Sighting("c9", 2.0)).identity == made.identity
     again.store.client.shutdown(save=True)
+
+
+def test_a_follower_rides_out_a_lost_server(
+    server: tuple[int, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    from gallery.store import Sighting
+
+    port, tmp = server
+    cfg = _cfg(port, tmp, retries=0, timeout_s=0.5, follow_s=0.005)
+    rng = np.random.default_rng(2)
+
+    def enrol(gallery: object, count: int) -> None:
+        for i in range(count):
+            v = rng.normal(size=128)
+            gallery.match({"vehicle": v / np.linalg.norm(v)}, Sighting("c1", float(i)))  # type: ignore[attr-defined]
+
+    def wait_for(gallery: object, count: int) -> int:
+        deadline = time.time() + 20
+        while len(gallery.indexes["vehicle"]) < count and time.time() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.02)
+        return len(gallery.indexes["vehicle"])  # type: ignore[attr-defined]
+
+    follower = open_gallery(cfg, index_dir=None)
+    follower.follow()
+    try:
+        enrol(open_gallery(cfg, index_dir=None), 5)
+        assert wait_for(follower, 5) == 5
+        subprocess.run(["pkill", "-9", "-f", f"redis-server 127.0.0.1:{port}"], check=True)
+        time.sleep(0.5)
+        assert follower._follower is not None
+        assert follower._follower.is_alive()  # no exception ended the thread
+        warnings = [r.getMessage() for r in caplog.records if "gallery follower" in r.getMessage()]
+        assert len(warnings) == 1  # said once, not every 5 ms
+        assert f"lost Redis at 127.0.0.1:{port}" in warnings[0]
+        process = _start(port, tmp)  # back, with its append-only file
+        try:
+            enrol(open_gallery(cfg, index_dir=None), 3)
+            assert wait_for(follower, 8) == 8  # caught up once the server answered again
+        finally:
+            process.kill()
+            process.wait()
+    finally:
+        follower.close()
