@@ -52,3 +52,26 @@ def batched_nms(
         return np.zeros(0, np.int64)
     shifted = boxes + ((boxes.max() + 1) * groups.astype(np.float32))[:, None]
     return nms(shifted, scores, iou, limit)
+
+
+def kind_scores(
+    probs: npt.NDArray[np.floating], plate: int | None
+) -> tuple[npt.NDArray[np.int64], F32, npt.NDArray[np.int64]]:
+    """Label, score and kind (0 vehicle, 1 plate) of each region from its class probabilities.
+
+    ``probs`` is ``(K, 1 + C)`` with background first; ``plate`` is the plate's 0-based class
+    (None: no plate class). A region scores the probability of its kind, not of one class: a
+    vehicle's score is the sum over the vehicle types (the type is a category, its label the
+    likeliest type), a plate's is the plate probability, and the larger of the two decides.
+    So a vehicle whose type is uncertain (car or suv) is still confidently a vehicle.
+    """
+    fg = np.asarray(probs, np.float64)[:, 1:]
+    if plate is None:
+        return fg.argmax(1).astype(np.int64), fg.sum(1).astype(np.float32), np.zeros(len(fg), np.int64)
+    vehicle = fg.copy()
+    vehicle[:, plate] = -1.0
+    vehicle_mass = fg.sum(1) - fg[:, plate]
+    is_plate = fg[:, plate] > vehicle_mass
+    label = np.where(is_plate, plate, vehicle.argmax(1)).astype(np.int64)
+    score = np.where(is_plate, fg[:, plate], vehicle_mass).astype(np.float32)
+    return label, score, is_plate.astype(np.int64)

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from detectors.npbox import batched_nms
+from detectors.npbox import batched_nms, kind_scores
 from detectors.pipeline import Found
 
 RPN_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
@@ -199,12 +199,12 @@ class OnnxDetector:
         refined = decode(box_deltas.astype(np.float32), boxes, HEAD_WEIGHTS)
         refined[:, 0::2] = refined[:, 0::2].clip(0, size[1])
         refined[:, 1::2] = refined[:, 1::2].clip(0, size[0])
-        label = probs[:, 1:].argmax(1)
-        score = probs[:, 1:].max(1).astype(np.float32)
+        classes = self.meta.classes
+        label, score, kind = kind_scores(probs, classes.index("plate") if "plate" in classes else None)
         found: list[Found] = []
         for i in range(len(proposals)):
             mine = (owner == i) & (score >= self.score_floor)
-            b, s, c = refined[mine], score[mine], label[mine].astype(np.int64)
-            keep = batched_nms(b, s, c, self.iou)
+            b, s, c = refined[mine], score[mine], label[mine]
+            keep = batched_nms(b, s, kind[mine], self.iou)  # a vehicle is one box whatever its type
             found.append((b[keep], s[keep], c[keep]))
         return found

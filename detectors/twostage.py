@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from detectors.boxes import box_iou, clip_boxes, decode, encode, make_anchors
 from detectors.nms import batched_nms
+from detectors.npbox import kind_scores
 from detectors.pyramid import FPN, BalancedFeaturePyramid
 from detectors.roi_align import roi_align
 from detectors.sampling import SamplerSpec, sample_regions
@@ -100,6 +101,7 @@ class TwoStageDetector(nn.Module):
     def __init__(self, spec: DetectorSpec) -> None:
         super().__init__()
         self.spec = spec
+        self._plate = spec.classes.index("plate") if "plate" in spec.classes else None
         self.backbone = Backbone(spec.backbone)
         levels = len(spec.anchor_sizes)
         in_channels = [w * spec.backbone.expansion for w in spec.backbone.widths][-levels:]
@@ -208,10 +210,15 @@ class TwoStageDetector(nn.Module):
             p, d = probs[start : start + len(r)], box_deltas[start : start + len(r)]
             start += len(r)
             boxes = clip_boxes(decode(d, r, HEAD_WEIGHTS), *size)
-            score, label = p[:, 1:].max(1)
+            label_np, score_np, kind_np = kind_scores(p.numpy(), self._plate)  # one rule with the runtime
+            score, label, kind = (
+                torch.from_numpy(score_np),
+                torch.from_numpy(label_np),
+                torch.from_numpy(kind_np),
+            )
             keep = score >= score_threshold
-            boxes, score, label = boxes[keep], score[keep], label[keep] + 1
-            kept = batched_nms(boxes, score, label, iou)
+            boxes, score, label, kind = boxes[keep], score[keep], label[keep] + 1, kind[keep]
+            kept = batched_nms(boxes, score, kind, iou)  # a vehicle is one box whatever its type
             out.append(RawDetections(boxes[kept], score[kept], label[kept]))
         return out
 

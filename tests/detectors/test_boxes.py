@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -66,3 +67,25 @@ def test_training_boxes_are_checked_and_clipped() -> None:
 def test_malformed_training_boxes_name_the_file_and_box(box: list[float], message: str) -> None:
     with pytest.raises(ValueError, match=rf"labels/x\.txt: box 0 .*{message}"):
         check_target_boxes(torch.tensor([box]), torch.tensor([0]), 8, 8, "labels/x.txt")
+
+
+def test_kind_scores_sum_the_vehicle_types() -> None:
+    from detectors.npbox import kind_scores
+
+    # background, car, suv, plate
+    probs = np.array(
+        [
+            [0.20, 0.35, 0.30, 0.15],  # unsure car or suv, surely a vehicle: 0.65, labelled car
+            [0.10, 0.20, 0.25, 0.45],  # vehicle 0.45 vs plate 0.45: a tie stays a vehicle (suv)
+            [0.10, 0.20, 0.20, 0.50],  # plate 0.50 beats vehicle 0.40
+            [0.90, 0.05, 0.03, 0.02],  # background: low scores either way
+        ]
+    )
+    label, score, kind = kind_scores(probs, plate=2)
+    assert label.tolist() == [0, 1, 2, 0]
+    np.testing.assert_allclose(score, [0.65, 0.45, 0.50, 0.08], atol=1e-6)
+    assert kind.tolist() == [0, 0, 1, 0]
+    label, score, kind = kind_scores(probs[:, :3], plate=None)  # no plate class: every class a vehicle
+    assert label.tolist() == [0, 1, 0, 0]
+    np.testing.assert_allclose(score, [0.65, 0.45, 0.40, 0.08], atol=1e-6)
+    assert kind.tolist() == [0, 0, 0, 0]
