@@ -124,13 +124,15 @@ class AugmentSpec:
     rotate_deg: float = 10.0
     jitter_p: float = 0.5
     jitter: float = 0.25
+    grey_p: float = 0.0
     erase_p: float = 0.5
     erase_area: tuple[float, float] = (0.02, 0.2)
 
 
 def augment(image: Image, size: tuple[int, int], spec: AugmentSpec, rng: np.random.Generator) -> Image:
     """Random-area/aspect crop resized to ``size`` (H, W), then flip (p1), rotation (p2),
-    brightness/contrast/saturation jitter (p3), and random erasing."""
+    brightness/contrast/saturation jitter (p3), grey conversion (``grey_p``: what an infrared
+    camera shows; not drawn when 0) and random erasing."""
     h, w = image.shape[:2]
     for _ in range(10):
         area = h * w * rng.uniform(*spec.area)
@@ -152,6 +154,8 @@ def augment(image: Image, size: tuple[int, int], spec: AugmentSpec, rng: np.rand
         )
     if rng.random() < spec.jitter_p:
         out = _jitter(out, spec.jitter, rng)
+    if spec.grey_p > 0 and rng.random() < spec.grey_p:
+        out = np.repeat(cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_BGR2GRAY)[..., None], 3, axis=2)
     if rng.random() < spec.erase_p:
         out = _erase(out, spec.erase_area, rng)
     return np.ascontiguousarray(out)

@@ -4,8 +4,9 @@ Protocol (VeRi-776): queries are ``image_query``, the gallery is ``image_test``;
 query, gallery crops of the same identity from the same camera are ignored, so a match must
 come from another camera. ``vehicle`` uses every crop; ``plate`` only crops that show a
 plate, on both sides; ``fusion`` uses every crop and compares two crops with plates by their
-fused 256-d feature (a plated query counts a plateless item's plate half as 0; a plateless query
-compares vehicle features only: ``reid.metrics.fused_similarity``).
+fused 256-d feature (a plated query counts a plateless item's plate half as
+``reid.missing_plate_cosine``; a plateless query compares vehicle features only:
+``reid.metrics.fused_similarity``).
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def evaluate_reid(
             g["cams"][gp],
         ),
         "fusion": evaluate_retrieval(
-            fused_similarity(q["vehicle"], q["plate"], qp, g["vehicle"], g["plate"], gp),
+            fused_similarity(
+                q["vehicle"], q["plate"], qp, g["vehicle"], g["plate"], gp, reid.missing_plate_cosine
+            ),
             q["ids"],
             g["ids"],
             q["cams"],

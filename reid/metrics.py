@@ -240,25 +240,29 @@ def fused_similarity(
     g_vehicle: npt.ArrayLike,
     g_plate: npt.ArrayLike,
     g_has_plate: npt.ArrayLike,
+    missing_plate: float = 0.0,
 ) -> npt.NDArray[np.float64]:
-    """Similarity of fused vehicle+plate features; a missing plate half counts as 0.
+    """Similarity of fused vehicle+plate features; a missing plate half counts as ``missing_plate``.
 
     roadwatch fuses an item's L2-normalised vehicle embedding ``v`` and plate embedding ``p``
     (128-d each) by concatenating and renormalising: ``f = [v, p] / sqrt(2)``. The cosine of two
     fused features is then the mean of the two cosines. The query decides the scale of its row::
 
         query and item have a plate:    s = 0.5 * cos(v, v') + 0.5 * cos(p, p')
-        query has one, the item not:    s = 0.5 * cos(v, v')            (plate half unknown: 0)
+        query has one, the item not:    s = 0.5 * cos(v, v') + 0.5 * m  (plate half unknown: m)
         query has no plate:             s = cos(v, v')                  (vehicle halves only)
 
     Why: every score in one query's ranking must be on one scale. Comparing a plated query with
     a plateless item by the vehicle cosine alone puts that item on a different scale, so a
     look-alike seen without a plate (vehicle cosine 0.9) would outrank the true match whose
-    plate agrees (0.5 * 0.3 + 0.5 * 1.0). An unknown plate half contributes what an unrelated
-    plate does on average, about 0 (the BN-neck embedding is centred). Measured on the
-    synthetic held-out split with a perfect plate oracle: Rank-1 of plated queries 0.86 with
-    the vehicle fallback, 0.97 with this rule (``docs/REID.md``). A plateless query compares
-    vehicle halves with every item, as the gallery's vehicle library does.
+    plate agrees (0.5 * 0.3 + 0.5 * 1.0). The unknown plate cosine ``m`` is a prior: 0 (what an
+    unrelated plate gives, the BN-neck embedding being centred) ranks every plated impostor
+    above a plateless true match with the same vehicle cosine; roadwatch uses the midpoint
+    between the typical cosine of equal plates and of different plates
+    (``reid.missing_plate_cosine``, chosen on the validation identities, ``docs/REID.md``), so
+    a plate that disagrees counts against an item and an unknown one counts neither way. A
+    plateless query compares vehicle halves with every item, as the gallery's vehicle library
+    does.
 
     Args:
         q_vehicle: ``(Q, Dv)`` query vehicle embeddings (normalised here; need not be already).
@@ -268,13 +272,18 @@ def fused_similarity(
         g_vehicle: ``(G, Dv)`` gallery vehicle embeddings.
         g_plate: ``(G, Dp)`` gallery plate embeddings; same rule as ``q_plate``.
         g_has_plate: ``(G,)`` bool.
+        missing_plate: Plate cosine assumed when the query has a plate and the item has none,
+            in [-1, 1].
 
     Returns:
         ``(Q, G)`` float64 in [-1, 1], never NaN. Q or G may be 0.
 
     Raises:
-        ValueError: Shapes disagree, a flag array is not boolean, or a used row holds NaN/inf.
+        ValueError: Shapes disagree, a flag array is not boolean, a used row holds NaN/inf, or
+            ``missing_plate`` is outside [-1, 1].
     """
+    if not -1.0 <= missing_plate <= 1.0:  # also refuses NaN
+        raise ValueError(f"missing_plate must be a cosine in [-1, 1], got {missing_plate}")
     qv = _features(q_vehicle, "q_vehicle")
     gv = _features(g_vehicle, "g_vehicle")
     n_query, n_gallery = qv.shape[0], gv.shape[0]
@@ -292,5 +301,5 @@ def fused_similarity(
     vehicle = cosine_similarity(qv, gv)  # (Q, G)
     plate = cosine_similarity(qp, gp)  # (Q, G)
     both = q_flags[:, None] & g_flags[None, :]  # (Q, G)
-    fused = 0.5 * vehicle + np.where(both, 0.5 * plate, 0.0)  # (Q, G)
+    fused = 0.5 * vehicle + 0.5 * np.where(both, plate, missing_plate)  # (Q, G)
     return np.where(q_flags[:, None], fused, vehicle)

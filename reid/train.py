@@ -29,7 +29,7 @@ from reid.data import AugmentSpec, PKSampler, ReidItem, augment, load_split, to_
 from reid.losses import batch_hard_triplet_loss, bn_regularizer, classification_loss, distillation_loss
 from reid.nets import PLATE_SPEC, VEHICLE_SPEC, PlateTextHead, Pooling, ReidNet, build_net, encode_plate_text
 
-VEHICLE_AUGMENT = AugmentSpec()
+VEHICLE_AUGMENT = AugmentSpec(grey_p=0.3)  # one camera in five of the synthetic world is infrared
 PLATE_AUGMENT = AugmentSpec(area=(0.8, 1.0), aspect=(0.85, 1.15), flip_p=0.0, rotate_p=0.3, rotate_deg=4.0)
 LOG_EVERY = 10
 

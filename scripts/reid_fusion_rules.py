@@ -1,13 +1,19 @@
-"""Fused ranking: the one-scale rule roadwatch uses vs comparing plateless items by vehicle only.
+"""Fused ranking rules, measured: the plate prior for plateless items, and the older rules.
 
     .venv/bin/python scripts/reid_fusion_rules.py --json
 
-Embeds the held-out query/gallery split with the shipped models (or ``--models DIR``) and
-scores fusion twice: ``one_scale`` (``reid.metrics.fused_similarity``: a plated query counts a
-plateless item's plate half as 0) and ``vehicle_fallback`` (a plated query compares a plateless
-item by the vehicle cosine alone, the rule of the first version). Also ``plate_oracle``:
-the same two rules with the plate cosine replaced by 1 for equal plate text, else 0, which
-bounds what a perfect plate reader could add to these vehicle features.
+Embeds the validation crops and the held-out query/gallery split with the shipped models (or
+``--models DIR``) and scores fusion (``reid.metrics.fused_similarity``) for a sweep of
+``missing_plate``, the plate cosine a plated query assumes for an item without a plate:
+
+- ``validation``: every validation crop queries all the others (VeRi junk rule: same identity
+  and camera ignored). This is where ``reid.missing_plate_cosine`` is chosen; the report also
+  gives the midpoint between the median cosine of equal and of different plates there.
+- ``held_out``: the evaluation split of ``roadwatch eval reid``, for the record.
+- ``vehicle_fallback``: a plated query compares a plateless item by the vehicle cosine alone
+  (the first version's rule), on the held-out split.
+- ``plate_oracle``: the plate cosine replaced by 1 for equal plate text, else 0, which bounds
+  what a perfect plate reader could add to these vehicle features.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,11 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.schema import ReidConfig
 from formats import read_veri
-from reid.data import load_items
+from reid.data import ReidItem, load_items
 from reid.embedder import Embedder
-from reid.metrics import cosine_similarity, evaluate_retrieval
+from reid.metrics import cosine_similarity, evaluate_retrieval, fused_similarity
 
 MODELS = Path(__file__).resolve().parent.parent / "reid" / "models"
+PRIORS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8)
 
 
 def main() -> int:
@@ -38,38 +46,61 @@ def main() -> int:
     args = parser.parse_args()
     reid = ReidConfig()
     splits = read_veri(args.data)
-    query = load_items(splits["query"], reid.plate_input)
-    gallery = load_items(splits["test"], reid.plate_input)
     embedder = Embedder.from_files(args.models / "vehicle.onnx", args.models / "plate.onnx", threads=2)
 
-    def embed(items: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+    def embed(items: list[ReidItem]) -> dict[str, Any]:
         vehicles = embedder.embed_vehicles([it.vehicle for it in items]).vectors
         has = np.array([it.plate is not None for it in items])
         plates = np.zeros_like(vehicles)
         plates[has] = embedder.embed_plates([it.plate for it in items if it.plate is not None]).vectors
-        return vehicles, plates, has
+        ids = np.array([it.identity for it in items])
+        cams = np.array([it.camera for it in items])
+        return {"v": vehicles, "p": plates, "has": has, "ids": ids, "cams": cams, "items": items}
 
-    qv, qp, qh = embed(query)
-    gv, gp, gh = embed(gallery)
-    vehicle = cosine_similarity(qv, gv)
-    both = qh[:, None] & gh[None, :]
-    texts = sorted({it.plate_text for it in query + gallery})
-    oracle_q = np.array([texts.index(it.plate_text) if it.plate is not None else -1 for it in query])
-    oracle_g = np.array([texts.index(it.plate_text) if it.plate is not None else -2 for it in gallery])
-    plate_sims = {
-        "learnt": cosine_similarity(qp, gp),
-        "plate_oracle": (oracle_q[:, None] == oracle_g[None, :]) * 1.0,
+    def score(sim: np.ndarray, q: dict[str, Any], g: dict[str, Any]) -> dict[str, float]:
+        s = evaluate_retrieval(sim, q["ids"], g["ids"], q["cams"], g["cams"])
+        return {"mAP": round(s.mAP, 4), "rank1": round(s.rank1, 4)}
+
+    def fused(q: dict[str, Any], g: dict[str, Any], prior: float) -> np.ndarray:
+        return fused_similarity(q["v"], q["p"], q["has"], g["v"], g["p"], g["has"], prior)
+
+    val = embed(load_items(splits["val"], reid.plate_input))
+    query = embed(load_items(splits["query"], reid.plate_input))
+    gallery = embed(load_items(splits["test"], reid.plate_input))
+    report: dict[str, Any] = {"validation": {}, "held_out": {}}
+    for prior in PRIORS:
+        report["validation"][str(prior)] = score(fused(val, val, prior), val, val)
+        report["held_out"][str(prior)] = score(fused(query, gallery, prior), query, gallery)
+    both = val["has"][:, None] & val["has"][None, :]
+    same_id = val["ids"][:, None] == val["ids"][None, :]
+    other_cam = val["cams"][:, None] != val["cams"][None, :]
+    plate_cos = cosine_similarity(val["p"], val["p"])
+    equal, different = np.median(plate_cos[both & same_id & other_cam]), np.median(plate_cos[both & ~same_id])
+    report["validation_plate_cosine"] = {
+        "equal_median": round(float(equal), 4),
+        "different_median": round(float(different), 4),
+        "midpoint": round(float(equal + different) / 2, 4),
+        "best_prior": max(PRIORS, key=lambda p: report["validation"][str(p)]["mAP"]),
     }
-    ids = (np.array([it.identity for it in query]), np.array([it.identity for it in gallery]))
-    cams = (np.array([it.camera for it in query]), np.array([it.camera for it in gallery]))
-    report = {}
-    for name, plate in plate_sims.items():
-        one_scale = np.where(qh[:, None], 0.5 * vehicle + np.where(both, 0.5 * plate, 0.0), vehicle)
-        fallback = np.where(both, 0.5 * vehicle + 0.5 * plate, vehicle)
-        for rule, sim in (("one_scale", one_scale), ("vehicle_fallback", fallback)):
-            scores = evaluate_retrieval(sim, ids[0], ids[1], cams[0], cams[1])
-            report[f"{name}/{rule}"] = {"mAP": scores.mAP, "rank1": scores.rank1}
-    print(json.dumps(report) if args.json else report)
+
+    vehicle = cosine_similarity(query["v"], gallery["v"])
+    both = query["has"][:, None] & gallery["has"][None, :]
+    fallback = np.where(both, 0.5 * vehicle + 0.5 * cosine_similarity(query["p"], gallery["p"]), vehicle)
+    report["vehicle_fallback"] = score(fallback, query, gallery)
+    texts = sorted({it.plate_text for it in query["items"] + gallery["items"]})
+    code = {text: i for i, text in enumerate(texts)}
+    oracle_q = np.array([code[it.plate_text] if it.plate is not None else -1 for it in query["items"]])
+    oracle_g = np.array([code[it.plate_text] if it.plate is not None else -2 for it in gallery["items"]])
+    oracle = (oracle_q[:, None] == oracle_g[None, :]) * 1.0
+    report["plate_oracle"] = {
+        str(prior): score(
+            np.where(query["has"][:, None], 0.5 * vehicle + 0.5 * np.where(both, oracle, prior), vehicle),
+            query,
+            gallery,
+        )
+        for prior in (0.0, reid.missing_plate_cosine)
+    }
+    print(json.dumps(report) if args.json else json.dumps(report, indent=1))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -59,3 +60,16 @@ def test_pk_sampler_draws_p_identities_times_k() -> None:
 def test_pk_sampler_refuses_impossible_batches(labels: list[int], p: int, k: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PKSampler(labels, p, k, np.random.default_rng(0))
+
+
+def test_augment_grey_conversion_makes_the_channels_equal() -> None:
+    image = np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    off = {"area": (1.0, 1.0), "aspect": (1.0, 1.0), "flip_p": 0, "rotate_p": 0, "jitter_p": 0, "erase_p": 0}
+    grey = augment(image, (24, 24), AugmentSpec(**off, grey_p=1.0), np.random.default_rng(0))  # type: ignore[arg-type]
+    assert grey.shape == (24, 24, 3)
+    assert (grey[..., 0] == grey[..., 1]).all()
+    assert (grey[..., 1] == grey[..., 2]).all()
+    expected = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    np.testing.assert_array_equal(grey[..., 0], expected)
+    colour = augment(image, (24, 24), AugmentSpec(**off, grey_p=0.0), np.random.default_rng(0))  # type: ignore[arg-type]
+    np.testing.assert_array_equal(colour, image)

@@ -447,6 +447,26 @@ def test_fused_similarity_hand_computed(
     np.testing.assert_allclose(sim, [expected], atol=1e-12)
 
 
+def test_fused_similarity_missing_plate_prior_fills_only_the_unknown_plate_half() -> None:
+    # Plated query v (1,0) p (1,0), prior 0.4: g0, g1 keep their plate cosines (0 and R2); the
+    # plateless g2, g3 get 0.5*vehicle + 0.5*0.4. A plateless query ignores the prior.
+    args = (np.array(G_VEHICLE), np.array(G_PLATE), np.array(G_HAS_PLATE))
+    plated = fused_similarity(np.array([[1.0, 0.0]]), np.array([[1.0, 0.0]]), np.array([True]), *args, 0.4)
+    np.testing.assert_allclose(plated, [[0.5, R2, 0.2, 0.7]], atol=1e-12)
+    plateless = fused_similarity(
+        np.array([[1.0, 1.0]]), np.array([[NAN, NAN]]), np.array([False]), *args, 0.4
+    )
+    np.testing.assert_allclose(plateless, [[R2, 1.0, R2, R2]], atol=1e-12)
+
+
+@pytest.mark.parametrize("prior", [1.5, -1.01, NAN])
+def test_fused_similarity_rejects_a_prior_that_is_no_cosine(prior: float) -> None:
+    with pytest.raises(ValueError, match="missing_plate must be a cosine"):
+        fused_similarity(
+            np.ones((1, 2)), np.ones((1, 2)), [True], np.ones((1, 2)), np.ones((1, 2)), [False], prior
+        )
+
+
 def test_fused_similarity_equals_cosine_of_concatenated_features_when_both_have_plates() -> None:
     rng = np.random.default_rng(0)
     qv, qp, gv, gp = (rng.normal(size=(n, 8)) for n in (3, 3, 5, 5))
