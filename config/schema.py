@@ -264,6 +264,12 @@ class DetectorTrainConfig(Section):
     second_pass_p: float = Field(
         0.5, ge=0, le=1, description="Share of inputs showing the second pass's up-sampled view (seed 000)."
     )
+    bn_views: int = Field(
+        400,
+        ge=0,
+        le=100_000,
+        description="Training views that re-estimate the BatchNorm statistics after the last step; 0: off.",
+    )
     seed: int = Field(0, ge=0, description="Seed of initialisation, sampling and augmentation.")
     threads: int = Field(2, ge=1, le=256, description="Torch threads.")
     checkpoint_every: int = Field(250, ge=1, description="Steps between checkpoints.")

@@ -4,6 +4,8 @@ Per step: draw ``images_per_step`` training images (a seeded permutation, epoch 
 flip some horizontally, and add up the RPN losses (objectness on 256 sampled anchors, smooth
 L1 on the positives) and the head losses (cross-entropy and smooth L1 on regions drawn by
 IoU-balanced sampling, seed 003); one Adam step. Checkpoints hold everything needed to resume.
+After the last step the BatchNorm statistics are re-measured on fresh training views
+(``recalibrate_batchnorm``), and the final checkpoint holds them.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class DetectorTrainResult:
     images: int
     boxes: int
     skipped_boxes: int
+    bn_views: int
     final: dict[str, float]
     checkpoint: Path
 
@@ -241,16 +244,62 @@ def train_detector(
             save_checkpoint(checkpoint, state, meta)
         if on_step is not None:
             on_step(state.step, values)
+    bn_views = 0
+    if cfg.bn_views:
+        bn_views = recalibrate_batchnorm(model, dataset, cfg, upsample, np.random.default_rng(cfg.seed + 1))
+        meta["bn_views"] = bn_views
+        save_checkpoint(checkpoint, state, meta)
     result = DetectorTrainResult(
         steps=state.step,
         seconds=time.monotonic() - started,
         images=len(dataset.items),
         boxes=sum(len(it.boxes) for it in dataset.items),
         skipped_boxes=len(dataset.skipped),
+        bn_views=bn_views,
         final=state.history[-1] if state.history else {},
         checkpoint=checkpoint,
     )
     return result, state
+
+
+def recalibrate_batchnorm(
+    model: TwoStageDetector,
+    dataset: DetectionSet,
+    cfg: DetectorTrainConfig,
+    upsample: float,
+    rng: np.random.Generator,
+) -> int:
+    """Re-estimate every BatchNorm's running mean and variance over ``cfg.bn_views`` training views.
+
+    Training sees ``images_per_step`` images per step (2 by default), half of them up-sampled
+    second-pass crops, so the running averages BatchNorm keeps (momentum 0.1) follow the last
+    few dozen noisy batches and drift with the weights. After the last step the weights are
+    fixed: the statistics are reset and re-measured as the plain average over fresh views in
+    batches of ``images_per_step`` ("precise BN"), forward only. The weights do not change.
+
+    Returns:
+        The number of views used (0 when the model has no BatchNorm).
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms or not dataset.items:
+        return 0
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    done = 0
+    with torch.no_grad():
+        while done < cfg.bn_views:
+            count = min(cfg.images_per_step, cfg.bn_views - done)
+            chosen = rng.integers(len(dataset.items), size=count)
+            views = [training_view(dataset.items[int(i)], cfg, upsample, rng)[0] for i in chosen]
+            model.features(torch.from_numpy(to_tensor_input(views)))
+            done += count
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+    model.eval()
+    return done
 
 
 def _load_sets(roots: list[Path]) -> DetectionSet:
@@ -280,4 +329,4 @@ def _restore(state: DetectorState, payload: dict[str, Any], classes: list[str]) 
     state.history = list(payload["history"])
 
 
-__all__ = ["DetectorTrainingError", "train_detector"]
+__all__ = ["DetectorTrainingError", "recalibrate_batchnorm", "train_detector"]

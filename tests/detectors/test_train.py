@@ -10,14 +10,24 @@ import pytest
 import torch
 
 from config.schema import DetectorTrainConfig
-from detectors.data import DetectionItem, as_bgr, clean_boxes, crop_region, letterbox, load_detection_set
+from detectors.data import (
+    DetectionItem,
+    as_bgr,
+    clean_boxes,
+    crop_region,
+    letterbox,
+    load_detection_set,
+)
 from detectors.train import (
     DetectorTrainingError,
     load_checkpoint,
     model_from_checkpoint,
+    recalibrate_batchnorm,
+    spec_for,
     train_detector,
     training_view,
 )
+from detectors.twostage import TwoStageDetector
 from formats import DetectionSample
 
 CFG = {
@@ -112,6 +122,37 @@ def test_short_run_checkpoints_and_resumes_exactly(yolo_set: Path, tmp_path: Pat
     model = model_from_checkpoint(load_checkpoint(full.checkpoint))
     (found,) = model.detect(torch.zeros(1, 3, 96, 160))
     assert found.boxes.shape[1] == 4
+
+
+def test_batchnorm_recalibration_measures_the_statistics_of_fresh_views(yolo_set: Path) -> None:
+    cfg = DetectorTrainConfig(**{**CFG, "images_per_step": 1, "bn_views": 1})  # type: ignore[arg-type]
+    dataset = load_detection_set(yolo_set, "train")
+    model = TwoStageDetector(spec_for(dataset.classes, cfg))
+    weights = {
+        k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "batches" not in k
+    }
+    norm = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert norm.running_mean is not None
+    norm.running_mean.fill_(5.0)  # stale statistics that must be replaced
+    seen: list[torch.Tensor] = []
+    hook = norm.register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0].detach()))
+
+    views = recalibrate_batchnorm(model, dataset, cfg, 3.0, np.random.default_rng(7))
+    hook.remove()
+    assert views == 1
+    assert not model.training
+    # One view, cumulative average: the running mean is that view's per-channel mean.
+    (batch,) = seen
+    torch.testing.assert_close(norm.running_mean, batch.mean((0, 2, 3)), rtol=1e-5, atol=1e-6)
+    for name, value in model.state_dict().items():
+        if name in weights:
+            assert torch.equal(value, weights[name]), name  # weights untouched
+    assert norm.momentum == 0.1  # the training momentum is restored
+
+    # The same view drawn again from the same seed gives the same statistics.
+    again = norm.running_mean.clone()
+    recalibrate_batchnorm(model, dataset, cfg, 3.0, np.random.default_rng(7))
+    torch.testing.assert_close(norm.running_mean, again)
 
 
 def test_a_label_outside_the_image_names_its_file_and_line(yolo_set: Path, tmp_path: Path) -> None:
