@@ -23,7 +23,9 @@ from reid.embedder import Embedder
 from reid.metrics import RetrievalScores, cosine_similarity, evaluate_retrieval, fused_similarity
 
 
-def _embed(embedder: Embedder, items: list[ReidItem]) -> dict[str, Any]:
+def embed_items(embedder: Embedder, items: list[ReidItem]) -> dict[str, Any]:
+    """Vehicle and plate embeddings of ``items`` (plate rows of plateless items are zeros), with
+    ``has_plate``, ``ids`` and ``cams`` arrays, as the retrieval metrics take them."""
     vehicles = embedder.embed_vehicles([it.vehicle for it in items]).vectors
     has_plate = np.array([it.plate is not None for it in items], bool)
     plates = np.zeros_like(vehicles)
@@ -54,8 +56,8 @@ def evaluate_reid(
     embedder = Embedder.from_files(
         vehicle_model, plate_model, provider=reid.provider, threads=reid.threads, batch_size=reid.batch_size
     )
-    q = _embed(embedder, query_items)
-    g = _embed(embedder, gallery_items)
+    q = embed_items(embedder, query_items)
+    g = embed_items(embedder, gallery_items)
     qp, gp = q["has_plate"], g["has_plate"]
     scores: dict[str, RetrievalScores] = {
         "vehicle": evaluate_retrieval(

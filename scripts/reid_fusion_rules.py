@@ -32,6 +32,7 @@ from config.schema import ReidConfig
 from formats import read_veri
 from reid.data import ReidItem, load_items
 from reid.embedder import Embedder
+from reid.evaluate import embed_items
 from reid.metrics import cosine_similarity, evaluate_retrieval, fused_similarity
 
 MODELS = Path(__file__).resolve().parent.parent / "reid" / "models"
@@ -49,20 +50,16 @@ def main() -> int:
     embedder = Embedder.from_files(args.models / "vehicle.onnx", args.models / "plate.onnx", threads=2)
 
     def embed(items: list[ReidItem]) -> dict[str, Any]:
-        vehicles = embedder.embed_vehicles([it.vehicle for it in items]).vectors
-        has = np.array([it.plate is not None for it in items])
-        plates = np.zeros_like(vehicles)
-        plates[has] = embedder.embed_plates([it.plate for it in items if it.plate is not None]).vectors
-        ids = np.array([it.identity for it in items])
-        cams = np.array([it.camera for it in items])
-        return {"v": vehicles, "p": plates, "has": has, "ids": ids, "cams": cams, "items": items}
+        return {**embed_items(embedder, items), "items": items}
 
     def score(sim: np.ndarray, q: dict[str, Any], g: dict[str, Any]) -> dict[str, float]:
         s = evaluate_retrieval(sim, q["ids"], g["ids"], q["cams"], g["cams"])
         return {"mAP": round(s.mAP, 4), "rank1": round(s.rank1, 4)}
 
-    def fused(q: dict[str, Any], g: dict[str, Any], prior: float) -> np.ndarray:
-        return fused_similarity(q["v"], q["p"], q["has"], g["v"], g["p"], g["has"], prior)
+    def fused(q: dict[str, Any], g: dict[str, Any], prior: float, plate: str = "plate") -> np.ndarray:
+        return fused_similarity(
+            q["vehicle"], q[plate], q["has_plate"], g["vehicle"], g[plate], g["has_plate"], prior
+        )
 
     val = embed(load_items(splits["val"], reid.plate_input))
     query = embed(load_items(splits["query"], reid.plate_input))
@@ -71,10 +68,10 @@ def main() -> int:
     for prior in PRIORS:
         report["validation"][str(prior)] = score(fused(val, val, prior), val, val)
         report["held_out"][str(prior)] = score(fused(query, gallery, prior), query, gallery)
-    both = val["has"][:, None] & val["has"][None, :]
+    both = val["has_plate"][:, None] & val["has_plate"][None, :]
     same_id = val["ids"][:, None] == val["ids"][None, :]
     other_cam = val["cams"][:, None] != val["cams"][None, :]
-    plate_cos = cosine_similarity(val["p"], val["p"])
+    plate_cos = cosine_similarity(val["plate"], val["plate"])
     equal, different = np.median(plate_cos[both & same_id & other_cam]), np.median(plate_cos[both & ~same_id])
     report["validation_plate_cosine"] = {
         "equal_median": round(float(equal), 4),
@@ -83,21 +80,19 @@ def main() -> int:
         "best_prior": max(PRIORS, key=lambda p: report["validation"][str(p)]["mAP"]),
     }
 
-    vehicle = cosine_similarity(query["v"], gallery["v"])
-    both = query["has"][:, None] & gallery["has"][None, :]
-    fallback = np.where(both, 0.5 * vehicle + 0.5 * cosine_similarity(query["p"], gallery["p"]), vehicle)
-    report["vehicle_fallback"] = score(fallback, query, gallery)
-    texts = sorted({it.plate_text for it in query["items"] + gallery["items"]})
-    code = {text: i for i, text in enumerate(texts)}
-    oracle_q = np.array([code[it.plate_text] if it.plate is not None else -1 for it in query["items"]])
-    oracle_g = np.array([code[it.plate_text] if it.plate is not None else -2 for it in gallery["items"]])
-    oracle = (oracle_q[:, None] == oracle_g[None, :]) * 1.0
+    vehicle = cosine_similarity(query["vehicle"], gallery["vehicle"])
+    both = query["has_plate"][:, None] & gallery["has_plate"][None, :]
+    plate = cosine_similarity(query["plate"], gallery["plate"])
+    report["vehicle_fallback"] = score(np.where(both, 0.5 * vehicle + 0.5 * plate, vehicle), query, gallery)
+    # A perfect reader's plate feature: one-hot plate text, so equal texts have cosine 1, others 0.
+    texts = {t: i for i, t in enumerate(sorted({it.plate_text for it in query["items"] + gallery["items"]}))}
+    for side in (query, gallery):
+        side["oracle"] = np.zeros((len(side["items"]), len(texts)))
+        for row, it in enumerate(side["items"]):
+            if it.plate is not None:
+                side["oracle"][row, texts[it.plate_text]] = 1.0
     report["plate_oracle"] = {
-        str(prior): score(
-            np.where(query["has"][:, None], 0.5 * vehicle + 0.5 * np.where(both, oracle, prior), vehicle),
-            query,
-            gallery,
-        )
+        str(prior): score(fused(query, gallery, prior, "oracle"), query, gallery)
         for prior in (0.0, reid.missing_plate_cosine)
     }
     print(json.dumps(report) if args.json else json.dumps(report, indent=1))

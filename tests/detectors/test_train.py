@@ -10,14 +10,7 @@ import pytest
 import torch
 
 from config.schema import DetectorTrainConfig
-from detectors.data import (
-    DetectionItem,
-    as_bgr,
-    clean_boxes,
-    crop_region,
-    letterbox,
-    load_detection_set,
-)
+from detectors.data import DetectionItem, as_bgr, clean_boxes, crop_region, letterbox, load_detection_set
 from detectors.train import (
     DetectorTrainingError,
     load_checkpoint,
