@@ -273,6 +273,11 @@ class DetectorTrainConfig(Section):
     seed: int = Field(0, ge=0, description="Seed of initialisation, sampling and augmentation.")
     threads: int = Field(2, ge=1, le=256, description="Torch threads.")
     checkpoint_every: int = Field(250, ge=1, description="Steps between checkpoints.")
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto",
+        description="Forward precision of backbone, pyramid and RPN in training: bf16 autocast, fp32, "
+        "or auto (bf16 where the CPU computes it natively, else fp32).",
+    )
 
 
 class DetectorsConfig(Section):
@@ -291,10 +296,29 @@ class DetectorsConfig(Section):
 Size = tuple[Annotated[int, Field(ge=8, le=1024)], Annotated[int, Field(ge=8, le=1024)]]
 
 
+class BackboneConfig(Section):
+    """Shape of a seed-001 backbone (``reid.backbone.BackboneSpec``)."""
+
+    depths: tuple[Annotated[int, Field(ge=1, le=64)], ...] = Field(
+        (1, 2, 2, 1), min_length=1, max_length=8, description="Blocks per stage."
+    )
+    widths: tuple[Annotated[int, Field(ge=1, le=4096)], ...] = Field(
+        (16, 32, 64, 128), min_length=1, max_length=8, description="Bottleneck width per stage (outputs × 4)."
+    )
+    stem_stride: Literal[1, 2, 4] = Field(4, description="Stem stride: 1, 2 (a convolution), 4 (+ max pool).")
+    last_stride: Literal[1, 2] = Field(1, description="Last stage stride (1 keeps a larger final map).")
+
+    @model_validator(mode="after")
+    def _same_length(self) -> BackboneConfig:
+        if len(self.depths) != len(self.widths):
+            raise FieldError(("widths",), f"needs one width per stage: {len(self.depths)} depths given")
+        return self
+
+
 class ReidTrainConfig(Section):
     """Joint training of the vehicle and plate networks (seed 004 losses, seed 001 backbone)."""
 
-    steps: int = Field(4000, ge=1, le=10_000_000, description="Optimiser steps (4000: ≈ 36 min on 2 cores).")
+    steps: int = Field(8000, ge=1, le=10_000_000, description="Optimiser steps (8000: ≈ 40 min on 2 cores).")
     identities_per_batch: int = Field(16, ge=2, le=1024, description="P of the P×K sampler.")
     samples_per_identity: int = Field(4, ge=2, le=64, description="K of the P×K sampler.")
     lr: float = Field(1e-3, gt=0, le=1, description="Peak learning rate (Adam).")
@@ -322,6 +346,11 @@ class ReidTrainConfig(Section):
     seed: int = Field(0, ge=0, description="Seed of initialisation, sampling and augmentation.")
     threads: int = Field(2, ge=1, le=256, description="Torch threads.")
     checkpoint_every: int = Field(250, ge=1, description="Steps between checkpoints.")
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto",
+        description="Forward precision in training: bf16 autocast (weights stay fp32), fp32, or auto "
+        "(bf16 where the CPU computes it natively, else fp32).",
+    )
 
     @model_validator(mode="after")
     def _bn_reg_below_decay(self) -> ReidTrainConfig:
@@ -343,6 +372,14 @@ class ReidConfig(Section):
     vehicle_input: Size = Field((128, 128), description="Vehicle network input (height, width).")
     plate_input: Size = Field((32, 128), description="Plate network input (height, width); plates are wide.")
     pooling: Literal["avg", "max"] = Field("avg", description="Global pooling of both networks.")
+    vehicle_net: BackboneConfig = Field(
+        default_factory=lambda: BackboneConfig(depths=(1, 2, 2, 1), widths=(16, 32, 64, 128), stem_stride=4),
+        description="Vehicle backbone shape (used by training; a checkpoint keeps its own).",
+    )
+    plate_net: BackboneConfig = Field(
+        default_factory=lambda: BackboneConfig(depths=(1, 1, 1, 1), widths=(16, 24, 32, 48), stem_stride=2),
+        description="Plate backbone shape (used by training; a checkpoint keeps its own).",
+    )
     missing_plate_cosine: float = Field(
         0.4,
         ge=-1,

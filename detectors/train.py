@@ -33,6 +33,7 @@ from detectors.data import (
 from detectors.sampling import SamplerSpec
 from detectors.twostage import DetectorSpec, TrainSpec, TwoStageDetector
 from formats import DatasetError
+from reid.precision import resolve_precision, set_layout
 
 LOG_EVERY = 10
 MIN_BOX_PX = 3.0  # boxes lower than this in the network input are too small to learn from
@@ -66,6 +67,7 @@ class DetectorTrainResult:
     bn_views: int
     final: dict[str, float]
     checkpoint: Path
+    precision: str = "fp32"
 
 
 def spec_for(classes: list[str], cfg: DetectorTrainConfig) -> DetectorSpec:
@@ -205,7 +207,8 @@ def train_detector(
     if not dataset.items:
         raise DetectorTrainingError(f"{data}: no training images")
     spec = spec_for(dataset.classes, cfg)
-    model = TwoStageDetector(spec)
+    model = set_layout(TwoStageDetector(spec), torch.channels_last)
+    precision = resolve_precision(cfg.precision)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state = DetectorState(0, model, optimizer, np.random.default_rng(cfg.seed))
     out.mkdir(parents=True, exist_ok=True)
@@ -217,6 +220,7 @@ def train_detector(
         "config": cfg.model_dump(mode="json"),
         "data": [str(r) for r in roots],
         "upsample": upsample,
+        "precision": precision,
     }
     if resume and checkpoint.exists():
         _restore(state, load_checkpoint(checkpoint), dataset.classes)
@@ -228,7 +232,7 @@ def train_detector(
         chosen = _next_images(state, cfg.images_per_step, len(dataset.items))
         batch = [training_view(dataset.items[i], cfg, upsample, state.rng) for i in chosen]
         images = torch.from_numpy(to_tensor_input([b[0] for b in batch]))
-        losses = model.losses(images, [(b[1], b[2]) for b in batch], train, state.rng)
+        losses = model.losses(images, [(b[1], b[2]) for b in batch], train, state.rng, precision)
         if not torch.isfinite(losses["total"]):
             raise DetectorTrainingError(
                 f"loss became {losses['total'].item()} at step {state.step}; lower detectors.train.lr"
@@ -244,6 +248,7 @@ def train_detector(
             save_checkpoint(checkpoint, state, meta)
         if on_step is not None:
             on_step(state.step, values)
+    set_layout(model, torch.contiguous_format)
     bn_views = 0
     if cfg.bn_views:
         bn_views = recalibrate_batchnorm(model, dataset, cfg, upsample, np.random.default_rng(cfg.seed + 1))
@@ -258,6 +263,7 @@ def train_detector(
         bn_views=bn_views,
         final=state.history[-1] if state.history else {},
         checkpoint=checkpoint,
+        precision=precision,
     )
     return result, state
 

@@ -25,6 +25,7 @@ from detectors.pyramid import FPN, BalancedFeaturePyramid
 from detectors.roi_align import roi_align
 from detectors.sampling import SamplerSpec, sample_regions
 from reid.backbone import Backbone, BackboneSpec
+from reid.precision import autocast
 
 RPN_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
 HEAD_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
@@ -225,12 +226,24 @@ class TwoStageDetector(nn.Module):
     # --- training ----------------------------------------------------------------------------
 
     def losses(
-        self, images: Tensor, targets: list[tuple[Tensor, Tensor]], train: TrainSpec, rng: np.random.Generator
+        self,
+        images: Tensor,
+        targets: list[tuple[Tensor, Tensor]],
+        train: TrainSpec,
+        rng: np.random.Generator,
+        precision: str = "fp32",
     ) -> dict[str, Tensor]:
-        """RPN and head losses; ``targets`` per image: boxes ``(M, 4)`` and 1-based labels ``(M,)``."""
+        """RPN and head losses; ``targets`` per image: boxes ``(M, 4)`` and 1-based labels ``(M,)``.
+
+        ``precision`` ``bf16`` runs the backbone, pyramid and RPN in bf16 autocast (channels-last
+        input); their outputs, RoIAlign, the head and every loss stay fp32.
+        """
         size = (int(images.shape[2]), int(images.shape[3]))
-        maps = self.features(images)
-        scores, deltas = self.rpn(maps)
+        with autocast(precision):
+            maps = self.features(images.contiguous(memory_format=torch.channels_last))
+            scores, deltas = self.rpn(maps)
+        maps = [m.float() for m in maps]
+        scores, deltas = [s.float() for s in scores], [d.float() for d in deltas]
         anchors = torch.cat(self.anchors(maps))
         all_scores, all_deltas = torch.cat(scores, 1), torch.cat(deltas, 1)
         rpn_cls, rpn_box = [], []

@@ -7,6 +7,11 @@ Per step: draw P identities × K crops, augment (seed 001), run both networks, a
   bn:      mean of squared BN weights and biases of both networks (seed 001)
   loss = vehicle + plate + kd_weight·kd + bn_reg·bn
 then one Adam step for both networks. Checkpoints hold everything needed to resume exactly.
+
+Speed on a CPU: the networks run in channels-last layout, and (``reid.train.precision``) their
+forward pass in bfloat16 autocast where the CPU computes bf16 natively (AVX512-BF16 or AMX);
+weights, optimiser and losses stay fp32. On this 2-core machine that makes a step ≈ 2.3×
+faster than plain fp32 (``scripts/reid_step_time.py``).
 """
 
 from __future__ import annotations
@@ -24,10 +29,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from config.schema import ReidTrainConfig
+from config.schema import BackboneConfig, ReidTrainConfig
+from reid.backbone import BackboneSpec
 from reid.data import AugmentSpec, PKSampler, ReidItem, augment, load_split, to_input
 from reid.losses import batch_hard_triplet_loss, bn_regularizer, classification_loss, distillation_loss
-from reid.nets import PLATE_SPEC, VEHICLE_SPEC, PlateTextHead, Pooling, ReidNet, build_net, encode_plate_text
+from reid.nets import (
+    PLATE_SPEC,
+    VEHICLE_SPEC,
+    PlateTextHead,
+    Pooling,
+    ReidNet,
+    ReidOutput,
+    build_net,
+    encode_plate_text,
+)
+from reid.precision import autocast, resolve_precision, set_layout
 
 VEHICLE_AUGMENT = AugmentSpec(grey_p=0.3)  # one camera in five of the synthetic world is infrared
 PLATE_AUGMENT = AugmentSpec(area=(0.8, 1.0), aspect=(0.85, 1.15), flip_p=0.0, rotate_p=0.3, rotate_deg=4.0)
@@ -36,6 +52,35 @@ LOG_EVERY = 10
 
 class TrainingError(Exception):
     """Training cannot go on (bad data, a diverging loss); one line for the user."""
+
+
+def backbone_spec(cfg: BackboneConfig) -> BackboneSpec:
+    """The backbone shape a ``reid.vehicle_net`` / ``reid.plate_net`` section describes."""
+    return BackboneSpec(
+        depths=cfg.depths, widths=cfg.widths, stem_stride=cfg.stem_stride, last_stride=cfg.last_stride
+    )
+
+
+def spec_to_meta(spec: BackboneSpec) -> dict[str, Any]:
+    """A backbone shape as checkpoint metadata (plain lists and ints)."""
+    return {
+        "depths": list(spec.depths),
+        "widths": list(spec.widths),
+        "expansion": spec.expansion,
+        "stem_channels": spec.stem_channels,
+        "stem_stride": spec.stem_stride,
+        "last_stride": spec.last_stride,
+        "out_channels": spec.out_channels,
+    }
+
+
+def spec_from_meta(meta: dict[str, Any], name: str) -> BackboneSpec:
+    """The ``vehicle`` or ``plate`` backbone shape a checkpoint was trained with (older
+    checkpoints, written before the shape was configurable, used the built-in shapes)."""
+    stored = meta.get(f"{name}_net")
+    if stored is None:
+        return VEHICLE_SPEC if name == "vehicle" else PLATE_SPEC
+    return BackboneSpec(**{**stored, "depths": tuple(stored["depths"]), "widths": tuple(stored["widths"])})
 
 
 @dataclass
@@ -62,6 +107,7 @@ class TrainResult:
     samples_with_plate: int
     final: dict[str, float]
     checkpoint: Path
+    precision: str = "fp32"
 
 
 def lr_at(step: int, cfg: ReidTrainConfig) -> float:
@@ -106,9 +152,19 @@ def _batch(
     return torch.from_numpy(to_input(vehicles, vehicle_size)), labels, plate_x, labels[mask], mask, texts
 
 
-def _losses(state: TrainState, batch: tuple[Any, ...], cfg: ReidTrainConfig) -> dict[str, torch.Tensor]:
+def _forward(net: ReidNet, images: torch.Tensor, precision: str) -> ReidOutput:
+    """Run ``net`` (channels-last input; bf16 autocast when asked) and hand fp32 outputs to the losses."""
+    images = images.contiguous(memory_format=torch.channels_last)
+    with autocast(precision):
+        out = net(images)
+    return ReidOutput(out.pooled.float(), out.embedding.float(), out.logits.float(), out.maps.float())
+
+
+def _losses(
+    state: TrainState, batch: tuple[Any, ...], cfg: ReidTrainConfig, precision: str = "fp32"
+) -> dict[str, torch.Tensor]:
     vehicle_x, labels, plate_x, plate_labels, mask, texts = batch
-    v = state.vehicle(vehicle_x)
+    v = _forward(state.vehicle, vehicle_x, precision)
     out = {
         "vehicle_triplet": batch_hard_triplet_loss(v.pooled, labels, cfg.triplet_margin),
         "vehicle_cls": classification_loss(
@@ -118,7 +174,7 @@ def _losses(state: TrainState, batch: tuple[Any, ...], cfg: ReidTrainConfig) -> 
     zero = v.logits.sum() * 0
     out["plate_triplet"] = out["plate_cls"] = out["kd"] = out["plate_text"] = zero
     if len(plate_x) >= 2:
-        p = state.plate(plate_x)
+        p = _forward(state.plate, plate_x, precision)
         out["plate_triplet"] = batch_hard_triplet_loss(p.pooled, plate_labels, cfg.triplet_margin)
         out["plate_cls"] = classification_loss(
             p.logits, plate_labels, cfg.classification, cfg.label_smoothing, cfg.focal_gamma
@@ -198,6 +254,8 @@ def train_reid(
     vehicle_input: tuple[int, int],
     plate_input: tuple[int, int],
     pooling: Pooling = "avg",
+    vehicle_net: BackboneSpec = VEHICLE_SPEC,
+    plate_net: BackboneSpec = PLATE_SPEC,
     resume: bool = False,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
 ) -> tuple[TrainResult, TrainState]:
@@ -213,9 +271,10 @@ def train_reid(
     if not items:
         raise TrainingError(f"{data}: no training crops (expected image_train/ and name_train.txt)")
     classes = 1 + max(it.label for it in items)
-    vehicle = build_net(VEHICLE_SPEC, classes, pooling)
-    plate = build_net(PLATE_SPEC, classes, pooling)
-    reader = PlateTextHead(PLATE_SPEC.out_channels)
+    vehicle = set_layout(build_net(vehicle_net, classes, pooling), torch.channels_last)
+    plate = set_layout(build_net(plate_net, classes, pooling), torch.channels_last)
+    reader = PlateTextHead(plate_net.out_channels)
+    precision = resolve_precision(cfg.precision)
     groups = _param_groups([vehicle, plate], cfg.weight_decay)
     if cfg.plate_text_weight > 0:
         groups.append({"params": list(reader.parameters()), "weight_decay": cfg.weight_decay})
@@ -228,11 +287,14 @@ def train_reid(
         "vehicle_input": vehicle_input,
         "plate_input": plate_input,
         "pooling": pooling,
+        "vehicle_net": spec_to_meta(vehicle_net),
+        "plate_net": spec_to_meta(plate_net),
+        "precision": precision,
         "config": cfg.model_dump(mode="json"),
         "data": str(data),
     }
     if resume and checkpoint.exists():
-        _restore(state, load_checkpoint(checkpoint), classes)
+        _restore(state, load_checkpoint(checkpoint), meta)
     try:
         sampler = PKSampler(
             [it.label for it in items], cfg.identities_per_batch, cfg.samples_per_identity, state.rng
@@ -245,7 +307,7 @@ def train_reid(
         for group in optimizer.param_groups:
             group["lr"] = lr_at(state.step, cfg)
         batch = _batch(items, sampler.batch(), (vehicle_input, plate_input), state.rng)
-        losses = _losses(state, batch, cfg)
+        losses = _losses(state, batch, cfg, precision)
         if not torch.isfinite(losses["total"]):
             raise TrainingError(
                 f"loss became {losses['total'].item()} at step {state.step}; lower reid.train.lr"
@@ -261,6 +323,8 @@ def train_reid(
             save_checkpoint(checkpoint, state, meta)
         if on_step is not None:
             on_step(state.step, values)
+    for net in (vehicle, plate):
+        set_layout(net, torch.contiguous_format)
     result = TrainResult(
         steps=state.step,
         seconds=time.monotonic() - started,
@@ -269,13 +333,21 @@ def train_reid(
         samples_with_plate=sum(it.plate is not None for it in items),
         final=state.history[-1] if state.history else {},
         checkpoint=checkpoint,
+        precision=precision,
     )
     return result, state
 
 
-def _restore(state: TrainState, payload: dict[str, Any], classes: int) -> None:
-    if payload["meta"]["classes"] != classes:
-        raise TrainingError(f"checkpoint has {payload['meta']['classes']} identities, the data {classes}")
+def _restore(state: TrainState, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+    stored = payload["meta"]
+    if stored["classes"] != meta["classes"]:
+        raise TrainingError(f"checkpoint has {stored['classes']} identities, the data {meta['classes']}")
+    for name in ("vehicle", "plate"):
+        if spec_from_meta(stored, name) != spec_from_meta(meta, name):
+            raise TrainingError(
+                f"checkpoint's {name} network is {spec_to_meta(spec_from_meta(stored, name))}, "
+                f"the config asks for {meta[f'{name}_net']}; set reid.{name}_net to match or start afresh"
+            )
     state.vehicle.load_state_dict(payload["vehicle"])
     state.plate.load_state_dict(payload["plate"])
     state.reader.load_state_dict(payload["reader"])

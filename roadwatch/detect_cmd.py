@@ -85,6 +85,7 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
         "boxes": result.boxes,
         "skipped_boxes": result.skipped_boxes,
         "bn_views": result.bn_views,
+        "precision": result.precision,
         "final_loss": {k: round(v, 4) for k, v in result.final.items()},
         "checkpoint": str(result.checkpoint),
     }

@@ -88,7 +88,7 @@ def _require_data(path: Path) -> None:
 def cmd_train_reid(args: argparse.Namespace) -> int:
     """Train, write loss curves, export both ONNX files and check parity."""
     from reid.export import export_onnx, parity
-    from reid.train import TrainingError, train_reid
+    from reid.train import TrainingError, backbone_spec, train_reid
     from roadwatch.plot import line_plot
 
     cfg = _config(args.config)
@@ -111,6 +111,8 @@ def cmd_train_reid(args: argparse.Namespace) -> int:
                 vehicle_input=cfg.reid.vehicle_input,
                 plate_input=cfg.reid.plate_input,
                 pooling=cfg.reid.pooling,
+                vehicle_net=backbone_spec(cfg.reid.vehicle_net),
+                plate_net=backbone_spec(cfg.reid.plate_net),
                 resume=args.resume,
                 on_step=on_step,
             )
@@ -139,6 +141,7 @@ def cmd_train_reid(args: argparse.Namespace) -> int:
         "identities": result.identities,
         "samples": result.samples,
         "samples_with_plate": result.samples_with_plate,
+        "precision": result.precision,
         "final_loss": {k: round(v, 4) for k, v in result.final.items()},
         "vehicle_model": str(vehicle_onnx),
         "plate_model": str(plate_onnx),
@@ -154,8 +157,8 @@ def cmd_train_reid(args: argparse.Namespace) -> int:
 def cmd_export_reid(args: argparse.Namespace) -> int:
     """Rebuild the networks from a checkpoint and write both ONNX files."""
     from reid.export import export_onnx, parity
-    from reid.nets import PLATE_SPEC, VEHICLE_SPEC, build_net
-    from reid.train import TrainingError, load_checkpoint
+    from reid.nets import build_net
+    from reid.train import TrainingError, load_checkpoint, spec_from_meta
 
     try:
         payload = load_checkpoint(args.checkpoint)
@@ -164,8 +167,8 @@ def cmd_export_reid(args: argparse.Namespace) -> int:
     meta = payload["meta"]
     out = args.out or args.checkpoint.parent
     summary: dict[str, Any] = {}
-    for name, spec in (("vehicle", VEHICLE_SPEC), ("plate", PLATE_SPEC)):
-        net = build_net(spec, meta["classes"], meta["pooling"])
+    for name in ("vehicle", "plate"):
+        net = build_net(spec_from_meta(meta, name), meta["classes"], meta["pooling"])
         net.load_state_dict(payload[name])
         net.eval()
         size = tuple(meta[f"{name}_input"])

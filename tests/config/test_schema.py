@@ -403,6 +403,21 @@ BAD: list[Any] = [
     pytest.param(
         "gallery: redis\n", "gallery: Input should be a valid dictionary", id="section-not-a-mapping"
     ),
+    pytest.param(
+        "reid: {vehicle_net: {depths: [1, 2], widths: [8]}}\n",
+        "reid.vehicle_net.widths: needs one width per stage: 2 depths given",
+        id="reid-net-widths-per-stage",
+    ),
+    pytest.param(
+        "reid: {plate_net: {stem_stride: 3}}\n",
+        "reid.plate_net.stem_stride: Input should be 1, 2 or 4",
+        id="reid-net-stem-stride",
+    ),
+    pytest.param(
+        "reid: {train: {precision: fp16}}\n",
+        "reid.train.precision: Input should be 'auto', 'bf16' or 'fp32'",
+        id="reid-train-precision",
+    ),
 ]
 
 

@@ -14,7 +14,7 @@ from formats import PlateSample
 from formats.veri import veri_name, write_plate_sidecar, write_veri_lists
 from reid.backbone import BackboneSpec
 from reid.export import PARITY_TOLERANCE, export_onnx, parity
-from reid.nets import build_net
+from reid.nets import PlateTextHead, build_net
 from reid.train import TrainingError, load_checkpoint, lr_at, train_reid
 
 SIZES = {"vehicle_input": (32, 32), "plate_input": (16, 96)}  # plate map: 12 columns
@@ -149,3 +149,74 @@ def test_plate_text_encoding(texts: list[str], flat: list[int], lengths: list[in
     targets, sizes = encode_plate_text(texts)
     assert targets.tolist() == flat
     assert sizes.tolist() == lengths
+
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [
+        ("flags : fpu avx512f avx512_bf16 avx512_vnni", True),
+        ("flags : fpu amx_bf16 amx_tile", True),
+        ("flags : fpu avx2 avx512f", False),
+    ],
+)
+def test_bf16_is_native_only_where_the_cpu_says_so(tmp_path: Path, flags: str, native: bool) -> None:
+    from reid.precision import cpu_has_native_bf16
+
+    (tmp_path / "cpuinfo").write_text(f"processor : 0\n{flags}\n")
+    assert cpu_has_native_bf16(tmp_path / "cpuinfo") is native
+    assert cpu_has_native_bf16(tmp_path / "absent") is False
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_precisions_give_the_same_losses_within_bf16_rounding(easy_set: Path, precision: str) -> None:
+    from reid.data import load_split
+    from reid.precision import set_layout
+    from reid.train import TrainState, _batch, _losses
+
+    items = load_split(easy_set, "train", SIZES["plate_input"])
+    torch.manual_seed(0)
+    vehicle = build_net(BackboneSpec(depths=(1, 1), widths=(4, 8), stem_stride=2), 6)
+    plate = build_net(BackboneSpec(depths=(1, 1), widths=(4, 8), stem_stride=1), 6)
+    reader = PlateTextHead(plate.backbone.spec.out_channels)
+    state = TrainState(
+        0, vehicle, plate, torch.optim.Adam(vehicle.parameters()), np.random.default_rng(0), reader
+    )
+    batch = _batch(
+        items, list(range(12)), (SIZES["vehicle_input"], SIZES["plate_input"]), np.random.default_rng(1)
+    )
+    cfg = _cfg(plate_text_weight=0.0)
+    reference = _losses(state, batch, cfg, "fp32")
+    for net in (vehicle, plate):
+        set_layout(net, torch.channels_last)
+    got = _losses(state, batch, cfg, precision)
+    for name in ("vehicle_triplet", "vehicle_cls", "plate_triplet", "plate_cls", "kd", "total"):
+        assert got[name].dtype == torch.float32
+        tolerance = 1e-5 if precision == "fp32" else 0.05  # bf16 keeps 8 bits of mantissa
+        assert float(got[name].detach()) == pytest.approx(
+            float(reference[name].detach()), rel=tolerance, abs=tolerance
+        )
+
+
+def test_network_shapes_come_from_the_config_and_travel_in_the_checkpoint(
+    easy_set: Path, tmp_path: Path
+) -> None:
+    from config.schema import BackboneConfig
+    from reid.train import backbone_spec, spec_from_meta
+
+    shape = backbone_spec(BackboneConfig(depths=(1, 1, 1), widths=(4, 8, 8), stem_stride=2))
+    result, state = train_reid(easy_set, tmp_path, _cfg(steps=1), vehicle_net=shape, **SIZES)  # type: ignore[arg-type]
+    assert state.vehicle.backbone.spec == shape
+    meta = load_checkpoint(result.checkpoint)["meta"]
+    assert spec_from_meta(meta, "vehicle") == shape
+    rebuilt = build_net(spec_from_meta(meta, "vehicle"), meta["classes"])
+    rebuilt.load_state_dict(load_checkpoint(result.checkpoint)["vehicle"])  # same shape, loads
+    with pytest.raises(TrainingError, match=r"checkpoint's vehicle network is .* the config asks for"):
+        train_reid(easy_set, tmp_path, _cfg(steps=2), resume=True, **SIZES)  # type: ignore[arg-type]
+
+
+def test_checkpoints_from_before_configurable_shapes_use_the_built_in_ones() -> None:
+    from reid.nets import PLATE_SPEC, VEHICLE_SPEC
+    from reid.train import spec_from_meta
+
+    assert spec_from_meta({"classes": 3}, "vehicle") == VEHICLE_SPEC
+    assert spec_from_meta({"classes": 3}, "plate") == PLATE_SPEC
