@@ -1,4 +1,4 @@
-"""Numpy box arithmetic of the runtime side (no torch): IoU matrix and greedy NMS.
+"""Numpy box arithmetic of the runtime side (no torch): IoU matrix and greedy NMS (ONNX Runtime's kernel).
 
 The torch twins (``detectors.boxes``, ``detectors.nms``) serve training; these serve ONNX
 inference, the pipeline and the metrics, and agree with them (``tests/detectors/test_runtime.py``).
@@ -6,8 +6,12 @@ inference, the pipeline and the metrics, and agree with them (``tests/detectors/
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
+import onnxruntime as ort
+from onnx import TensorProto, helper
 
 F32 = npt.NDArray[np.float32]
 
@@ -25,8 +29,9 @@ def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
-def nms(boxes: F32, scores: F32, iou: float, limit: int | None = None) -> npt.NDArray[np.int64]:
-    """Indices kept by greedy NMS, highest score first (numpy twin of :func:`detectors.nms.nms`)."""
+def greedy_nms(boxes: F32, scores: F32, iou: float, limit: int | None = None) -> npt.NDArray[np.int64]:
+    """Indices kept by greedy NMS, highest score first, as a numpy loop (the reference :func:`nms`
+    is tested against; numpy twin of :func:`detectors.nms.nms`)."""
     order = np.argsort(-scores, kind="stable")
     areas = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
     keep: list[int] = []
@@ -42,6 +47,50 @@ def nms(boxes: F32, scores: F32, iou: float, limit: int | None = None) -> npt.ND
         overlap = np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
         order = rest[overlap <= iou]
     return np.array(keep, np.int64)
+
+
+@functools.cache
+def _nms_session() -> ort.InferenceSession:
+    """A one-node ONNX graph running ONNX Runtime's ``NonMaxSuppression`` (built once, 1 thread)."""
+    inputs = [
+        helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [1, None, 4]),
+        helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 1, None]),
+        helper.make_tensor_value_info("limit", TensorProto.INT64, [1]),
+        helper.make_tensor_value_info("iou", TensorProto.FLOAT, [1]),
+        helper.make_tensor_value_info("floor", TensorProto.FLOAT, [1]),
+    ]
+    node = helper.make_node("NonMaxSuppression", [i.name for i in inputs], ["selected"], center_point_box=0)
+    output = helper.make_tensor_value_info("selected", TensorProto.INT64, [None, 3])
+    model = helper.make_model(
+        helper.make_graph([node], "nms", inputs, [output]),
+        opset_imports=[helper.make_opsetid("", 11)],
+        ir_version=6,
+    )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def nms(boxes: F32, scores: F32, iou: float, limit: int | None = None) -> npt.NDArray[np.int64]:
+    """Indices kept by greedy NMS, highest score first: a box is dropped when its IoU with a kept,
+    higher-scoring box exceeds ``iou``; at most ``limit`` are kept.
+
+    Runs ONNX Runtime's ``NonMaxSuppression`` kernel, the same rule as :func:`greedy_nms` (tested
+    equal) about a hundred times faster on the RPN's 1 800 candidates. Boxes are ``x1, y1, x2,
+    y2``: the kernel reads any diagonal corner pair and its IoU is symmetric in x and y.
+    """
+    if len(boxes) == 0 or limit == 0:
+        return np.zeros(0, np.int64)
+    feeds = {
+        "boxes": np.ascontiguousarray(boxes, np.float32)[None],
+        "scores": np.ascontiguousarray(scores, np.float32)[None, None],
+        "limit": np.array([len(boxes) if limit is None else limit], np.int64),
+        "iou": np.array([iou], np.float32),
+        "floor": np.array([-np.inf], np.float32),
+    }
+    selected = _nms_session().run(None, feeds)[0]
+    return np.asarray(selected[:, 2], np.int64)
 
 
 def batched_nms(

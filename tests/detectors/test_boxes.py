@@ -89,3 +89,32 @@ def test_kind_scores_sum_the_vehicle_types() -> None:
     assert label.tolist() == [0, 1, 0, 0]
     np.testing.assert_allclose(score, [0.65, 0.45, 0.40, 0.08], atol=1e-6)
     assert kind.tolist() == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("limit", [None, 1, 50])
+def test_runtime_nms_equals_the_greedy_loop(seed: int, limit: int | None) -> None:
+    from detectors.npbox import batched_nms, greedy_nms, nms
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    corner = rng.uniform(0, 300, (n, 2))
+    boxes = np.concatenate([corner, corner + rng.uniform(2, 80, (n, 2))], 1).astype(np.float32)
+    scores = rng.permutation(n).astype(np.float32) / n  # distinct: ties may break either way
+    for iou in (0.3, 0.5, 0.7):
+        assert nms(boxes, scores, iou, limit).tolist() == greedy_nms(boxes, scores, iou, limit).tolist()
+    groups = rng.integers(0, 3, n)
+    kept = batched_nms(boxes, scores, groups, 0.5, limit)
+    shifted = boxes + ((boxes.max() + 1) * groups.astype(np.float32))[:, None]
+    assert kept.tolist() == greedy_nms(shifted, scores, 0.5, limit).tolist()
+
+
+def test_runtime_nms_edges() -> None:
+    from detectors.npbox import nms
+
+    box = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [20, 20, 30, 30]], np.float32)
+    scores = np.array([0.2, 0.9, 0.5], np.float32)
+    assert nms(box, scores, 0.5).tolist() == [1, 2]  # the duplicate goes, the best stays first
+    assert nms(box, scores, 0.5, limit=0).tolist() == []
+    assert nms(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), 0.5).tolist() == []
+    assert nms(box, scores, 1.0).tolist() == [1, 2, 0]  # identical boxes overlap 1.0, not above it
