@@ -67,7 +67,7 @@ class DetectorTrainResult:
     bn_views: int
     final: dict[str, float]
     checkpoint: Path
-    precision: str = "fp32"
+    precision: str
 
 
 def spec_for(classes: list[str], cfg: DetectorTrainConfig) -> DetectorSpec:

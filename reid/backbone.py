@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from config.schema import BackboneConfig
+
 
 @dataclass(frozen=True, slots=True)
 class BackboneSpec:
@@ -49,6 +51,13 @@ class BackboneSpec:
             raise ValueError("depths, widths, expansion and out_channels must be positive")
         if self.last_stride not in (1, 2) or self.stem_stride not in (1, 2, 4):
             raise ValueError("last_stride must be 1 or 2, stem_stride 1, 2 or 4")
+
+
+def backbone_spec(cfg: BackboneConfig) -> BackboneSpec:
+    """The backbone shape a ``reid.vehicle_net`` / ``reid.plate_net`` config section describes."""
+    return BackboneSpec(
+        depths=cfg.depths, widths=cfg.widths, stem_stride=cfg.stem_stride, last_stride=cfg.last_stride
+    )
 
 
 class Bottleneck(nn.Module):

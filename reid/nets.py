@@ -14,12 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reid.backbone import Backbone, BackboneSpec
+from config.schema import ReidConfig
+from reid.backbone import Backbone, BackboneSpec, backbone_spec
 
 Pooling = Literal["avg", "max"]
 
-VEHICLE_SPEC = BackboneSpec(depths=(1, 2, 2, 1), widths=(16, 32, 64, 128), stem_stride=4, last_stride=1)
-PLATE_SPEC = BackboneSpec(depths=(1, 1, 1, 1), widths=(16, 24, 32, 48), stem_stride=2, last_stride=1)
+# The built-in shapes are the config's defaults (``reid.vehicle_net``, ``reid.plate_net``).
+VEHICLE_SPEC = backbone_spec(ReidConfig().vehicle_net)
+PLATE_SPEC = backbone_spec(ReidConfig().plate_net)
 
 
 @dataclass(frozen=True, slots=True)

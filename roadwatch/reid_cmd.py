@@ -87,8 +87,9 @@ def _require_data(path: Path) -> None:
 
 def cmd_train_reid(args: argparse.Namespace) -> int:
     """Train, write loss curves, export both ONNX files and check parity."""
+    from reid.backbone import backbone_spec
     from reid.export import export_onnx, parity
-    from reid.train import TrainingError, backbone_spec, train_reid
+    from reid.train import TrainingError, train_reid
     from roadwatch.plot import line_plot
 
     cfg = _config(args.config)
@@ -168,7 +169,11 @@ def cmd_export_reid(args: argparse.Namespace) -> int:
     out = args.out or args.checkpoint.parent
     summary: dict[str, Any] = {}
     for name in ("vehicle", "plate"):
-        net = build_net(spec_from_meta(meta, name), meta["classes"], meta["pooling"])
+        try:
+            spec = spec_from_meta(meta, name)
+        except TrainingError as exc:
+            raise CliError(f"{args.checkpoint}: {exc}") from None
+        net = build_net(spec, meta["classes"], meta["pooling"])
         net.load_state_dict(payload[name])
         net.eval()
         size = tuple(meta[f"{name}_input"])

@@ -31,14 +31,15 @@ import torch
 from config.schema import RoadwatchConfig as Config
 from detectors.train import spec_for, train_spec_for
 from detectors.twostage import TwoStageDetector
+from reid.backbone import backbone_spec
 from reid.nets import build_net
 from reid.precision import autocast, cpu_has_native_bf16, set_layout
-from reid.train import backbone_spec
 
 VARIANTS = (("fp32", False), ("fp32", True), ("bf16", True))
 
 
-def _time(step: Callable[[], None], steps: int) -> float:
+def median_seconds(step: Callable[[], object], steps: int) -> float:
+    """Median wall time of ``step`` over ``steps`` calls, after 3 warm-up calls."""
     for _ in range(3):
         step()
     times = []
@@ -118,7 +119,7 @@ def main() -> int:
         torch.set_num_threads(cfg.reid.train.threads if name == "reid" else cfg.detectors.train.threads)
         for precision, channels_last in VARIANTS:
             key = f"{name}_{precision}{'_channels_last' if channels_last else ''}_s"
-            report[key] = round(_time(make(cfg, precision, channels_last), args.steps), 4)
+            report[key] = round(median_seconds(make(cfg, precision, channels_last), args.steps), 4)
             if not args.json:
                 print(f"{key}: {report[key]:.3f}")
     if args.json:

@@ -201,7 +201,8 @@ def test_network_shapes_come_from_the_config_and_travel_in_the_checkpoint(
     easy_set: Path, tmp_path: Path
 ) -> None:
     from config.schema import BackboneConfig
-    from reid.train import backbone_spec, spec_from_meta
+    from reid.backbone import backbone_spec
+    from reid.train import spec_from_meta
 
     shape = backbone_spec(BackboneConfig(depths=(1, 1, 1), widths=(4, 8, 8), stem_stride=2))
     result, state = train_reid(easy_set, tmp_path, _cfg(steps=1), vehicle_net=shape, **SIZES)  # type: ignore[arg-type]
@@ -220,3 +221,11 @@ def test_checkpoints_from_before_configurable_shapes_use_the_built_in_ones() -> 
 
     assert spec_from_meta({"classes": 3}, "vehicle") == VEHICLE_SPEC
     assert spec_from_meta({"classes": 3}, "plate") == PLATE_SPEC
+
+
+@pytest.mark.parametrize("stored", [{"depths": [1, 1]}, {"depths": [1, 1], "widths": [4], "bogus": 1}])
+def test_malformed_shape_metadata_in_a_checkpoint_is_a_clear_error(stored: dict[str, object]) -> None:
+    from reid.train import spec_from_meta
+
+    with pytest.raises(TrainingError, match="checkpoint's vehicle_net metadata is not a backbone shape"):
+        spec_from_meta({"classes": 3, "vehicle_net": stored}, "vehicle")
