@@ -245,7 +245,9 @@ class PlateDetectorConfig(Section):
 class DetectorTrainConfig(Section):
     """Training of the two-stage detector (seeds 000 and 003)."""
 
-    steps: int = Field(8000, ge=1, le=10_000_000, description="Optimiser steps (8000: ≈ 39 min on 2 cores).")
+    steps: int = Field(
+        10000, ge=1, le=10_000_000, description="Optimiser steps (10000: see the model card for the time)."
+    )
     images_per_step: int = Field(2, ge=1, le=256, description="Images per optimiser step.")
     lr: float = Field(2e-3, gt=0, le=1, description="Peak learning rate (Adam).")
     warmup_steps: int = Field(200, ge=0, description="Linear warm-up steps before cosine decay.")

@@ -78,13 +78,16 @@ def to_tensor_input(images: list[Image]) -> npt.NDArray[np.float32]:
 class DetectionItem:
     """One training image (its encoded bytes, decoded on use) and its boxes in image pixels.
 
-    Labels are 1-based (0 is background).
+    Labels are 1-based (0 is background). ``ignore`` holds the image's regions to ignore, of
+    any class (:attr:`formats.DetectionSample.ignore_xyxy`, clipped): regions mostly inside one
+    are never drawn as background.
     """
 
     encoded: bytes
     boxes: npt.NDArray[np.float32]
     labels: npt.NDArray[np.int64]
     path: Path
+    ignore: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 4), np.float32))
 
     def image(self) -> Image:
         """The decoded BGR image."""
@@ -152,6 +155,14 @@ def clean_boxes(
     return np.array(keep_boxes, np.float32).reshape(-1, 4), np.array(keep_labels, np.int64)
 
 
+def clip_regions(sample: DetectionSample) -> npt.NDArray[np.float32]:
+    """The sample's ignore regions clipped to its image; those left with no area dropped."""
+    boxes = sample.ignore_xyxy.astype(np.float32).reshape(-1, 4).copy()
+    boxes[:, 0::2] = boxes[:, 0::2].clip(0, sample.width)
+    boxes[:, 1::2] = boxes[:, 1::2].clip(0, sample.height)
+    return boxes[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
+
+
 def load_detection_set(data: Path, split: str) -> DetectionSet:
     """Read and check one split (images stay encoded in memory until used).
 
@@ -170,5 +181,5 @@ def load_detection_set(data: Path, split: str) -> DetectionSet:
         if probe is None or probe.size == 0:
             raise FileNotFoundError(f"{sample.image_path}: not a readable image")
         boxes, labels = clean_boxes(sample, skipped)
-        items.append(DetectionItem(encoded, boxes, labels, sample.image_path))
+        items.append(DetectionItem(encoded, boxes, labels, sample.image_path, clip_regions(sample)))
     return DetectionSet(items, classes, skipped)

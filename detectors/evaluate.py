@@ -4,15 +4,27 @@
 for search, scored separately by the intent gate); ``plate_ap50`` scores plates. A prediction
 is a true positive when its IoU with a still unmatched ground-truth box of its class is at
 least 0.5, taken in descending score order over the whole set (VOC / COCO practice).
+
+Two more rules from common practice:
+
+- **Regions to ignore** (COCO's crowd regions, KITTI's DontCare): objects that are in the
+  frame but not labelled (a vehicle mostly cut by the frame edge or hidden, a plate under
+  4 px or partly hidden; ``formats.DetectionSample.ignore_xyxy``). A prediction that matches
+  no labelled box but lies mostly inside such a region of its kind (intersection ≥ half its
+  own area) is left out: neither a true nor a false positive.
+- **Score floor**: AP ranks every prediction down to a low score floor (``AP_SCORE_FLOOR``,
+  as Detectron evaluates), not only those above the deployment thresholds, which would cut
+  the precision/recall curve short at one operating point.
+
 ``small_plate_recall`` is the share of ground-truth plates lower than 20 px found at IoU ≥ 0.5
-by a plate scoring at least the plate threshold.
+by a plate scoring at least the configured plate threshold (the deployment pipeline).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +38,8 @@ from detectors.npbox import iou_matrix
 from detectors.pipeline import DetectionPipeline
 
 SMALL_PLATE_PX = 20.0
+AP_SCORE_FLOOR = 0.05
+IGNORE_IOA = 0.5
 
 
 def _metric(value: float) -> float | None:
@@ -37,6 +51,7 @@ def average_precision(
     predictions: Sequence[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]],
     truths: Sequence[npt.NDArray[np.float32]],
     iou_threshold: float = 0.5,
+    ignores: Sequence[npt.NDArray[np.float32]] | None = None,
 ) -> float:
     """AP of one class over a set of images.
 
@@ -44,6 +59,8 @@ def average_precision(
         predictions: Per image, boxes ``(K, 4)`` and scores ``(K,)``.
         truths: Per image, ground-truth boxes ``(M, 4)``.
         iou_threshold: Minimum IoU of a true positive.
+        ignores: Per image, regions to ignore ``(G, 4)``: a prediction that matches no
+            ground truth and lies mostly inside one counts neither way.
 
     Returns:
         Area under the interpolated precision/recall curve; NaN when there is no ground truth.
@@ -60,26 +77,45 @@ def average_precision(
         iou_matrix(np.asarray(p[0], np.float32).reshape(-1, 4), np.asarray(t, np.float32).reshape(-1, 4))
         for p, t in zip(predictions, truths, strict=True)
     ]
+    regions: Sequence[npt.ArrayLike | None] = [None] * len(predictions) if ignores is None else ignores
+    inside = [in_regions(p[0], g) for p, g in zip(predictions, regions, strict=True)]
     tp = np.zeros(len(entries))
+    counted = np.ones(len(entries), bool)
     for n, (_, i, k) in enumerate(entries):
-        if not len(truths[i]):
-            continue
-        row = np.where(matched[i], -1.0, overlaps[i][k])
-        j = int(np.argmax(row))
-        if row[j] >= iou_threshold:
-            matched[i][j] = True
-            tp[n] = 1
-    if not entries:
+        if len(truths[i]):
+            row = np.where(matched[i], -1.0, overlaps[i][k])
+            j = int(np.argmax(row))
+            if row[j] >= iou_threshold:
+                matched[i][j] = True
+                tp[n] = 1
+                continue
+        counted[n] = not inside[i][k]
+    tp = tp[counted]
+    if not len(tp):
         return 0.0
     cum_tp = np.cumsum(tp)
     recall = cum_tp / total
-    precision = cum_tp / np.arange(1, len(entries) + 1)
+    precision = cum_tp / np.arange(1, len(tp) + 1)
     # all-point interpolation: precision made monotone from the right, summed over recall steps
     r = np.concatenate([[0.0], recall, [recall[-1]]])
     p = np.concatenate([[1.0], precision, [0.0]])
     p = np.maximum.accumulate(p[::-1])[::-1]
     steps = np.flatnonzero(r[1:] != r[:-1])
     return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
+
+
+def in_regions(boxes: npt.ArrayLike, regions: npt.ArrayLike | None) -> npt.NDArray[np.bool_]:
+    """Which boxes lie mostly inside some region: intersection ≥ ``IGNORE_IOA`` of the box's area."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    g = np.zeros((0, 4)) if regions is None else np.asarray(regions, np.float64).reshape(-1, 4)
+    if not len(b) or not len(g):
+        return np.zeros(len(b), bool)
+    lo = np.maximum(b[:, None, :2], g[None, :, :2])
+    hi = np.minimum(b[:, None, 2:], g[None, :, 2:])
+    inter = np.clip(hi - lo, 0, None).prod(2)
+    area = np.clip(b[:, 2:] - b[:, :2], 1e-6, None).prod(1)
+    result: npt.NDArray[np.bool_] = (inter / area[:, None]).max(1) >= IGNORE_IOA
+    return result
 
 
 def recall_at(
@@ -103,10 +139,12 @@ class _Frame:
     image: npt.NDArray[np.uint8]
     vehicles: npt.NDArray[np.float32]
     plates: npt.NDArray[np.float32]
+    vehicle_ignore: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    plate_ignore: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 4), np.float32))
 
 
 def load_frames(data: Path, split: str, plate_class: str = "plate") -> list[_Frame]:
-    """Full-resolution frames and their vehicle and plate boxes from a YOLO folder or COCO file."""
+    """Full-resolution frames, their vehicle and plate boxes and regions to ignore (YOLO or COCO)."""
     samples, classes = read_samples(data, split)
     plate_id = classes.index(plate_class) if plate_class in classes else -1
     frames = []
@@ -115,16 +153,31 @@ def load_frames(data: Path, split: str, plate_class: str = "plate") -> list[_Fra
         if image is None:
             raise FileNotFoundError(f"{sample.image_path}: not a readable image")
         is_plate = sample.class_id == plate_id
+        ignored_plate = sample.ignore_class_id == plate_id
         frames.append(
-            _Frame(np.asarray(image, np.uint8), sample.xyxy[~is_plate].copy(), sample.xyxy[is_plate].copy())
+            _Frame(
+                np.asarray(image, np.uint8),
+                sample.xyxy[~is_plate].copy(),
+                sample.xyxy[is_plate].copy(),
+                sample.ignore_xyxy[~ignored_plate].copy(),
+                sample.ignore_xyxy[ignored_plate].copy(),
+            )
         )
     return frames
 
 
 def evaluate_detection(
-    frames: Sequence[_Frame], pipeline: DetectionPipeline, single_pass: DetectionPipeline
+    frames: Sequence[_Frame],
+    pipeline: DetectionPipeline,
+    single_pass: DetectionPipeline,
+    ranked: DetectionPipeline | None = None,
 ) -> dict[str, Any]:
-    """The ``roadwatch eval detect`` keys over ``frames``."""
+    """The ``roadwatch eval detect`` keys over ``frames``.
+
+    ``pipeline`` (the configured thresholds) gives the recalls and the timing, ``single_pass``
+    the same without the second pass, and ``ranked`` (the same models with both thresholds at
+    the AP score floor; default ``pipeline``) the detections AP ranks.
+    """
     plate_id = pipeline.spec.plate_id
     found: list[Detections] = []
     times = []
@@ -133,6 +186,7 @@ def evaluate_detection(
         found.append(pipeline.detect_image(frame.image))
         times.append(1000 * (time.perf_counter() - started))
     single = [single_pass.detect_image(frame.image) for frame in frames]
+    listed = found if ranked is None else [ranked.detect_image(frame.image) for frame in frames]
 
     def part(d: Detections, plates: bool) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         chosen = (d.class_id == plate_id) == plates
@@ -146,14 +200,22 @@ def evaluate_detection(
         return boxes[scores >= pipeline.spec.plate_score_threshold]
 
     small_truth = [small(f.plates) for f in frames]
+    vehicle_ap = average_precision(
+        [part(d, False) for d in listed],
+        [f.vehicles for f in frames],
+        ignores=[f.vehicle_ignore for f in frames],
+    )
+    plate_ap = average_precision(
+        [part(d, True) for d in listed], [f.plates for f in frames], ignores=[f.plate_ignore for f in frames]
+    )
     return {
-        "vehicle_ap50": round(
-            average_precision([part(d, False) for d in found], [f.vehicles for f in frames]), 4
-        ),
-        "plate_ap50": round(average_precision([part(d, True) for d in found], [f.plates for f in frames]), 4),
+        "vehicle_ap50": round(vehicle_ap, 4),
+        "plate_ap50": round(plate_ap, 4),
         "small_plate_recall": round(recall_at([plates_above(d) for d in found], small_truth), 4),
         "small_plate_recall_single_pass": round(recall_at([plates_above(d) for d in single], small_truth), 4),
         "small_plates": int(sum(len(t) for t in small_truth)),
+        "ignore_regions": int(sum(len(f.vehicle_ignore) + len(f.plate_ignore) for f in frames)),
+        "ap_score_floor": (ranked or pipeline).spec.score_threshold,
         "frames": len(frames),
         "ms_per_frame": round(float(np.median(times)), 2) if times else 0.0,
     }

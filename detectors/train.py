@@ -99,17 +99,22 @@ def _next_images(state: DetectorState, count: int, total: int) -> list[int]:
 
 def training_view(
     item: DetectionItem, cfg: DetectorTrainConfig, upsample: float, rng: np.random.Generator
-) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+) -> tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One training input: the letterboxed frame, or (``second_pass_p``) the second pass's view.
 
     The second pass's view cuts a region of ``input / upsample`` pixels around a random
     labelled object (centre jittered, factor ×0.6–1.4) and up-samples it to the input size,
     so the same network learns to refine small candidates (seed 000). Boxes cut to less than
-    half their area, or under ``MIN_BOX_PX`` high in the input, are left out.
+    half their area, or under ``MIN_BOX_PX`` high in the input, are left out as objects and
+    become regions to ignore, beside the item's own.
+
+    Returns:
+        The view, its boxes, their 1-based labels, and its regions to ignore.
     """
     image = item.image()
     size = cfg.input_size
     boxes = item.boxes.copy()
+    ignore = item.ignore.copy()
     if len(boxes) and rng.random() < cfg.second_pass_p:
         box = boxes[int(rng.integers(len(boxes)))]
         factor = upsample * float(rng.uniform(0.6, 1.4))
@@ -119,21 +124,36 @@ def training_view(
             (box[1] + box[3]) / 2 + float(rng.uniform(-0.25, 0.25)) * region[0],
         )
         view, scale, (x0, y0) = crop_region(image, centre, region, size)
-        boxes = (boxes - np.array([x0, y0, x0, y0], np.float32)) * np.float32(scale)
+        shift = np.array([x0, y0, x0, y0], np.float32)
+        boxes, ignore = (boxes - shift) * np.float32(scale), (ignore - shift) * np.float32(scale)
     else:
         view, fit = letterbox(image, size)
-        boxes = boxes * np.float32(fit.scale)
+        boxes, ignore = boxes * np.float32(fit.scale), ignore * np.float32(fit.scale)
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    clipped = boxes.copy()
-    clipped[:, 0::2] = clipped[:, 0::2].clip(0, size[1])
-    clipped[:, 1::2] = clipped[:, 1::2].clip(0, size[0])
-    kept_area = (clipped[:, 2] - clipped[:, 0]).clip(0) * (clipped[:, 3] - clipped[:, 1]).clip(0)
+    clipped, ignore = _clip(boxes, size), _clip(ignore, size)
+    kept_area = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
     keep = (kept_area >= 0.5 * area) & (clipped[:, 3] - clipped[:, 1] >= MIN_BOX_PX)
+    visible = (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
+    still = (ignore[:, 2] > ignore[:, 0]) & (ignore[:, 3] > ignore[:, 1])
+    ignore = np.concatenate([ignore[still], clipped[~keep & visible]])
     boxes, labels = clipped[keep], item.labels[keep]
     if rng.random() < cfg.flip_p:
         view = view[:, ::-1]
         boxes[:, [0, 2]] = size[1] - boxes[:, [2, 0]]
-    return np.ascontiguousarray(view), torch.from_numpy(boxes), torch.from_numpy(labels)
+        ignore[:, [0, 2]] = size[1] - ignore[:, [2, 0]]
+    return (
+        np.ascontiguousarray(view),
+        torch.from_numpy(boxes),
+        torch.from_numpy(labels),
+        torch.from_numpy(np.ascontiguousarray(ignore, np.float32)),
+    )
+
+
+def _clip(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    out = boxes.astype(np.float32, copy=True).reshape(-1, 4)
+    out[:, 0::2] = out[:, 0::2].clip(0, size[1])
+    out[:, 1::2] = out[:, 1::2].clip(0, size[0])
+    return out
 
 
 def save_checkpoint(path: Path, state: DetectorState, meta: dict[str, Any]) -> None:
@@ -232,7 +252,7 @@ def train_detector(
         chosen = _next_images(state, cfg.images_per_step, len(dataset.items))
         batch = [training_view(dataset.items[i], cfg, upsample, state.rng) for i in chosen]
         images = torch.from_numpy(to_tensor_input([b[0] for b in batch]))
-        losses = model.losses(images, [(b[1], b[2]) for b in batch], train, state.rng, precision)
+        losses = model.losses(images, [(b[1], b[2], b[3]) for b in batch], train, state.rng, precision)
         if not torch.isfinite(losses["total"]):
             raise DetectorTrainingError(
                 f"loss became {losses['total'].item()} at step {state.step}; lower detectors.train.lr"

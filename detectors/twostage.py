@@ -11,6 +11,7 @@ losses are exactly zero.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,7 @@ from reid.precision import autocast
 
 RPN_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
 HEAD_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
+IGNORE_IOA = 0.5  # a region this much inside an ignore region (own area) is never a negative
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,12 +230,15 @@ class TwoStageDetector(nn.Module):
     def losses(
         self,
         images: Tensor,
-        targets: list[tuple[Tensor, Tensor]],
+        targets: Sequence[tuple[Tensor, Tensor] | tuple[Tensor, Tensor, Tensor]],
         train: TrainSpec,
         rng: np.random.Generator,
         precision: str = "fp32",
     ) -> dict[str, Tensor]:
-        """RPN and head losses; ``targets`` per image: boxes ``(M, 4)`` and 1-based labels ``(M,)``.
+        """RPN and head losses; ``targets`` per image: boxes ``(M, 4)``, 1-based labels ``(M,)``
+        and, optionally, regions to ignore ``(G, 4)``: an anchor or region lying mostly inside
+        one (intersection ≥ ``IGNORE_IOA`` of its own area) and not a positive is never drawn
+        as background, since an unlabelled object may be there.
 
         ``precision`` ``bf16`` runs the backbone, pyramid and RPN in bf16 autocast (channels-last
         input); their outputs, RoIAlign, the head and every loss stay fp32.
@@ -247,8 +252,11 @@ class TwoStageDetector(nn.Module):
         anchors = torch.cat(self.anchors(maps))
         all_scores, all_deltas = torch.cat(scores, 1), torch.cat(deltas, 1)
         rpn_cls, rpn_box = [], []
-        for i, (boxes, _) in enumerate(targets):
+        for i, truth in enumerate(targets):
+            boxes = truth[0]
             labels, matched = _match_anchors(anchors, boxes, train)
+            if len(truth) > 2 and len(truth[2]):
+                labels[(labels == 0) & _in_regions(anchors, truth[2])] = -1
             pos, neg = _rpn_sample(labels, train.rpn_batch, rng)
             chosen = torch.cat([pos, neg])
             target = torch.cat([torch.ones(len(pos)), torch.zeros(len(neg))])
@@ -264,7 +272,8 @@ class TwoStageDetector(nn.Module):
         }
         rois, classes, goals, pos_mask = [], [], [], []
         proposals = self.proposals(scores, deltas, self.anchors(maps), size)
-        for (boxes, labels), props in zip(targets, proposals, strict=True):
+        for truth, props in zip(targets, proposals, strict=True):
+            boxes, labels = truth[0], truth[1]
             candidates = torch.cat([props, boxes]) if len(boxes) else props
             if len(boxes):
                 iou = box_iou(candidates, boxes)
@@ -272,6 +281,9 @@ class TwoStageDetector(nn.Module):
             else:
                 best = torch.zeros(len(candidates))
                 which = torch.zeros(len(candidates), dtype=torch.int64)
+            if len(truth) > 2 and len(truth[2]):
+                usable = (best >= train.head.pos_iou) | ~_in_regions(candidates, truth[2])
+                candidates, best, which = candidates[usable], best[usable], which[usable]
             pos_i, neg_i = sample_regions(best.numpy(), train.head, rng)
             pos_t, neg_t = torch.from_numpy(pos_i), torch.from_numpy(neg_i)
             chosen = torch.cat([pos_t, neg_t])
@@ -295,6 +307,16 @@ class TwoStageDetector(nn.Module):
             out["head_box"] = zero
         out["total"] = out["rpn_cls"] + out["rpn_box"] + out["head_cls"] + out["head_box"]
         return out
+
+
+def _in_regions(boxes: Tensor, regions: Tensor) -> Tensor:
+    """Which boxes lie mostly inside some region: intersection ≥ ``IGNORE_IOA`` of the box's area."""
+    lo = torch.maximum(boxes[:, None, :2], regions[None, :, :2])
+    hi = torch.minimum(boxes[:, None, 2:], regions[None, :, 2:])
+    inter = (hi - lo).clamp(min=0).prod(2)  # (B, G)
+    area = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1e-6).prod(1)
+    inside: Tensor = (inter / area[:, None]).amax(1) >= IGNORE_IOA
+    return inside
 
 
 def _match_anchors(anchors: Tensor, boxes: Tensor, train: TrainSpec) -> tuple[Tensor, Tensor]:

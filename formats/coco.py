@@ -21,7 +21,9 @@ def write_coco(
 
     Image, annotation and category ids are 1-based in sample and box order; category ``i + 1``
     is ``class_names[i]``. ``file_name`` is the image path relative to ``images_root``;
-    ``bbox`` is ``[x, y, w, h]`` in pixels; ``iscrowd`` is 0.
+    ``bbox`` is ``[x, y, w, h]`` in pixels; ``iscrowd`` is 0 for boxes and 1 for the sample's
+    ignore regions (COCO's evaluation counts a detection on a crowd region neither right nor
+    wrong, the meaning of :attr:`DetectionSample.ignore_xyxy`).
 
     Args:
         path: The JSON file to write (its folder is created).
@@ -50,7 +52,14 @@ def write_coco(
         images.append(
             {"id": image_id, "file_name": file_name, "width": sample.width, "height": sample.height}
         )
-        for box, cls in zip(sample.xyxy.tolist(), sample.class_id.tolist(), strict=True):
+        objects = [
+            (box, cls, 0) for box, cls in zip(sample.xyxy.tolist(), sample.class_id.tolist(), strict=True)
+        ]
+        objects += [
+            (box, cls, 1)
+            for box, cls in zip(sample.ignore_xyxy.tolist(), sample.ignore_class_id.tolist(), strict=True)
+        ]
+        for box, cls, crowd in objects:
             if cls >= len(class_names):
                 raise DatasetError(
                     sample.image_path, f"class id {cls} has no name ({len(class_names)} classes)"
@@ -63,7 +72,7 @@ def write_coco(
                     "category_id": cls + 1,
                     "bbox": [round(v, 4) for v in (x, y, w, h)],
                     "area": round(w * h, 4),
-                    "iscrowd": 0,
+                    "iscrowd": crowd,
                 }
             )
     categories = [{"id": i + 1, "name": name} for i, name in enumerate(class_names)]
@@ -76,9 +85,9 @@ def read_coco(path: Path, images_root: Path | None = None) -> tuple[list[Detecti
     """Read a COCO annotation file.
 
     Category ids may be arbitrary: class index ``i`` is the ``i``-th category in increasing id
-    order, and the names are returned in that order. Crowd annotations (``iscrowd: 1``) are
-    skipped. Every image gets a sample, with no boxes when it has no annotations. Image files
-    are not opened.
+    order, and the names are returned in that order. Crowd annotations (``iscrowd: 1``) become
+    the sample's ignore regions. Every image gets a sample, with no boxes when it has no
+    annotations. Image files are not opened.
 
     Args:
         path: The JSON file.
@@ -118,12 +127,13 @@ def read_coco(path: Path, images_root: Path | None = None) -> tuple[list[Detecti
             "height": _field(image, "height", int, path, entry),
             "boxes": [],
             "classes": [],
+            "ignore": [],
+            "ignore_classes": [],
         }
     annotations = _entries(document, "annotations", path) if "annotations" in document else []
     for i, ann in enumerate(annotations):
         entry = f"annotation id {_field(ann, 'id', int, path, f'annotations[{i}]')}"
-        if ann.get("iscrowd", 0) == 1:
-            continue
+        crowd = ann.get("iscrowd", 0) == 1
         image_id = _field(ann, "image_id", int, path, entry)
         cat_id = _field(ann, "category_id", int, path, entry)
         if image_id not in images:
@@ -131,8 +141,9 @@ def read_coco(path: Path, images_root: Path | None = None) -> tuple[list[Detecti
         if cat_id not in class_of:
             raise DatasetError(path, f"{entry}: category_id {cat_id} is not among the categories")
         x, y, w, h = _bbox(ann, path, entry)
-        images[image_id]["boxes"].append((x, y, x + w, y + h))
-        images[image_id]["classes"].append(class_of[cat_id])
+        boxes, classes = ("ignore", "ignore_classes") if crowd else ("boxes", "classes")
+        images[image_id][boxes].append((x, y, x + w, y + h))
+        images[image_id][classes].append(class_of[cat_id])
     samples = []
     for image_id, image in images.items():
         try:
@@ -143,6 +154,8 @@ def read_coco(path: Path, images_root: Path | None = None) -> tuple[list[Detecti
                     height=image["height"],
                     xyxy=np.array(image["boxes"], np.float32).reshape(-1, 4),
                     class_id=np.array(image["classes"], np.int32),
+                    ignore_xyxy=np.array(image["ignore"], np.float32).reshape(-1, 4),
+                    ignore_class_id=np.array(image["ignore_classes"], np.int32),
                 )
             )
         except ValueError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ def _frozen_array(value: npt.ArrayLike, dtype: type[np.generic]) -> npt.NDArray[
 
 @dataclass(frozen=True, slots=True)
 class DetectionSample:
-    """One image with its axis-aligned object boxes.
+    """One image with its axis-aligned object boxes, and regions to ignore.
 
     Attributes:
         image_path: The image file.
@@ -47,6 +47,11 @@ class DetectionSample:
         xyxy: ``(N, 4)`` float32 pixel boxes ``x1, y1, x2, y2`` with ``x1 <= x2``, ``y1 <= y2``;
             N may be 0. Stored as a read-only copy.
         class_id: ``(N,)`` int32 class indices (>= 0). Stored as a read-only copy.
+        ignore_xyxy: ``(M, 4)`` "don't care" regions: objects that are in the image but not
+            labelled (cut by the frame edge, hidden, or too small), with their classes in
+            ``ignore_class_id``. A detection on one is neither right nor wrong (COCO's crowd
+            regions, KITTI's DontCare). Empty by default.
+        ignore_class_id: ``(M,)`` int32 class of each ignore region.
 
     Raises:
         ValueError: Shapes disagree, a value is not finite, a box is inverted, a class id is
@@ -58,34 +63,21 @@ class DetectionSample:
     height: int
     xyxy: npt.NDArray[np.float32]
     class_id: npt.NDArray[np.int32]
+    ignore_xyxy: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    ignore_class_id: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.height <= 0:
             raise ValueError(
                 f"{self.image_path}: image size must be positive, got {self.width}x{self.height}"
             )
-        xyxy = np.asarray(self.xyxy, dtype=np.float64)
-        if xyxy.size == 0:
-            xyxy = xyxy.reshape(0, 4)
-        if xyxy.ndim != 2 or xyxy.shape[1] != 4:
-            raise ValueError(f"{self.image_path}: xyxy must have shape (N, 4), got {xyxy.shape}")
-        raw_ids = np.asarray(self.class_id)
-        if raw_ids.shape != (xyxy.shape[0],):
-            raise ValueError(
-                f"{self.image_path}: class_id must have shape ({xyxy.shape[0]},), got {raw_ids.shape}"
-            )
-        if not np.all(np.isfinite(xyxy)):
-            raise ValueError(f"{self.image_path}: xyxy holds a value that is not finite")
-        inverted = np.flatnonzero((xyxy[:, 0] > xyxy[:, 2]) | (xyxy[:, 1] > xyxy[:, 3]))
-        if inverted.size:
-            i = int(inverted[0])
-            raise ValueError(f"{self.image_path}: box {i} {xyxy[i].tolist()} has x1 > x2 or y1 > y2")
-        if raw_ids.size and not np.array_equal(raw_ids, np.round(raw_ids.astype(np.float64))):
-            raise ValueError(f"{self.image_path}: class_id must hold whole numbers, got {raw_ids.tolist()}")
-        if raw_ids.size and int(raw_ids.min()) < 0:
-            raise ValueError(f"{self.image_path}: class_id must be >= 0, got {raw_ids.tolist()}")
-        object.__setattr__(self, "xyxy", _frozen_array(xyxy, np.float32))
-        object.__setattr__(self, "class_id", _frozen_array(raw_ids.astype(np.int64), np.int32))
+        for boxes, ids, what in (
+            ("xyxy", "class_id", "box"),
+            ("ignore_xyxy", "ignore_class_id", "ignore region"),
+        ):
+            xyxy, class_id = _checked_boxes(self.image_path, getattr(self, boxes), getattr(self, ids), what)
+            object.__setattr__(self, boxes, xyxy)
+            object.__setattr__(self, ids, class_id)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DetectionSample):
@@ -95,7 +87,36 @@ class DetectionSample:
             and (self.width, self.height) == (other.width, other.height)
             and np.array_equal(self.xyxy, other.xyxy)
             and np.array_equal(self.class_id, other.class_id)
+            and np.array_equal(self.ignore_xyxy, other.ignore_xyxy)
+            and np.array_equal(self.ignore_class_id, other.ignore_class_id)
         )
+
+
+def _checked_boxes(
+    image: Path, boxes: npt.ArrayLike, ids: npt.ArrayLike, what: str
+) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic]]:
+    """Read-only float32 ``(N, 4)`` boxes and int32 ``(N,)`` class ids, checked."""
+    name = "xyxy" if what == "box" else "ignore_xyxy"
+    id_name = "class_id" if what == "box" else "ignore_class_id"
+    xyxy = np.asarray(boxes, dtype=np.float64)
+    if xyxy.size == 0:
+        xyxy = xyxy.reshape(0, 4)
+    if xyxy.ndim != 2 or xyxy.shape[1] != 4:
+        raise ValueError(f"{image}: {name} must have shape (N, 4), got {xyxy.shape}")
+    raw_ids = np.asarray(ids)
+    if raw_ids.shape != (xyxy.shape[0],):
+        raise ValueError(f"{image}: {id_name} must have shape ({xyxy.shape[0]},), got {raw_ids.shape}")
+    if not np.all(np.isfinite(xyxy)):
+        raise ValueError(f"{image}: {name} holds a value that is not finite")
+    inverted = np.flatnonzero((xyxy[:, 0] > xyxy[:, 2]) | (xyxy[:, 1] > xyxy[:, 3]))
+    if inverted.size:
+        i = int(inverted[0])
+        raise ValueError(f"{image}: {what} {i} {xyxy[i].tolist()} has x1 > x2 or y1 > y2")
+    if raw_ids.size and not np.array_equal(raw_ids, np.round(raw_ids.astype(np.float64))):
+        raise ValueError(f"{image}: {id_name} must hold whole numbers, got {raw_ids.tolist()}")
+    if raw_ids.size and int(raw_ids.min()) < 0:
+        raise ValueError(f"{image}: {id_name} must be >= 0, got {raw_ids.tolist()}")
+    return _frozen_array(xyxy, np.float32), _frozen_array(raw_ids.astype(np.int64), np.int32)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,9 @@ Layout::
     root/data.yaml                 train: images/train, ..., names: {0: car, ...}
     root/images/<split>/X.jpg      images (written by the caller)
     root/labels/<split>/X.txt      one line per box: ``class cx cy w h``, normalised to [0, 1]
+    root/ignore/<split>/X.txt      optional, same lines: regions to ignore (objects in the image
+                                   but not labelled: cut by the frame edge, hidden or too small);
+                                   roadwatch's own addition, other tools skip the folder
 
 The folder holding ``data.yaml`` is the dataset root; its ``path`` key is not followed.
 """
@@ -55,17 +58,29 @@ def write_yolo(
     _check_names(class_names)
     images_dir, labels_dir = root / "images" / split, root / "labels" / split
     labels: dict[str, str] = {}
+    ignored: dict[str, str] = {}
     for sample in samples:
         image = images_dir / sample.image_path.name
         if not image.is_file():
             raise DatasetError(image, "image not found; write images there before calling write_yolo")
         if image.stem in labels:
             raise DatasetError(image, f"another image in {images_dir} has the stem {image.stem!r}")
-        labels[image.stem] = _label_text(sample, image, len(class_names))
+        labels[image.stem] = _label_text(sample.xyxy, sample.class_id, sample, image, len(class_names))
+        if len(sample.ignore_xyxy):
+            ignored[image.stem] = _label_text(
+                sample.ignore_xyxy, sample.ignore_class_id, sample, image, len(class_names)
+            )
     _update_data_yaml(root, class_names)
     labels_dir.mkdir(parents=True, exist_ok=True)
     for stem, text in labels.items():
         (labels_dir / f"{stem}.txt").write_text(text, encoding="utf-8")
+    ignore_dir = _labels_dir(images_dir, "ignore")
+    for stem in labels:
+        if stem in ignored:
+            ignore_dir.mkdir(parents=True, exist_ok=True)
+            (ignore_dir / f"{stem}.txt").write_text(ignored[stem], encoding="utf-8")
+        else:  # a rewrite must not keep an older export's regions
+            (ignore_dir / f"{stem}.txt").unlink(missing_ok=True)
 
 
 def read_yolo(root: Path, split: str | None = None) -> tuple[list[DetectionSample], list[str]]:
@@ -73,7 +88,8 @@ def read_yolo(root: Path, split: str | None = None) -> tuple[list[DetectionSampl
 
     Class names come from ``data.yaml`` (``names`` as a list or ``{index: name}``), else from
     ``classes.txt`` (one per line). Images are paired by stem with label files; a missing
-    label file means no boxes.
+    label file means no boxes. Ignore regions come from ``ignore/<split>/<stem>.txt`` where
+    one exists.
 
     Args:
         root: Dataset root.
@@ -96,7 +112,7 @@ def read_yolo(root: Path, split: str | None = None) -> tuple[list[DetectionSampl
     for images_dir in split_dirs.values():
         if not images_dir.is_dir():
             raise DatasetError(images_dir, "image folder not found")
-        labels_dir = _labels_dir(images_dir)
+        labels_dir, ignore_dir = _labels_dir(images_dir), _labels_dir(images_dir, "ignore")
         stems: dict[str, Path] = {}
         for image in list_images(images_dir):
             if image.stem in stems:
@@ -106,7 +122,8 @@ def read_yolo(root: Path, split: str | None = None) -> tuple[list[DetectionSampl
             stems[image.stem] = image
             width, height = image_size(image)
             xyxy, class_id = _read_label(labels_dir / f"{image.stem}.txt", width, height, len(class_names))
-            samples.append(DetectionSample(image, width, height, xyxy, class_id))
+            ignore, ignore_id = _read_label(ignore_dir / f"{image.stem}.txt", width, height, len(class_names))
+            samples.append(DetectionSample(image, width, height, xyxy, class_id, ignore, ignore_id))
     return samples, class_names
 
 
@@ -119,10 +136,16 @@ def _check_names(class_names: Sequence[str]) -> None:
         raise ValueError(f"class names must be unique, got {list(class_names)!r}")
 
 
-def _label_text(sample: DetectionSample, image: Path, num_classes: int) -> str:
+def _label_text(
+    xyxy: npt.NDArray[np.float32],
+    class_id: npt.NDArray[np.int32],
+    sample: DetectionSample,
+    image: Path,
+    num_classes: int,
+) -> str:
     lines = []
     size = np.array([sample.width, sample.height, sample.width, sample.height], dtype=np.float64)
-    for i, (box, cls) in enumerate(zip(sample.xyxy.astype(np.float64), sample.class_id, strict=True)):
+    for i, (box, cls) in enumerate(zip(xyxy.astype(np.float64), class_id, strict=True)):
         if cls >= num_classes:
             raise DatasetError(image, f"box {i}: class id {cls} has no name ({num_classes} classes)")
         norm = box / size
@@ -211,13 +234,13 @@ def _read_layout(root: Path) -> tuple[list[str], dict[str, Path]]:
     raise DatasetError(root, "no data.yaml or classes.txt")
 
 
-def _labels_dir(images_dir: Path) -> Path:
-    """Ultralytics' rule: the last ``images`` part of the path becomes ``labels``."""
+def _labels_dir(images_dir: Path, kind: str = "labels") -> Path:
+    """Ultralytics' rule: the last ``images`` part of the path becomes ``labels`` (or ``kind``)."""
     parts = list(images_dir.parts)
     if "images" not in parts:
         raise DatasetError(images_dir, "image folder path has no 'images' part to map to 'labels'")
     i = len(parts) - 1 - parts[::-1].index("images")
-    parts[i] = "labels"
+    parts[i] = kind
     return Path(*parts)
 
 

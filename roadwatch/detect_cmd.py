@@ -16,7 +16,7 @@ EXIT_OK = 0
 # scenario (seeds 1 to 4, 180 s each: other vehicles, other traffic), whose train splits only
 # are read; nothing of theirs is evaluated.
 EVAL_DATA = [Path("data/city/detection"), Path("data/toll-road/detection")]
-EXTRA_WORLDS = [(scenario, seed) for seed in (1, 2, 3, 4) for scenario in ("city", "toll-road")]
+EXTRA_WORLDS = [(scenario, seed) for seed in (1, 2, 3, 4, 5, 6) for scenario in ("city", "toll-road")]
 DEFAULT_DATA = [*EVAL_DATA, *(Path(f"data/{name}-s{seed}/detection") for name, seed in EXTRA_WORLDS)]
 BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "detectors" / "models"
 MAKE_DATA = " && ".join(
@@ -119,6 +119,11 @@ def add_eval_detect(groups: dict[str, Any]) -> None:
     ev.add_argument("--format", choices=("yolo", "openalpr"), default="yolo", help="dataset layout")
     _model_args(ev)
     ev.add_argument("--no-second-pass", action="store_true", help="ablation: first pass only")
+    ev.add_argument(
+        "--ap-score-floor",
+        type=_score,
+        help="AP ranks detections down to this score (default 0.05); recalls use the config's thresholds",
+    )
     ev.add_argument("--gate", type=Path, help="also measure what this intent gate (gate.onnx) saves re-id")
     ev.add_argument("--limit", type=int, help="evaluate the first N frames only")
     ev.add_argument("--json", action="store_true")
@@ -133,6 +138,17 @@ def add_eval_detect(groups: dict[str, Any]) -> None:
     ex.set_defaults(handler=cmd_export_detector)
 
 
+def _score(text: str) -> float:
+    """An argparse type: a score in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a score is between 0 and 1, got {value}")
+    return value
+
+
 def _model_args(parser: Any) -> None:
     parser.add_argument(
         "--models", type=Path, help="folder with detector_features.onnx and detector_head.onnx"
@@ -141,8 +157,17 @@ def _model_args(parser: Any) -> None:
     parser.add_argument("--config", type=Path, help="config file (detectors section)")
 
 
-def load_pipeline(args: argparse.Namespace, cfg: RoadwatchConfig, *, second_pass: bool = True) -> Any:
-    """The two-pass pipeline over the ONNX models (default: bundled) or a torch checkpoint."""
+def load_pipeline(
+    args: argparse.Namespace,
+    cfg: RoadwatchConfig,
+    *,
+    second_pass: bool = True,
+    score_floor: float | None = None,
+) -> Any:
+    """The two-pass pipeline over the ONNX models (default: bundled) or a torch checkpoint.
+
+    ``score_floor`` replaces both configured score thresholds (what AP ranks).
+    """
     from detectors.pipeline import DetectionPipeline, PipelineSpec, torch_runner
     from detectors.runtime import DetectorModelError, OnnxDetector
 
@@ -182,8 +207,8 @@ def load_pipeline(args: argparse.Namespace, cfg: RoadwatchConfig, *, second_pass
         classes=classes,
         first_input=first_input,
         second_input=plate.second_pass_input,
-        score_threshold=cfg.detectors.vehicle.score_threshold,
-        plate_score_threshold=plate.score_threshold,
+        score_threshold=cfg.detectors.vehicle.score_threshold if score_floor is None else score_floor,
+        plate_score_threshold=plate.score_threshold if score_floor is None else score_floor,
         small_plate_px=float(plate.small_plate_height_px),
         upsample=plate.upsample_factor,
         second_pass=second_pass,
@@ -193,7 +218,7 @@ def load_pipeline(args: argparse.Namespace, cfg: RoadwatchConfig, *, second_pass
 
 def cmd_eval_detect(args: argparse.Namespace) -> int:
     """Evaluate on held-out synthetic frames (YOLO/COCO) or real photos (OpenALPR benchmark)."""
-    from detectors.evaluate import evaluate_detection, evaluate_openalpr, load_frames
+    from detectors.evaluate import AP_SCORE_FLOOR, evaluate_detection, evaluate_openalpr, load_frames
     from formats import DatasetError
 
     cfg = _config(args.config)
@@ -208,7 +233,9 @@ def cmd_eval_detect(args: argparse.Namespace) -> int:
         else:
             frames = [f for root in args.data for f in load_frames(root, args.split)][: args.limit]
             single = load_pipeline(args, cfg, second_pass=False)
-            report = evaluate_detection(frames, pipeline, single)
+            floor = AP_SCORE_FLOOR if args.ap_score_floor is None else args.ap_score_floor
+            ranked = load_pipeline(args, cfg, second_pass=second, score_floor=floor)
+            report = evaluate_detection(frames, pipeline, single, ranked)
             if args.gate is not None:
                 report.update(_gate_report(args.gate, cfg, frames, pipeline))
     except (DatasetError, FileNotFoundError, ValueError) as exc:

@@ -5,7 +5,7 @@ Layout under the output folder::
     world.json                    fleet, passes, sightings, escapes, identity splits, seed
     videos/<camera>.mp4           every camera's footage (MPEG-4 Part 2)
     truth/<camera>.json           per-frame ground truth (see synth.truth)
-    detection/                    YOLO (images/, labels/, data.yaml) + coco_<split>.json
+    detection/                    YOLO (images/, labels/, data.yaml, ignore/) + coco_<split>.json
     reid/                         VeRi-776 style crops + name lists + plates_<split>.csv
     plates/<split>/*.jpg          plate crops, labels.csv (text, format, corners)
 
@@ -39,6 +39,8 @@ from synth.world import World
 DETECTION_CLASSES: tuple[str, ...] = (*VEHICLE_TYPES, "plate")
 PLATE_CLASS = len(VEHICLE_TYPES)
 MIN_DETECT_VISIBILITY = 0.25
+# plates lower than this (mean edge height) are left unlabelled: regions to ignore
+MIN_LABELLED_PLATE_PX = 4.0
 MIN_REID_VISIBILITY = 0.8
 MIN_REID_HEIGHT_PX = 56
 MIN_PLATE_CROP_PX = 12
@@ -229,19 +231,34 @@ def _detection_sample(
         return
     boxes: list[tuple[float, float, float, float]] = []
     classes: list[int] = []
-    for v in vehicles:
-        boxes.append(v.xyxy)
-        classes.append(VEHICLE_TYPES.index(v.type))
-        if v.plate_xyxy is not None and v.plate_visible and v.plate_height_px >= 4:
-            boxes.append(v.plate_xyxy)
-            classes.append(PLATE_CLASS)
+    ignore: list[tuple[float, float, float, float]] = []  # in the frame, but not labelled
+    ignore_classes: list[int] = []
+    for v in truth.vehicles:
+        labelled = v.visibility >= MIN_DETECT_VISIBILITY
+        chosen, chosen_classes = (boxes, classes) if labelled else (ignore, ignore_classes)
+        chosen.append(v.xyxy)
+        chosen_classes.append(VEHICLE_TYPES.index(v.type))
+        if v.plate_xyxy is None:
+            continue
+        plate_ok = labelled and v.plate_visible and v.plate_height_px >= MIN_LABELLED_PLATE_PX
+        chosen, chosen_classes = (boxes, classes) if plate_ok else (ignore, ignore_classes)
+        chosen.append(v.plate_xyxy)
+        chosen_classes.append(PLATE_CLASS)
     folder = out / "detection" / "images" / split
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{truth.camera}_{truth.index:06d}.jpg"
     cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 96))])
     h, w = image.shape[:2]
     got.detection[split].append(
-        DetectionSample(path, w, h, np.array(boxes, np.float32).reshape(-1, 4), np.array(classes, np.int32))
+        DetectionSample(
+            path,
+            w,
+            h,
+            np.array(boxes, np.float32).reshape(-1, 4),
+            np.array(classes, np.int32),
+            np.array(ignore, np.float32).reshape(-1, 4),
+            np.array(ignore_classes, np.int32),
+        )
     )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from detectors.evaluate import average_precision, recall_at
+from detectors.evaluate import average_precision, in_regions, recall_at
 from detectors.pipeline import DetectionPipeline, Found, PipelineSpec
 
 F = np.float32
@@ -32,6 +32,32 @@ def test_ap_by_hand() -> None:
     truth = [_b([0, 0, 10, 10], [20, 20, 30, 30])]
     preds = [(_b([0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 31]), np.array([0.9, 0.8, 0.7], F))]
     assert average_precision(preds, truth) == pytest.approx(0.5 + 1 / 3)
+
+
+def test_predictions_on_ignore_regions_count_neither_way() -> None:
+    # 2 truths. Ranked: TP (0.9), on an ignore region (0.85), FP (0.8), TP (0.7)
+    truth = [_b([0, 0, 10, 10], [20, 20, 30, 30])]
+    boxes = _b([0, 0, 10, 10], [101, 101, 104, 104], [50, 50, 60, 60], [20, 20, 30, 31])
+    preds = [(boxes, np.array([0.9, 0.85, 0.8, 0.7], F))]
+    ignore = [_b([100, 100, 105, 105])]
+    # without the region: TP, FP, FP, TP → precision 1, 1/2, 1/3, 1/2 → AP = 0.5 + 0.5 · 0.5
+    assert average_precision(preds, truth) == pytest.approx(0.75)
+    # with it: TP, FP, TP → the hand-computed case above, AP = 0.5 + 1/3
+    assert average_precision(preds, truth, ignores=ignore) == pytest.approx(0.5 + 1 / 3)
+    # a prediction only half inside (intersection 0.4 of its area) still counts as false
+    half = [(_b([0, 0, 10, 10], [100, 100, 110, 110], [20, 20, 30, 30]), np.array([0.9, 0.8, 0.7], F))]
+    assert average_precision(half, truth, ignores=[_b([100, 100, 105, 108])]) == pytest.approx(0.5 + 1 / 3)
+    # a region does not hide a missed truth: recall stays 1/2
+    only = [(_b([0, 0, 10, 10]), np.array([0.9], F))]
+    assert average_precision(only, truth, ignores=[_b([0, 0, 40, 40])]) == pytest.approx(0.5)
+
+
+def test_in_regions_by_hand() -> None:
+    boxes = _b([0, 0, 10, 10], [0, 0, 10, 4], [20, 20, 30, 30])
+    region = _b([0, 0, 10, 5])  # holds half of the first box, all of the second, none of the third
+    assert in_regions(boxes, region).tolist() == [True, True, False]
+    assert in_regions(boxes, _b()).tolist() == [False] * 3
+    assert in_regions(_b(), region).shape == (0,)
 
 
 def test_duplicates_count_as_false_positives() -> None:

@@ -189,7 +189,7 @@ def test_second_pass_view_maps_boxes_into_the_upsampled_crop() -> None:
     item = DetectionItem(encoded, np.array([[300, 200, 330, 210]], np.float32), np.array([2]), Path("p.png"))
     cfg = DetectorTrainConfig(input_size=(192, 320), second_pass_p=1.0, flip_p=0.0)
     for seed in range(5):
-        view, boxes, labels = training_view(item, cfg, 3.0, np.random.default_rng(seed))
+        view, boxes, labels, _ = training_view(item, cfg, 3.0, np.random.default_rng(seed))
         assert view.shape == (192, 320, 3)
         assert labels.tolist() == [2]
         x1, y1, x2, y2 = boxes[0].tolist()
@@ -197,3 +197,20 @@ def test_second_pass_view_maps_boxes_into_the_upsampled_crop() -> None:
         inside = view[int(y1) + 2 : int(y2) - 2, int(x1) + 2 : int(x2) - 2]
         assert inside.size > 0
         assert inside.mean() > 200  # the box still frames the bright plate
+
+
+def test_ignore_regions_follow_the_view_and_cut_boxes_join_them() -> None:
+    image = np.zeros((360, 640, 3), np.uint8)
+    encoded = cv2.imencode(".png", image)[1].tobytes()
+    boxes = np.array([[100, 100, 200, 200], [630, 100, 700, 150]], np.float32)  # the second mostly outside
+    item = DetectionItem(
+        encoded, boxes, np.array([1, 1]), Path("p.png"), ignore=np.array([[0, 0, 64, 32]], np.float32)
+    )
+    cfg = DetectorTrainConfig(input_size=(192, 320), second_pass_p=0.0, flip_p=0.0)
+    _, kept, _, ignore = training_view(item, cfg, 3.0, np.random.default_rng(0))
+    np.testing.assert_allclose(kept.numpy(), [[50, 50, 100, 100]])  # letterboxed at scale 1/2
+    np.testing.assert_allclose(ignore.numpy(), [[0, 0, 32, 16], [315, 50, 320, 75]])
+    flipped = DetectorTrainConfig(input_size=(192, 320), second_pass_p=0.0, flip_p=1.0)
+    _, kept, _, ignore = training_view(item, flipped, 3.0, np.random.default_rng(0))
+    np.testing.assert_allclose(kept.numpy(), [[220, 50, 270, 100]])
+    np.testing.assert_allclose(ignore.numpy(), [[288, 0, 320, 16], [0, 50, 5, 75]])

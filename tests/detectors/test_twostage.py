@@ -49,6 +49,28 @@ def test_losses_are_finite_and_reach_every_part() -> None:
         assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in part.parameters())
 
 
+def test_an_image_wholly_ignored_trains_no_background() -> None:
+    torch.manual_seed(0)
+    model = TwoStageDetector(TINY)
+    image, _ = _scene()
+    nothing = (torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64))
+    everywhere = (*nothing, torch.tensor([[-50.0, -50, 150, 120]]))  # holds every anchor and region
+    losses = model.losses(image, [everywhere], TRAIN, np.random.default_rng(0))
+    assert all(float(v.detach()) == 0.0 for v in losses.values())
+    # a region elsewhere leaves the labelled scene's losses at work
+    corner = (*_scene()[1][0], torch.tensor([[80.0, 0, 96, 12]]))
+    losses = model.losses(image, [corner], TRAIN, np.random.default_rng(0))
+    assert float(losses["rpn_cls"].detach()) > 0
+    assert float(losses["head_cls"].detach()) > 0
+
+
+def test_anchors_inside_a_region_are_not_negatives() -> None:
+    from detectors.twostage import _in_regions
+
+    boxes = torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 4], [20, 20, 30, 30]])
+    assert _in_regions(boxes, torch.tensor([[0.0, 0, 10, 5]])).tolist() == [True, True, False]
+
+
 def test_no_targets_give_zero_box_losses() -> None:
     torch.manual_seed(0)
     model = TwoStageDetector(TINY)

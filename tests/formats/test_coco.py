@@ -1,4 +1,4 @@
-"""COCO: hand-computed JSON, round trips, arbitrary category ids, crowd boxes, malformed entries."""
+"""COCO: hand-computed JSON, round trips, arbitrary category ids, crowd regions, malformed entries."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def write_json(path: Path, document: Any) -> Path:
     return path
 
 
-def test_arbitrary_category_ids_map_in_sorted_order_and_crowds_are_skipped(tmp_path: Path) -> None:
+def test_arbitrary_category_ids_map_in_sorted_order_and_crowds_become_ignore_regions(tmp_path: Path) -> None:
     path = write_json(
         tmp_path / "ann.json",
         {
@@ -79,6 +79,26 @@ def test_arbitrary_category_ids_map_in_sorted_order_and_crowds_are_skipped(tmp_p
     assert got.image_path == Path("/data/images/x.jpg")
     np.testing.assert_allclose(got.xyxy, [[1, 2, 4, 6], [5, 6, 12, 14]])
     np.testing.assert_array_equal(got.class_id, [1, 0])
+    np.testing.assert_allclose(got.ignore_xyxy, [[0, 0, 100, 50]])
+    np.testing.assert_array_equal(got.ignore_class_id, [0])
+
+
+def test_ignore_regions_are_written_as_crowds_and_read_back(tmp_path: Path) -> None:
+    kept = DetectionSample(
+        tmp_path / "a.jpg",
+        64,
+        48,
+        np.array([[10, 20, 40, 60]], np.float32),
+        np.array([1], np.int32),
+        ignore_xyxy=np.array([[0, 0, 8, 4], [50, 40, 64, 48]], np.float32),
+        ignore_class_id=np.array([0, 1], np.int32),
+    )
+    path = tmp_path / "coco.json"
+    write_coco(path, [kept], ["car", "plate"], images_root=tmp_path)
+    crowds = [a["iscrowd"] for a in json.loads(path.read_text(encoding="utf-8"))["annotations"]]
+    assert crowds == [0, 1, 1]
+    (got,), _ = read_coco(path)
+    assert got == kept
 
 
 def test_images_without_annotations_and_no_annotations_key(tmp_path: Path) -> None:

@@ -81,6 +81,20 @@ def test_detection_sample_equality_compares_arrays() -> None:
     assert a != DetectionSample(IMG, 10, 8, np.array([[1, 2, 3, 4]], np.float32), np.array([0], np.int32))
 
 
+def test_detection_sample_ignore_regions_default_empty_and_are_checked() -> None:
+    plain = DetectionSample(IMG, 10, 8, np.array([[1, 2, 3, 4]]), np.array([1]))
+    assert plain.ignore_xyxy.shape == (0, 4)
+    assert plain.ignore_class_id.shape == (0,)
+    regions = DetectionSample(
+        IMG, 10, 8, np.array([[1, 2, 3, 4]]), np.array([1]), np.array([[0, 0, 2, 2]]), np.array([0])
+    )
+    assert regions != plain
+    with pytest.raises(ValueError, match=r"ignore region 0 .* x1 > x2"):
+        DetectionSample(IMG, 10, 8, np.zeros((0, 4)), np.zeros(0), np.array([[5, 0, 2, 2]]), np.array([0]))
+    with pytest.raises(ValueError, match="ignore_class_id must have shape"):
+        DetectionSample(IMG, 10, 8, np.zeros((0, 4)), np.zeros(0), np.array([[0, 0, 2, 2]]), np.zeros(0))
+
+
 def test_plate_sample_normalises_box_and_corners() -> None:
     corners = np.array([[0, 0], [4, 0], [4, 2], [0, 2]])
     plate = PlateSample(IMG, "皖AY339S", (0, 0, 4, 2), corners, "cn")

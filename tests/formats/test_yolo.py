@@ -81,6 +81,30 @@ def test_round_trip_two_splits(tmp_path: Path, make_image: ImageWriter) -> None:
     assert read_yolo(tmp_path, "val")[0] == samples[3:]
 
 
+def test_ignore_regions_round_trip_beside_the_labels(tmp_path: Path, make_image: ImageWriter) -> None:
+    a = make_image(tmp_path / "images" / "train" / "a.jpg", 200, 100)
+    b = make_image(tmp_path / "images" / "train" / "b.jpg", 200, 100)
+    with_regions = DetectionSample(
+        a,
+        200,
+        100,
+        np.array([[20, 10, 60, 50]], np.float32),
+        np.array([1], np.int32),
+        ignore_xyxy=np.array([[0, 0, 20, 10]], np.float32),
+        ignore_class_id=np.array([0], np.int32),
+    )
+    write_yolo(tmp_path, [with_regions, sample(b, [], [])], NAMES, split="train")
+    assert (tmp_path / "ignore" / "train" / "a.txt").read_text() == "0 0.050000 0.050000 0.100000 0.100000\n"
+    assert not (tmp_path / "ignore" / "train" / "b.txt").exists()  # no regions, no file
+    got, _ = read_yolo(tmp_path)
+    np.testing.assert_allclose(got[0].ignore_xyxy, [[0, 0, 20, 10]], atol=1e-3)
+    np.testing.assert_array_equal(got[0].ignore_class_id, [0])
+    assert got[1].ignore_xyxy.shape == (0, 4)
+    # a rewrite without regions must not keep the old file
+    write_yolo(tmp_path, [sample(a, [[20, 10, 60, 50]], [1])], NAMES, split="train")
+    assert not (tmp_path / "ignore" / "train" / "a.txt").exists()
+
+
 def test_image_without_boxes_gets_an_empty_label_file(tmp_path: Path, make_image: ImageWriter) -> None:
     image = make_image(tmp_path / "images" / "train" / "a.jpg", 20, 10)
     write_yolo(tmp_path, [sample(image, [], [], (20, 10))], NAMES, split="train")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from formats import parse_veri_name, read_coco, read_plate_csv, read_veri, read_yolo
-from synth.export import DETECTION_CLASSES, best_of_passes, export_world
+from synth.export import DETECTION_CLASSES, MIN_DETECT_VISIBILITY, best_of_passes, export_world
 from synth.plates import is_legal
 from synth.scenario import load_scenario
 from synth.world import simulate
@@ -60,6 +60,33 @@ def test_detection_sets_read_back(exported: tuple[Path, dict[str, object]]) -> N
     boxes = sum(len(s.xyxy) for s in yolo)
     plates = sum(int((s.class_id == DETECTION_CLASSES.index("plate")).sum()) for s in yolo)
     assert boxes > plates > 0
+
+
+def test_every_vehicle_and_plate_in_a_frame_is_labelled_or_ignored(
+    exported: tuple[Path, dict[str, object]],
+) -> None:
+    out, _ = exported
+    truth = {}
+    for path in (out / "truth").glob("*.json"):
+        for frame in json.loads(path.read_text())["frames"]:
+            truth[(frame["camera"], frame["index"])] = frame["vehicles"]
+    plate = DETECTION_CLASSES.index("plate")
+    samples, _ = read_yolo(out / "detection")
+    ignored = {"vehicle": 0, "plate": 0}
+    for s in samples:
+        camera, index = s.image_path.stem.rsplit("_", 1)
+        vehicles = truth[(camera, int(index))]
+        labelled = [v for v in vehicles if v["visibility"] >= MIN_DETECT_VISIBILITY]
+        assert int((s.class_id != plate).sum()) == len(labelled)
+        assert int((s.ignore_class_id != plate).sum()) == len(vehicles) - len(labelled)
+        drawn = [v for v in vehicles if v["plate_xyxy"] is not None]
+        assert int((s.class_id == plate).sum()) + int((s.ignore_class_id == plate).sum()) == len(drawn)
+        for box in s.xyxy[s.class_id == plate]:  # a labelled plate is at least 3 px high
+            assert box[3] - box[1] >= 3
+        ignored["vehicle"] += int((s.ignore_class_id != plate).sum())
+        ignored["plate"] += int((s.ignore_class_id == plate).sum())
+    assert ignored["vehicle"] > 0
+    assert ignored["plate"] > 0
 
 
 def test_reid_set_reads_back_and_keeps_held_out_identities_apart(
