@@ -252,7 +252,8 @@ def train_detector(
         chosen = _next_images(state, cfg.images_per_step, len(dataset.items))
         batch = [training_view(dataset.items[i], cfg, upsample, state.rng) for i in chosen]
         images = torch.from_numpy(to_tensor_input([b[0] for b in batch]))
-        losses = model.losses(images, [(b[1], b[2], b[3]) for b in batch], train, state.rng, precision)
+        targets = [(b[1], b[2], b[3]) if cfg.ignore_regions else (b[1], b[2]) for b in batch]
+        losses = model.losses(images, targets, train, state.rng, precision)
         if not torch.isfinite(losses["total"]):
             raise DetectorTrainingError(
                 f"loss became {losses['total'].item()} at step {state.step}; lower detectors.train.lr"
@@ -274,6 +275,16 @@ def train_detector(
         bn_views = recalibrate_batchnorm(model, dataset, cfg, upsample, np.random.default_rng(cfg.seed + 1))
         meta["bn_views"] = bn_views
         save_checkpoint(checkpoint, state, meta)
+    probe = [
+        training_view(dataset.items[i], cfg, upsample, np.random.default_rng(cfg.seed + 2))[0]
+        for i in (0, -1)
+    ]
+    if not np.array_equal(probe[0], probe[-1]) and rpn_collapsed(model, probe):
+        raise DetectorTrainingError(
+            f"{checkpoint}: the RPN has collapsed (its objectness no longer depends on the image: every "
+            "unit of its hidden layer is dead); these weights find nothing. Train again with a lower "
+            "detectors.train.lr"
+        )
     result = DetectorTrainResult(
         steps=state.step,
         seconds=time.monotonic() - started,
@@ -286,6 +297,21 @@ def train_detector(
         precision=precision,
     )
     return result, state
+
+
+def rpn_collapsed(model: TwoStageDetector, views: list[np.ndarray]) -> bool:
+    """Whether the RPN's objectness is the same for different images (its hidden ReLUs all dead).
+
+    Loss curves do not show it: a dead RPN predicts its bias everywhere, which costs little on
+    images with few objects. Checked on ``views`` (two or more different inputs) in eval mode.
+    """
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        scores, _ = model.rpn(model.features(torch.from_numpy(to_tensor_input(views))))
+    model.train(was_training)
+    objectness = torch.cat(scores, 1)
+    return bool((objectness - objectness[:1]).abs().max() == 0)
 
 
 def recalibrate_batchnorm(
@@ -355,4 +381,4 @@ def _restore(state: DetectorState, payload: dict[str, Any], classes: list[str]) 
     state.history = list(payload["history"])
 
 
-__all__ = ["DetectorTrainingError", "recalibrate_batchnorm", "train_detector"]
+__all__ = ["DetectorTrainingError", "recalibrate_batchnorm", "rpn_collapsed", "train_detector"]

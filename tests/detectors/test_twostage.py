@@ -149,3 +149,18 @@ def test_bf16_training_forward_matches_fp32_within_rounding() -> None:
     for part in (model.backbone, model.fpn, model.bfp, model.rpn_conv, model.head, model.cls):
         assert all(p.grad is None or bool(torch.isfinite(p.grad).all()) for p in part.parameters())
         assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in part.parameters())
+
+
+def test_a_dead_rpn_is_told_apart_from_a_live_one() -> None:
+    from detectors.train import rpn_collapsed
+
+    torch.manual_seed(0)
+    model = TwoStageDetector(TINY)
+    rng = np.random.default_rng(0)
+    views = [rng.integers(0, 256, (64, 96, 3), dtype=np.uint8) for _ in range(2)]
+    assert not rpn_collapsed(model, views)
+    with torch.no_grad():  # every hidden unit of the RPN below zero: a dead ReLU layer
+        model.rpn_conv.weight.zero_()
+        model.rpn_conv.bias.fill_(-1.0)
+    assert rpn_collapsed(model, views)
+    assert model.training  # the check runs in eval mode and gives the model back as it was
