@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detectors.npbox import clip_boxes
 from formats import DetectionSample, read_coco, read_yolo
 from reid.data import MEAN, STD
 
@@ -157,9 +158,7 @@ def clean_boxes(
 
 def clip_regions(sample: DetectionSample) -> npt.NDArray[np.float32]:
     """The sample's ignore regions clipped to its image; those left with no area dropped."""
-    boxes = sample.ignore_xyxy.astype(np.float32).reshape(-1, 4).copy()
-    boxes[:, 0::2] = boxes[:, 0::2].clip(0, sample.width)
-    boxes[:, 1::2] = boxes[:, 1::2].clip(0, sample.height)
+    boxes = clip_boxes(sample.ignore_xyxy, (sample.height, sample.width))
     return boxes[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
 
 

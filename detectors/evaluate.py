@@ -34,12 +34,11 @@ import numpy.typing as npt
 
 from detectors.base import Detections
 from detectors.data import read_samples
-from detectors.npbox import iou_matrix
+from detectors.npbox import in_regions, iou_matrix
 from detectors.pipeline import DetectionPipeline
 
 SMALL_PLATE_PX = 20.0
 AP_SCORE_FLOOR = 0.05
-IGNORE_IOA = 0.5
 
 
 def _metric(value: float) -> float | None:
@@ -102,20 +101,6 @@ def average_precision(
     p = np.maximum.accumulate(p[::-1])[::-1]
     steps = np.flatnonzero(r[1:] != r[:-1])
     return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
-
-
-def in_regions(boxes: npt.ArrayLike, regions: npt.ArrayLike | None) -> npt.NDArray[np.bool_]:
-    """Which boxes lie mostly inside some region: intersection ≥ ``IGNORE_IOA`` of the box's area."""
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
-    g = np.zeros((0, 4)) if regions is None else np.asarray(regions, np.float64).reshape(-1, 4)
-    if not len(b) or not len(g):
-        return np.zeros(len(b), bool)
-    lo = np.maximum(b[:, None, :2], g[None, :, :2])
-    hi = np.minimum(b[:, None, 2:], g[None, :, 2:])
-    inter = np.clip(hi - lo, 0, None).prod(2)
-    area = np.clip(b[:, 2:] - b[:, :2], 1e-6, None).prod(1)
-    result: npt.NDArray[np.bool_] = (inter / area[:, None]).max(1) >= IGNORE_IOA
-    return result
 
 
 def recall_at(

@@ -14,6 +14,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper
 
 F32 = npt.NDArray[np.float32]
+IGNORE_IOA = 0.5  # a box this much inside a region to ignore (share of its own area) is "in" it
 
 
 def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -27,6 +28,29 @@ def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
     area_b = np.prod((b[:, 2:] - b[:, :2]).clip(0), axis=1)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def clip_boxes(boxes: npt.ArrayLike, size: tuple[int, int]) -> F32:
+    """``(N, 4)`` float32 copy of ``boxes`` clipped to an image of ``size`` (height, width)."""
+    h, w = size
+    out = np.array(boxes, np.float32).reshape(-1, 4)
+    out[:, 0::2] = out[:, 0::2].clip(0, w)
+    out[:, 1::2] = out[:, 1::2].clip(0, h)
+    return out
+
+
+def in_regions(boxes: npt.ArrayLike, regions: npt.ArrayLike | None) -> npt.NDArray[np.bool_]:
+    """Which boxes lie mostly inside some region: intersection ≥ ``IGNORE_IOA`` of the box's area."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    g = np.zeros((0, 4)) if regions is None else np.asarray(regions, np.float64).reshape(-1, 4)
+    if not len(b) or not len(g):
+        return np.zeros(len(b), bool)
+    lo = np.maximum(b[:, None, :2], g[None, :, :2])
+    hi = np.minimum(b[:, None, 2:], g[None, :, 2:])
+    inter = np.clip(hi - lo, 0, None).prod(2)
+    area = np.clip(b[:, 2:] - b[:, :2], 1e-6, None).prod(1)
+    result: npt.NDArray[np.bool_] = (inter / area[:, None]).max(1) >= IGNORE_IOA
+    return result
 
 
 def greedy_nms(boxes: F32, scores: F32, iou: float, limit: int | None = None) -> npt.NDArray[np.int64]:

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from detectors.base import Detections
 from detectors.data import as_bgr, crop_region, letterbox, to_tensor_input
-from detectors.npbox import batched_nms, iou_matrix
+from detectors.npbox import batched_nms, clip_boxes, iou_matrix
 
 # A network runner: ``(N, 3, H, W)`` float32 input → per image (boxes (K, 4), scores (K,),
 # 0-based class ids (K,)) in input pixels.
@@ -85,7 +85,7 @@ class DetectionPipeline:
         started = time.perf_counter()
         view, fit = letterbox(frame, self.spec.first_input)
         boxes, scores, classes = self.runner(to_tensor_input([view]))[0]
-        boxes = _to_frame(boxes / fit.scale, frame.shape[:2])
+        boxes = clip_boxes(boxes / fit.scale, frame.shape[:2])
         keep = scores >= np.where(
             classes == self.spec.plate_id, self.spec.plate_score_threshold, self.spec.score_threshold
         )
@@ -181,14 +181,6 @@ class DetectionPipeline:
         merged = np.concatenate(add_boxes), np.concatenate(add_scores), np.concatenate(add_classes)
         keep = np.sort(batched_nms(*merged, 0.5))
         return merged[0][keep], merged[1][keep], merged[2][keep], len(regions)
-
-
-def _to_frame(boxes: npt.NDArray[np.float32], size: tuple[int, int]) -> npt.NDArray[np.float32]:
-    h, w = size
-    out = boxes.astype(np.float32, copy=True).reshape(-1, 4)
-    out[:, 0::2] = out[:, 0::2].clip(0, w)
-    out[:, 1::2] = out[:, 1::2].clip(0, h)
-    return out
 
 
 def _contained(boxes: npt.NDArray[np.float32], outer: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:

@@ -30,6 +30,7 @@ from detectors.data import (
     load_detection_set,
     to_tensor_input,
 )
+from detectors.npbox import clip_boxes
 from detectors.sampling import SamplerSpec
 from detectors.twostage import DetectorSpec, TrainSpec, TwoStageDetector
 from formats import DatasetError
@@ -130,7 +131,7 @@ def training_view(
         view, fit = letterbox(image, size)
         boxes, ignore = boxes * np.float32(fit.scale), ignore * np.float32(fit.scale)
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    clipped, ignore = _clip(boxes, size), _clip(ignore, size)
+    clipped, ignore = clip_boxes(boxes, size), clip_boxes(ignore, size)
     kept_area = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
     keep = (kept_area >= 0.5 * area) & (clipped[:, 3] - clipped[:, 1] >= MIN_BOX_PX)
     visible = (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
@@ -147,13 +148,6 @@ def training_view(
         torch.from_numpy(labels),
         torch.from_numpy(np.ascontiguousarray(ignore, np.float32)),
     )
-
-
-def _clip(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    out = boxes.astype(np.float32, copy=True).reshape(-1, 4)
-    out[:, 0::2] = out[:, 0::2].clip(0, size[1])
-    out[:, 1::2] = out[:, 1::2].clip(0, size[0])
-    return out
 
 
 def save_checkpoint(path: Path, state: DetectorState, meta: dict[str, Any]) -> None:

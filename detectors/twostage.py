@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from detectors.boxes import box_iou, clip_boxes, decode, encode, make_anchors
 from detectors.nms import batched_nms
-from detectors.npbox import kind_scores
+from detectors.npbox import in_regions, kind_scores
 from detectors.pyramid import FPN, BalancedFeaturePyramid
 from detectors.roi_align import roi_align
 from detectors.sampling import SamplerSpec, sample_regions
@@ -30,7 +30,6 @@ from reid.precision import autocast
 
 RPN_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
 HEAD_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
-IGNORE_IOA = 0.5  # a region this much inside an ignore region (own area) is never a negative
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +236,7 @@ class TwoStageDetector(nn.Module):
     ) -> dict[str, Tensor]:
         """RPN and head losses; ``targets`` per image: boxes ``(M, 4)``, 1-based labels ``(M,)``
         and, optionally, regions to ignore ``(G, 4)``: an anchor or region lying mostly inside
-        one (intersection ≥ ``IGNORE_IOA`` of its own area) and not a positive is never drawn
+        one (``detectors.npbox.in_regions``) and not a positive is never drawn
         as background, since an unlabelled object may be there.
 
         ``precision`` ``bf16`` runs the backbone, pyramid and RPN in bf16 autocast (channels-last
@@ -256,7 +255,7 @@ class TwoStageDetector(nn.Module):
             boxes = truth[0]
             labels, matched = _match_anchors(anchors, boxes, train)
             if len(truth) > 2 and len(truth[2]):
-                labels[(labels == 0) & _in_regions(anchors, truth[2])] = -1
+                labels[(labels == 0) & _inside(anchors, truth[2])] = -1
             pos, neg = _rpn_sample(labels, train.rpn_batch, rng)
             chosen = torch.cat([pos, neg])
             target = torch.cat([torch.ones(len(pos)), torch.zeros(len(neg))])
@@ -282,7 +281,7 @@ class TwoStageDetector(nn.Module):
                 best = torch.zeros(len(candidates))
                 which = torch.zeros(len(candidates), dtype=torch.int64)
             if len(truth) > 2 and len(truth[2]):
-                usable = (best >= train.head.pos_iou) | ~_in_regions(candidates, truth[2])
+                usable = (best >= train.head.pos_iou) | ~_inside(candidates, truth[2])
                 candidates, best, which = candidates[usable], best[usable], which[usable]
             pos_i, neg_i = sample_regions(best.numpy(), train.head, rng)
             pos_t, neg_t = torch.from_numpy(pos_i), torch.from_numpy(neg_i)
@@ -309,14 +308,8 @@ class TwoStageDetector(nn.Module):
         return out
 
 
-def _in_regions(boxes: Tensor, regions: Tensor) -> Tensor:
-    """Which boxes lie mostly inside some region: intersection ≥ ``IGNORE_IOA`` of the box's area."""
-    lo = torch.maximum(boxes[:, None, :2], regions[None, :, :2])
-    hi = torch.minimum(boxes[:, None, 2:], regions[None, :, 2:])
-    inter = (hi - lo).clamp(min=0).prod(2)  # (B, G)
-    area = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1e-6).prod(1)
-    inside: Tensor = (inter / area[:, None]).amax(1) >= IGNORE_IOA
-    return inside
+def _inside(boxes: Tensor, regions: Tensor) -> Tensor:
+    return torch.from_numpy(in_regions(boxes.detach().numpy(), regions.numpy()))
 
 
 def _match_anchors(anchors: Tensor, boxes: Tensor, train: TrainSpec) -> tuple[Tensor, Tensor]:

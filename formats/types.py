@@ -75,7 +75,9 @@ class DetectionSample:
             ("xyxy", "class_id", "box"),
             ("ignore_xyxy", "ignore_class_id", "ignore region"),
         ):
-            xyxy, class_id = _checked_boxes(self.image_path, getattr(self, boxes), getattr(self, ids), what)
+            xyxy, class_id = _checked_boxes(
+                self.image_path, getattr(self, boxes), getattr(self, ids), boxes, ids, what
+            )
             object.__setattr__(self, boxes, xyxy)
             object.__setattr__(self, ids, class_id)
 
@@ -93,11 +95,10 @@ class DetectionSample:
 
 
 def _checked_boxes(
-    image: Path, boxes: npt.ArrayLike, ids: npt.ArrayLike, what: str
+    image: Path, boxes: npt.ArrayLike, ids: npt.ArrayLike, name: str, id_name: str, what: str
 ) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic]]:
-    """Read-only float32 ``(N, 4)`` boxes and int32 ``(N,)`` class ids, checked."""
-    name = "xyxy" if what == "box" else "ignore_xyxy"
-    id_name = "class_id" if what == "box" else "ignore_class_id"
+    """Read-only float32 ``(N, 4)`` boxes and int32 ``(N,)`` class ids, checked; errors use the
+    field names ``name`` / ``id_name`` and call one box a ``what``."""
     xyxy = np.asarray(boxes, dtype=np.float64)
     if xyxy.size == 0:
         xyxy = xyxy.reshape(0, 4)

@@ -8,7 +8,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from detectors.evaluate import average_precision, in_regions, recall_at
+from detectors.evaluate import average_precision, recall_at
+from detectors.npbox import in_regions
 from detectors.pipeline import DetectionPipeline, Found, PipelineSpec
 
 F = np.float32

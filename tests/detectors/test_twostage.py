@@ -64,13 +64,6 @@ def test_an_image_wholly_ignored_trains_no_background() -> None:
     assert float(losses["head_cls"].detach()) > 0
 
 
-def test_anchors_inside_a_region_are_not_negatives() -> None:
-    from detectors.twostage import _in_regions
-
-    boxes = torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 4], [20, 20, 30, 30]])
-    assert _in_regions(boxes, torch.tensor([[0.0, 0, 10, 5]])).tolist() == [True, True, False]
-
-
 def test_no_targets_give_zero_box_losses() -> None:
     torch.manual_seed(0)
     model = TwoStageDetector(TINY)
