@@ -261,6 +261,19 @@ class DetectorTrainConfig(Section):
         3, ge=0, le=20, description="IoU bins of the IoU-balanced negative sampling (seed 003); 0: random."
     )
     flip_p: float = Field(0.5, ge=0, le=1, description="Probability of a horizontal flip.")
+    photometric_p: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Probability of a brightness and contrast change of the frame (darker and lighter "
+        "scenes); 0: off, as the shipped weights were trained (docs/DETECT.md).",
+    )
+    grad_clip: float = Field(
+        0.0,
+        ge=0,
+        description="Largest gradient norm of a step (larger ones are scaled down); 0: no clipping, as the "
+        "shipped weights were trained.",
+    )
     ignore_regions: bool = Field(
         False,
         description="Never draw anchors or regions mostly inside a labelled region to ignore as background "

@@ -12,7 +12,9 @@ Seed 000's flow, made concrete for traffic cameras:
    and up-sampled to ``second_input``; all regions of a frame run through the same network
    in one batch. Plates found there replace the first-pass plates they overlap and add the
    ones the first pass missed; a small vehicle's class and box come from the second pass when
-   it finds the vehicle again.
+   it finds the vehicle again, whole: a box the window's edge cuts (where that edge is not the
+   frame's) is a part of a vehicle and replaces nothing. Boxes of both passes then go through
+   one NMS per kind (vehicle, plate).
 4. Plates are assigned to the vehicle that contains them (``Detections.parent``); a vehicle
    may have more than one plate.
 """
@@ -168,7 +170,8 @@ class DetectionPipeline:
             add_boxes.append(found[inside])
             add_scores.append(s[inside])
             add_classes.append(c[inside])
-            vehicles = ~plates
+            # a vehicle the window cuts is a part of one: it never replaces the first pass's box
+            vehicles = ~plates & ~_cut_by_window(found, (x0, y0), (sh / scale, sw / scale), frame.shape[:2])
             if vehicles.any():
                 overlap = iou_matrix(vehicle[None], found[vehicles])[0]
                 if overlap.max() > 0.5:
@@ -179,8 +182,38 @@ class DetectionPipeline:
                     add_classes.append(c[j : j + 1])
         add_boxes[0], add_scores[0], add_classes[0] = boxes[~drop], scores[~drop], classes[~drop]
         merged = np.concatenate(add_boxes), np.concatenate(add_scores), np.concatenate(add_classes)
-        keep = np.sort(batched_nms(*merged, 0.5))
+        # one NMS per kind, as in the first pass: a car box and an suv box are one vehicle
+        kinds = (merged[2] == spec.plate_id).astype(np.int64)
+        keep = np.sort(batched_nms(merged[0], merged[1], kinds, 0.5))
         return merged[0][keep], merged[1][keep], merged[2][keep], len(regions)
+
+
+def _cut_by_window(
+    boxes: npt.NDArray[np.float32],
+    origin: tuple[float, float],
+    size: tuple[float, float],
+    frame: tuple[int, int],
+    tolerance: float = 2.0,
+) -> npt.NDArray[np.bool_]:
+    """Which boxes touch an edge of the second pass's window that lies inside the frame.
+
+    Such a box is what the window let through of something larger (a roof, half a motorcycle),
+    not a vehicle in full; window edges on the frame's own border cut nothing. ``origin``
+    (x, y) and ``size`` (h, w) place the window in frame pixels, ``frame`` is (h, w).
+    """
+    x0, y0 = origin
+    x1, y1 = x0 + size[1], y0 + size[0]
+    h, w = frame
+    cut = np.zeros(len(boxes), bool)
+    if x0 > tolerance:
+        cut |= boxes[:, 0] <= x0 + tolerance
+    if y0 > tolerance:
+        cut |= boxes[:, 1] <= y0 + tolerance
+    if x1 < w - tolerance:
+        cut |= boxes[:, 2] >= x1 - tolerance
+    if y1 < h - tolerance:
+        cut |= boxes[:, 3] >= y1 - tolerance
+    return cut
 
 
 def _contained(boxes: npt.NDArray[np.float32], outer: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
@@ -98,6 +99,19 @@ def _next_images(state: DetectorState, count: int, total: int) -> list[int]:
     return chosen
 
 
+def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The frame under other light: contrast ×0.5–1.5 about mid-grey, brightness ±40 levels.
+
+    The synthetic world renders day, dusk and night; this widens each scene's range so a dark
+    vehicle at night or a washed-out one at noon is still seen as one.
+    """
+    contrast = float(rng.uniform(0.5, 1.5))
+    brightness = float(rng.uniform(-40.0, 40.0))
+    levels = np.arange(256, dtype=np.float32) * contrast + brightness + 128.0 * (1.0 - contrast)
+    table = np.clip(np.rint(levels), 0, 255).astype(np.uint8)
+    return np.asarray(cv2.LUT(image, table), np.uint8)
+
+
 def training_view(
     item: DetectionItem, cfg: DetectorTrainConfig, upsample: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -113,6 +127,8 @@ def training_view(
         The view, its boxes, their 1-based labels, and its regions to ignore.
     """
     image = item.image()
+    if rng.random() < cfg.photometric_p:
+        image = photometric(image, rng)
     size = cfg.input_size
     boxes = item.boxes.copy()
     ignore = item.ignore.copy()
@@ -254,9 +270,10 @@ def train_detector(
             )
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()  # type: ignore[no-untyped-call]
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or float("inf"))
         optimizer.step()
         state.step += 1
-        values = {k: float(v.detach()) for k, v in losses.items()}
+        values = {**{k: float(v.detach()) for k, v in losses.items()}, "grad_norm": float(norm)}
         if state.step % LOG_EVERY == 0 or state.step == cfg.steps:
             state.history.append({"step": float(state.step), "lr": lr_at(state.step - 1, cfg), **values})
         if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:

@@ -97,7 +97,8 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
         "skipped_boxes": result.skipped_boxes,
         "bn_views": result.bn_views,
         "precision": result.precision,
-        "final_loss": {k: round(v, 4) for k, v in result.final.items()},
+        "final_loss": {k: round(v, 4) for k, v in result.final.items() if k != "grad_norm"},
+        "final_grad_norm": round(result.final["grad_norm"], 4) if "grad_norm" in result.final else None,
         "checkpoint": str(result.checkpoint),
     }
     human = f"trained {result.steps} steps in {result.seconds:.0f} s -> {args.out}"

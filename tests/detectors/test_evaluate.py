@@ -121,6 +121,59 @@ def test_vehicle_without_a_plate_is_searched_and_single_pass_is_left_alone() -> 
     assert (found_single.class_id == 1).sum() == 0
 
 
+class SecondPassVehicle(Scripted):
+    """The second pass finds a vehicle at ``box`` (second-pass input pixels) and no plate."""
+
+    def __init__(self, first: Found, box: list[float]) -> None:
+        super().__init__(first)
+        self.box = _b(box)
+
+    def __call__(self, batch: npt.NDArray[np.float32]) -> list[Found]:
+        self.calls.append(batch.shape)
+        if batch.shape[2:] == (384, 640):
+            return [self.first]
+        return [(self.box, np.array([0.95], F), np.array([0]))] * batch.shape[0]
+
+
+def test_a_second_pass_vehicle_cut_by_the_window_replaces_nothing() -> None:
+    # a 60×50 car without a plate (first-pass input px are half the frame's): its window is
+    # 108.3×65 frame px around (130, 125), at (75.83, 92.5), up-sampled 320 / 108.33 = 2.954 times
+    first = (_b([50, 50, 80, 75]), np.array([0.6], F), np.array([0]))
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    spec = PipelineSpec(CLASSES, score_threshold=0.5)
+    whole = DetectionPipeline(SecondPassVehicle(first, [40, 30, 280, 160]), spec).detect_image(frame)
+    np.testing.assert_allclose(whole.xyxy, [[89.37, 102.66, 170.63, 146.67]], atol=0.05)
+    assert whole.confidence.tolist() == [pytest.approx(0.95)]
+    # the same vehicle reaching the window's left edge (inside the frame) is a part of one
+    cut = DetectionPipeline(SecondPassVehicle(first, [0, 30, 250, 160]), spec).detect_image(frame)
+    np.testing.assert_allclose(cut.xyxy, [[100, 100, 160, 150]])
+    assert cut.confidence.tolist() == [pytest.approx(0.6)]
+    # at the frame's own edge the window cuts nothing: a car at the left border is refined
+    edge = (_b([0, 50, 30, 75]), np.array([0.6], F), np.array([0]))
+    found = DetectionPipeline(SecondPassVehicle(edge, [0, 30, 250, 160]), spec).detect_image(frame)
+    assert found.confidence.tolist() == [pytest.approx(0.95)]
+    assert found.xyxy[0, 0] == 0.0
+    assert found.xyxy[0, 2] > 60
+
+
+def test_both_passes_end_in_one_nms_per_kind() -> None:
+    # a car and an suv box on one vehicle (IoU 0.69): one vehicle, the likelier type kept
+    classes = ("car", "suv", "plate")
+    first = (_b([50, 50, 80, 75], [45, 51, 85, 73.5]), np.array([0.9, 0.7], F), np.array([0, 1]))
+    runner_plate = Scripted(first)  # its second pass finds a plate (class 1 there) in every window
+    frame = np.zeros((720, 1280, 3), np.uint8)
+
+    def with_plate_id(batch: npt.NDArray[np.float32]) -> list[Found]:
+        out = runner_plate(batch)
+        return out if batch.shape[2:] == (384, 640) else [(b, s, np.full(len(c), 2)) for b, s, c in out]
+
+    found = DetectionPipeline(with_plate_id, PipelineSpec(classes)).detect_image(frame)
+    vehicles = found.class_id != 2
+    assert found.class_id[vehicles].tolist() == [0]
+    assert found.confidence[vehicles].tolist() == [pytest.approx(0.9)]
+    assert (found.class_id == 2).sum() == 1  # the two windows' plates are one plate too
+
+
 @pytest.mark.parametrize("shape", [(1, 1, 3), (2160, 3840, 3), (50, 80), (50, 80, 4)])
 def test_any_frame_size_or_channel_count(shape: tuple[int, ...]) -> None:
     empty = (_b(), np.zeros(0, F), np.zeros(0, np.int64))

@@ -15,6 +15,7 @@ from detectors.train import (
     DetectorTrainingError,
     load_checkpoint,
     model_from_checkpoint,
+    photometric,
     recalibrate_batchnorm,
     spec_for,
     train_detector,
@@ -187,7 +188,7 @@ def test_second_pass_view_maps_boxes_into_the_upsampled_crop() -> None:
     image[200:210, 300:330] = 255  # a small "plate"
     encoded = cv2.imencode(".png", image)[1].tobytes()
     item = DetectionItem(encoded, np.array([[300, 200, 330, 210]], np.float32), np.array([2]), Path("p.png"))
-    cfg = DetectorTrainConfig(input_size=(192, 320), second_pass_p=1.0, flip_p=0.0)
+    cfg = DetectorTrainConfig(input_size=(192, 320), second_pass_p=1.0, flip_p=0.0, photometric_p=0.0)
     for seed in range(5):
         view, boxes, labels, _ = training_view(item, cfg, 3.0, np.random.default_rng(seed))
         assert view.shape == (192, 320, 3)
@@ -214,3 +215,27 @@ def test_ignore_regions_follow_the_view_and_cut_boxes_join_them() -> None:
     _, kept, _, ignore = training_view(item, flipped, 3.0, np.random.default_rng(0))
     np.testing.assert_allclose(kept.numpy(), [[220, 50, 270, 100]])
     np.testing.assert_allclose(ignore.numpy(), [[288, 0, 320, 16], [0, 50, 5, 75]])
+
+
+def test_photometric_change_keeps_order_and_boxes() -> None:
+    levels = np.array([[[0] * 3, [64] * 3, [128] * 3, [192] * 3, [255] * 3]], np.uint8)
+    seen = set()
+    for seed in range(20):
+        out = photometric(levels, np.random.default_rng(seed))
+        assert out.dtype == np.uint8
+        assert out.shape == levels.shape
+        grey = out[0, :, 0].astype(int)
+        assert np.all(np.diff(grey) >= 0)  # darker stays darker
+        assert abs(grey[2] - 128) <= 40  # mid-grey moves by the brightness change only (±40)
+        seen.add(tuple(grey))
+    assert len(seen) == 20
+    image = np.full((360, 640, 3), 100, np.uint8)
+    encoded = cv2.imencode(".png", image)[1].tobytes()
+    item = DetectionItem(encoded, np.array([[100, 100, 200, 200]], np.float32), np.array([1]), Path("p.png"))
+    plain = DetectorTrainConfig(input_size=(192, 320), second_pass_p=0.0, flip_p=0.0, photometric_p=0.0)
+    lit = plain.model_copy(update={"photometric_p": 1.0})
+    view, boxes, _, _ = training_view(item, plain, 3.0, np.random.default_rng(0))
+    changed, same_boxes, _, _ = training_view(item, lit, 3.0, np.random.default_rng(0))
+    assert view[0, 0, 0] == 100
+    assert changed[0, 0, 0] != 100
+    assert torch.equal(boxes, same_boxes)
