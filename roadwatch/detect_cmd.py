@@ -16,7 +16,7 @@ EXIT_OK = 0
 
 # are read; nothing of theirs is evaluated.
 EVAL_DATA = [Path("data/city/detection"), Path("data/toll-road/detection")]
-EXTRA_WORLDS = [(scenario, seed) for seed in (1, 2, 3, 4) for scenario in ("city", "toll-road")]
+EXTRA_WORLDS = [(scenario, seed) for seed in (1, 2, 3, 4, 5, 6) for scenario in ("city", "toll-road")]
 DEFAULT_DATA = [*EVAL_DATA, *(Path(f"data/{name}-s{seed}/detection") for name, seed in EXTRA_WORLDS)]
 BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "detectors" / "models"
 MAKE_DATA = " && ".join(
