@@ -1,9 +1,10 @@
 """Train the two-stage detector on a YOLO or COCO set, read top to bottom.
 
 Per step: draw ``images_per_step`` training images (a seeded permutation, epoch after epoch),
-flip some horizontally, and add up the RPN losses (objectness on 256 sampled anchors, smooth
-L1 on the positives) and the head losses (cross-entropy and smooth L1 on regions drawn by
-IoU-balanced sampling, seed 003); one Adam step. Checkpoints hold everything needed to resume.
+change the light of some and flip some horizontally, and add up the RPN losses (objectness on
+256 sampled anchors, smooth L1 on the positives) and the head losses (cross-entropy and
+smooth L1 on regions drawn by IoU-balanced sampling, seed 003); one Adam step on the
+gradient clipped to ``grad_clip`` in norm. Checkpoints hold everything needed to resume.
 After the last step the BatchNorm statistics are re-measured on fresh training views
 (``recalibrate_batchnorm``), and the final checkpoint holds them.
 """
