@@ -295,7 +295,7 @@ def train_detector(
         raise DetectorTrainingError(
             f"{checkpoint}: the RPN has collapsed (its objectness no longer depends on the image: every "
             "unit of its hidden layer is dead); these weights find nothing. Train again with a lower "
-            "detectors.train.lr"
+            "detectors.train.lr or with detectors.train.grad_clip set"
         )
     result = DetectorTrainResult(
         steps=state.step,

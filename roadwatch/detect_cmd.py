@@ -12,8 +12,8 @@ from roadwatch.errors import CliError
 from roadwatch.progress import step_progress
 
 EXIT_OK = 0
-
-
+# Held-out frames: the test splits of the seed-0 worlds. Training adds six more worlds of each
+# scenario (seeds 1 to 6, 180 s each: other vehicles, other traffic), whose train splits only
 # are read; nothing of theirs is evaluated.
 EVAL_DATA = [Path("data/city/detection"), Path("data/toll-road/detection")]
 EXTRA_WORLDS = [(scenario, seed) for seed in (1, 2, 3, 4, 5, 6) for scenario in ("city", "toll-road")]
