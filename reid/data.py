@@ -206,11 +206,12 @@ class PKSampler:
         self._labels = sorted(self._by_label)
         self._p, self._k, self._rng = p, k, rng
 
-    def batch(self) -> list[int]:
-        """Item indices of the next batch (P·K of them)."""
-        chosen = self._rng.choice(len(self._labels), self._p, replace=False)
+    def batch(self, rng: np.random.Generator | None = None) -> list[int]:
+        """Item indices of the next batch (P·K of them), drawn from ``rng`` (default: the sampler's)."""
+        rng = self._rng if rng is None else rng
+        chosen = rng.choice(len(self._labels), self._p, replace=False)
         out: list[int] = []
         for c in chosen:
             pool = self._by_label[self._labels[int(c)]]
-            out.extend(int(i) for i in self._rng.choice(pool, self._k, replace=len(pool) < self._k))
+            out.extend(int(i) for i in rng.choice(pool, self._k, replace=len(pool) < self._k))
         return out

@@ -7,6 +7,8 @@ Per step: draw P identities × K crops, augment (seed 001), run both networks, a
   bn:      mean of squared BN weights and biases of both networks (seed 001)
   loss = vehicle + plate + kd_weight·kd + bn_reg·bn
 then one Adam step for both networks. Checkpoints hold everything needed to resume exactly.
+Batches are drawn and augmented on a background thread while the networks compute the step
+before (``BatchStream``); batch ``s`` depends on the seed and ``s`` only.
 
 Speed on a CPU: the networks run in channels-last layout, and (``reid.train.precision``) their
 forward pass in bfloat16 autocast where the CPU computes bf16 natively (AVX512-BF16 or AMX);
@@ -18,11 +20,14 @@ from __future__ import annotations
 
 import math
 import pickle
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import torch
@@ -48,6 +53,7 @@ from reid.precision import autocast, resolve_precision, set_layout
 VEHICLE_AUGMENT = AugmentSpec(grey_p=0.3)  # one camera in five of the synthetic world is infrared
 PLATE_AUGMENT = AugmentSpec(area=(0.8, 1.0), aspect=(0.85, 1.15), flip_p=0.0, rotate_p=0.3, rotate_deg=4.0)
 LOG_EVERY = 10
+Batch = TypeVar("Batch")
 
 
 class TrainingError(Exception):
@@ -148,6 +154,71 @@ def _batch(
     plate_x = torch.from_numpy(to_input(plates, plate_size)) if plates else torch.zeros((0, 3, *plate_size))
     texts = [chosen[i].plate_text for i in with_plate]
     return torch.from_numpy(to_input(vehicles, vehicle_size)), labels, plate_x, labels[mask], mask, texts
+
+
+class BatchStream(Generic[Batch]):
+    """Training batches made ahead on a background thread, in step order.
+
+    Batch ``s`` is drawn from its own generator, ``numpy.random.default_rng([seed, s])``, so
+    the batches are a function of the seed and the step alone: making them ahead changes
+    nothing, and a resumed run draws exactly what an uninterrupted one would. Cropping,
+    resizing and jitter run in OpenCV and numpy, which release the GIL, so a batch is made
+    while the networks compute the previous step. An error while making a batch is raised by
+    :meth:`next` in the training thread.
+
+    Args:
+        make: Builds one batch from a generator.
+        seed: The run's seed.
+        start: The first step to make.
+        stop: One past the last step to make.
+        depth: Batches made ahead at most.
+    """
+
+    def __init__(
+        self, make: Callable[[np.random.Generator], Batch], seed: int, start: int, stop: int, depth: int = 2
+    ) -> None:
+        self._make, self._seed, self._stop_step = make, seed, stop
+        self._queue: queue.Queue[Batch | BaseException] = queue.Queue(maxsize=depth)
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(start,), name="reid-batches", daemon=True)
+        self._thread.start()
+
+    def _run(self, step: int) -> None:
+        while step < self._stop_step and not self._closing.is_set():
+            item: Batch | BaseException
+            try:
+                item = self._make(np.random.default_rng([self._seed, step]))
+            except BaseException as exc:  # handed to the training thread, which raises it
+                item = exc
+            while not self._closing.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, BaseException):
+                return
+            step += 1
+
+    def next(self) -> Batch:
+        """The next step's batch (waits for it to be made)."""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        """Stop making batches and wait for the thread to end."""
+        self._closing.set()
+        self._thread.join()
+
+    def __enter__(self) -> BatchStream[Batch]:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 def _forward(net: ReidNet, images: torch.Tensor, precision: str) -> ReidOutput:
@@ -301,26 +372,30 @@ def train_reid(
         raise TrainingError(f"{data}: {exc}") from None
     vehicle.train()
     plate.train()
-    while state.step < cfg.steps:
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(state.step, cfg)
-        batch = _batch(items, sampler.batch(), (vehicle_input, plate_input), state.rng)
-        losses = _losses(state, batch, cfg, precision)
-        if not torch.isfinite(losses["total"]):
-            raise TrainingError(
-                f"loss became {losses['total'].item()} at step {state.step}; lower reid.train.lr"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()  # type: ignore[no-untyped-call]
-        optimizer.step()
-        state.step += 1
-        values = {k: float(v.detach()) for k, v in losses.items()}
-        if state.step % LOG_EVERY == 0 or state.step == cfg.steps:
-            state.history.append({"step": float(state.step), "lr": lr_at(state.step - 1, cfg), **values})
-        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
-            save_checkpoint(checkpoint, state, meta)
-        if on_step is not None:
-            on_step(state.step, values)
+
+    def make(rng: np.random.Generator) -> tuple[Any, ...]:
+        return _batch(items, sampler.batch(rng), (vehicle_input, plate_input), rng)
+
+    with BatchStream(make, cfg.seed, state.step, cfg.steps) as batches:
+        while state.step < cfg.steps:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(state.step, cfg)
+            losses = _losses(state, batches.next(), cfg, precision)
+            if not torch.isfinite(losses["total"]):
+                raise TrainingError(
+                    f"loss became {losses['total'].item()} at step {state.step}; lower reid.train.lr"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            losses["total"].backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+            state.step += 1
+            values = {k: float(v.detach()) for k, v in losses.items()}
+            if state.step % LOG_EVERY == 0 or state.step == cfg.steps:
+                state.history.append({"step": float(state.step), "lr": lr_at(state.step - 1, cfg), **values})
+            if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
+                save_checkpoint(checkpoint, state, meta)
+            if on_step is not None:
+                on_step(state.step, values)
     for net in (vehicle, plate):
         set_layout(net, torch.contiguous_format)
     result = TrainResult(

@@ -15,7 +15,7 @@ from formats.veri import veri_name, write_plate_sidecar, write_veri_lists
 from reid.backbone import BackboneSpec
 from reid.export import PARITY_TOLERANCE, export_onnx, parity
 from reid.nets import PlateTextHead, build_net
-from reid.train import TrainingError, load_checkpoint, lr_at, train_reid
+from reid.train import BatchStream, TrainingError, load_checkpoint, lr_at, train_reid
 
 SIZES = {"vehicle_input": (32, 32), "plate_input": (16, 96)}  # plate map: 12 columns
 
@@ -229,3 +229,35 @@ def test_malformed_shape_metadata_in_a_checkpoint_is_a_clear_error(stored: dict[
 
     with pytest.raises(TrainingError, match="checkpoint's vehicle_net metadata is not a backbone shape"):
         spec_from_meta({"classes": 3, "vehicle_net": stored}, "vehicle")
+
+
+def test_batch_stream_makes_each_step_from_its_own_generator() -> None:
+    def make(rng: np.random.Generator) -> float:
+        return float(rng.random())
+
+    with BatchStream(make, seed=7, start=3, stop=9) as stream:
+        got = [stream.next() for _ in range(6)]
+    assert got == [float(np.random.default_rng([7, s]).random()) for s in range(3, 9)]
+    with BatchStream(make, seed=8, start=3, stop=4) as other:
+        assert other.next() != got[0]  # another seed, other batches
+
+
+def test_batch_stream_raises_a_failed_batch_in_the_caller() -> None:
+    def make(rng: np.random.Generator) -> int:
+        raise ValueError("crop 3 is unreadable")
+
+    with BatchStream(make, seed=0, start=0, stop=5) as stream, pytest.raises(ValueError, match="crop 3"):
+        stream.next()
+
+
+def test_batch_stream_closes_while_ahead() -> None:
+    made: list[int] = []
+
+    def make(rng: np.random.Generator) -> int:
+        made.append(1)
+        return len(made)
+
+    stream = BatchStream(make, seed=0, start=0, stop=1000, depth=2)
+    assert stream.next() == 1
+    stream.close()  # the thread waits on a full queue; closing must not hang
+    assert len(made) <= 4
