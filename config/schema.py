@@ -335,7 +335,7 @@ class BackboneConfig(Section):
 class ReidTrainConfig(Section):
     """Joint training of the vehicle and plate networks (seed 004 losses, seed 001 backbone)."""
 
-    steps: int = Field(8000, ge=1, le=10_000_000, description="Optimiser steps (8000: ≈ 40 min on 2 cores).")
+    steps: int = Field(7500, ge=1, le=10_000_000, description="Optimiser steps (7500: ≈ 42 min on 2 cores).")
     identities_per_batch: int = Field(16, ge=2, le=1024, description="P of the P×K sampler.")
     samples_per_identity: int = Field(4, ge=2, le=64, description="K of the P×K sampler.")
     lr: float = Field(1e-3, gt=0, le=1, description="Peak learning rate (Adam).")
@@ -390,12 +390,20 @@ class ReidConfig(Section):
     plate_input: Size = Field((32, 128), description="Plate network input (height, width); plates are wide.")
     pooling: Literal["avg", "max"] = Field("avg", description="Global pooling of both networks.")
     vehicle_net: BackboneConfig = Field(
-        default_factory=lambda: BackboneConfig(depths=(1, 2, 2, 1), widths=(16, 32, 64, 128), stem_stride=4),
+        default_factory=lambda: BackboneConfig(depths=(1, 2, 2, 1), widths=(16, 32, 96, 192), stem_stride=4),
         description="Vehicle backbone shape (used by training; a checkpoint keeps its own).",
     )
     plate_net: BackboneConfig = Field(
         default_factory=lambda: BackboneConfig(depths=(1, 1, 1, 1), widths=(16, 24, 32, 48), stem_stride=2),
         description="Plate backbone shape (used by training; a checkpoint keeps its own).",
+    )
+    vehicle_feature: Literal["pooled", "neck"] = Field(
+        "pooled",
+        description="Vehicle embedding: pooled vector (centred by the training mean) or BN-neck output.",
+    )
+    plate_feature: Literal["pooled", "neck"] = Field(
+        "neck",
+        description="Plate embedding: pooled vector (centred by the training mean) or BN-neck output.",
     )
     missing_plate_cosine: float = Field(
         0.4,

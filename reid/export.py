@@ -12,18 +12,18 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from reid.nets import EmbeddingModel, ReidNet
+from reid.nets import EmbeddingModel, Feature, ReidNet
 
 log = logging.getLogger(__name__)
 PARITY_TOLERANCE = 1e-4
 
 
-def export_onnx(net: ReidNet, input_size: tuple[int, int], path: Path) -> Path:
-    """Write ``net``'s inference graph (images → L2-normalised embedding) as one ONNX file.
+def export_onnx(net: ReidNet, input_size: tuple[int, int], path: Path, feature: Feature = "neck") -> Path:
+    """Write ``net``'s inference graph (images → L2-normalised ``feature``) as one ONNX file.
 
     Input ``images``: float32 ``(N, 3, H, W)``, dynamic N; output ``embedding``: ``(N, D)``.
     """
-    model = EmbeddingModel(net).eval()
+    model = EmbeddingModel(net, feature).eval()
     example = torch.zeros(2, 3, *input_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     quiet_onnx_export(
@@ -66,9 +66,17 @@ def strip_metadata(path: Path) -> None:
     onnx.save(model, str(path))
 
 
-def parity(net: ReidNet, input_size: tuple[int, int], path: Path, *, batch: int = 8, seed: int = 0) -> float:
+def parity(
+    net: ReidNet,
+    input_size: tuple[int, int],
+    path: Path,
+    *,
+    feature: Feature = "neck",
+    batch: int = 8,
+    seed: int = 0,
+) -> float:
     """Max absolute difference between torch and onnxruntime embeddings on random inputs."""
-    model = EmbeddingModel(net).eval()
+    model = EmbeddingModel(net, feature).eval()
     x = torch.from_numpy(np.random.default_rng(seed).normal(size=(batch, 3, *input_size)).astype(np.float32))
     with torch.no_grad():
         expected = model(x).numpy()

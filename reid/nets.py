@@ -18,6 +18,7 @@ from config.schema import ReidConfig
 from reid.backbone import Backbone, BackboneSpec, backbone_spec
 
 Pooling = Literal["avg", "max"]
+Feature = Literal["neck", "pooled"]
 
 # The built-in shapes are the config's defaults (``reid.vehicle_net``, ``reid.plate_net``).
 VEHICLE_SPEC = backbone_spec(ReidConfig().vehicle_net)
@@ -105,15 +106,27 @@ def encode_plate_text(texts: list[str]) -> tuple[Tensor, Tensor]:
 
 
 class EmbeddingModel(nn.Module):
-    """The inference graph that is exported: images ``(N, 3, H, W)`` float → L2-normalised ``(N, D)``."""
+    """The inference graph that is exported: images ``(N, 3, H, W)`` float → L2-normalised ``(N, D)``.
 
-    def __init__(self, net: ReidNet) -> None:
+    ``feature`` picks the vector (seed 004: "the pooled (or BN) vector is the feature"):
+    ``neck``, the BN-neck output the classifier reads; or ``pooled``, the globally pooled
+    vector the triplet loss shapes, centred by the neck's running mean (the mean over the
+    training crops). Without the centring, every pair of vehicles has a cosine near 0.8,
+    and the gallery's similarity thresholds would mean nothing.
+    """
+
+    def __init__(self, net: ReidNet, feature: Feature = "neck") -> None:
         super().__init__()
         self.net = net
+        self.feature: Feature = feature
 
     def forward(self, images: Tensor) -> Tensor:
         maps = self.net.backbone(images)
         pooled = maps.mean((2, 3)) if self.net.pooling == "avg" else maps.amax((2, 3))
+        if self.feature == "pooled":
+            mean = self.net.neck.running_mean
+            assert mean is not None  # the neck tracks running statistics
+            return F.normalize(pooled - mean, dim=1)
         return F.normalize(self.net.neck(pooled), dim=1)
 
 
@@ -131,6 +144,7 @@ __all__ = [
     "PLATE_SPEC",
     "VEHICLE_SPEC",
     "EmbeddingModel",
+    "Feature",
     "ReidNet",
     "ReidOutput",
     "build_net",

@@ -41,6 +41,7 @@ def add_reid_commands(commands: Any, bench: Any) -> dict[str, Any]:
     ex = exporters.add_parser("reid", help="write vehicle.onnx and plate.onnx from a checkpoint")
     ex.add_argument("--checkpoint", type=Path, default=Path("runs/reid/checkpoint.pt"))
     ex.add_argument("--out", type=Path, help="folder for the ONNX files (default: beside the checkpoint)")
+    ex.add_argument("--config", type=Path, help="config file (reid.vehicle_feature, reid.plate_feature)")
     ex.add_argument("--json", action="store_true")
     ex.set_defaults(handler=cmd_export_reid)
 
@@ -134,8 +135,11 @@ def cmd_train_reid(args: argparse.Namespace) -> int:
     line_plot(args.out / "loss.png", curves, title="re-id training losses", x_label="step", y_label="loss")
     state.vehicle.eval()
     state.plate.eval()
-    vehicle_onnx = export_onnx(state.vehicle, cfg.reid.vehicle_input, args.out / "vehicle.onnx")
-    plate_onnx = export_onnx(state.plate, cfg.reid.plate_input, args.out / "plate.onnx")
+    features = {"vehicle": cfg.reid.vehicle_feature, "plate": cfg.reid.plate_feature}
+    vehicle_onnx = export_onnx(
+        state.vehicle, cfg.reid.vehicle_input, args.out / "vehicle.onnx", features["vehicle"]
+    )
+    plate_onnx = export_onnx(state.plate, cfg.reid.plate_input, args.out / "plate.onnx", features["plate"])
     summary = {
         "steps": result.steps,
         "seconds": round(result.seconds, 1),
@@ -147,8 +151,8 @@ def cmd_train_reid(args: argparse.Namespace) -> int:
         "vehicle_model": str(vehicle_onnx),
         "plate_model": str(plate_onnx),
         "parity_max_abs_diff": max(
-            parity(state.vehicle, cfg.reid.vehicle_input, vehicle_onnx),
-            parity(state.plate, cfg.reid.plate_input, plate_onnx),
+            parity(state.vehicle, cfg.reid.vehicle_input, vehicle_onnx, feature=features["vehicle"]),
+            parity(state.plate, cfg.reid.plate_input, plate_onnx, feature=features["plate"]),
         ),
     }
     _print(summary, args.json, f"trained {result.steps} steps in {result.seconds:.0f} s -> {args.out}")
@@ -161,6 +165,8 @@ def cmd_export_reid(args: argparse.Namespace) -> int:
     from reid.nets import build_net
     from reid.train import TrainingError, load_checkpoint, spec_from_meta
 
+    cfg = _config(args.config)
+    features = {"vehicle": cfg.reid.vehicle_feature, "plate": cfg.reid.plate_feature}
     try:
         payload = load_checkpoint(args.checkpoint)
     except TrainingError as exc:
@@ -177,9 +183,10 @@ def cmd_export_reid(args: argparse.Namespace) -> int:
         net.load_state_dict(payload[name])
         net.eval()
         size = tuple(meta[f"{name}_input"])
-        path = export_onnx(net, size, out / f"{name}.onnx")
+        path = export_onnx(net, size, out / f"{name}.onnx", features[name])
         summary[f"{name}_model"] = str(path)
-        summary[f"{name}_parity_max_abs_diff"] = parity(net, size, path)
+        summary[f"{name}_feature"] = features[name]
+        summary[f"{name}_parity_max_abs_diff"] = parity(net, size, path, feature=features[name])
     _print(summary, args.json, f"wrote {summary['vehicle_model']} and {summary['plate_model']}")
     return EXIT_OK
 

@@ -74,6 +74,24 @@ def test_net_outputs_and_embedding_model(pooling: str) -> None:
     assert torch.allclose(emb, torch.nn.functional.normalize(out.embedding, dim=1), atol=1e-6)
 
 
+def test_pooled_feature_is_centred_by_the_training_mean() -> None:
+    torch.manual_seed(0)
+    net = build_net(BackboneSpec(depths=(1, 1), widths=(4, 8), out_channels=16), num_classes=5)
+    net.train()
+    for _ in range(50):  # the neck's running mean learns the mean pooled vector of these crops
+        net(torch.randn(8, 3, 32, 32) + 2.0)
+    net.eval()
+    x = torch.randn(64, 3, 32, 32) + 2.0
+    out = net(x)
+    emb = EmbeddingModel(net, "pooled")(x)
+    assert net.neck.running_mean is not None
+    expected = torch.nn.functional.normalize(out.pooled - net.neck.running_mean, dim=1)
+    assert torch.allclose(emb, expected, atol=1e-6)
+    raw = torch.nn.functional.normalize(out.pooled, dim=1)
+    # crops like the training ones: unrelated pairs near 0 once centred, near 1 without it
+    assert (emb @ emb.T).mean() < 0.2 < 0.8 < (raw @ raw.T).mean()
+
+
 def test_torchvision_state_copies_matching_shapes_only() -> None:
     backbone = Backbone(BackboneSpec(depths=(1,), widths=(4,), stem_channels=16, out_channels=8))
     fake = {

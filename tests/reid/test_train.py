@@ -117,12 +117,21 @@ def test_lr_schedule_warms_up_then_decays(step: int, expected: float) -> None:
     assert lr_at(step, cfg) == pytest.approx(expected)
 
 
-def test_onnx_export_matches_torch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("feature", ["neck", "pooled"])
+def test_onnx_export_matches_torch(tmp_path: Path, feature: str) -> None:
     torch.manual_seed(0)
     net = build_net(BackboneSpec(depths=(1, 1), widths=(4, 8), out_channels=16), num_classes=4).eval()
-    path = export_onnx(net, (24, 40), tmp_path / "m.onnx")
+    assert net.neck.running_mean is not None
+    assert net.neck.running_var is not None
+    with torch.no_grad():  # a trained neck's statistics and scales, so the two features differ
+        net.neck.running_mean.normal_()
+        net.neck.running_var.uniform_(0.2, 5.0)
+        net.neck.weight.uniform_(0.2, 2.0)
+    path = export_onnx(net, (24, 40), tmp_path / "m.onnx", feature)  # type: ignore[arg-type]
     assert path.stat().st_size > 0
-    assert parity(net, (24, 40), path) <= PARITY_TOLERANCE
+    assert parity(net, (24, 40), path, feature=feature) <= PARITY_TOLERANCE  # type: ignore[arg-type]
+    other = "pooled" if feature == "neck" else "neck"
+    assert parity(net, (24, 40), path, feature=other) > 1e-3  # type: ignore[arg-type]  # exported as chosen
     # no exporter debug metadata: it carries stack traces with this machine's paths
     assert str(Path(__file__).resolve().parent.parent.parent).encode() not in path.read_bytes()
 
