@@ -192,10 +192,9 @@ class PKSampler:
         labels: Label of every item.
         p: Identities per batch.
         k: Samples per identity.
-        rng: Random source (seeded).
     """
 
-    def __init__(self, labels: Sequence[int], p: int, k: int, rng: np.random.Generator) -> None:
+    def __init__(self, labels: Sequence[int], p: int, k: int) -> None:
         if p < 2 or k < 2:
             raise ValueError(f"P and K must be >= 2 for batch-hard mining, got P={p} K={k}")
         self._by_label: dict[int, list[int]] = defaultdict(list)
@@ -204,11 +203,10 @@ class PKSampler:
         if len(self._by_label) < p:
             raise ValueError(f"need at least P={p} identities, the data has {len(self._by_label)}")
         self._labels = sorted(self._by_label)
-        self._p, self._k, self._rng = p, k, rng
+        self._p, self._k = p, k
 
-    def batch(self, rng: np.random.Generator | None = None) -> list[int]:
-        """Item indices of the next batch (P·K of them), drawn from ``rng`` (default: the sampler's)."""
-        rng = self._rng if rng is None else rng
+    def batch(self, rng: np.random.Generator) -> list[int]:
+        """Item indices of one batch (P·K of them), drawn from ``rng``."""
         chosen = rng.choice(len(self._labels), self._p, replace=False)
         out: list[int] = []
         for c in chosen:

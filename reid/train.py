@@ -95,7 +95,6 @@ class TrainState:
     vehicle: ReidNet
     plate: ReidNet
     optimizer: torch.optim.Optimizer
-    rng: np.random.Generator
     reader: PlateTextHead
     history: list[dict[str, float]] = field(default_factory=list)
 
@@ -288,7 +287,6 @@ def save_checkpoint(path: Path, state: TrainState, meta: dict[str, Any]) -> None
         "plate": state.plate.state_dict(),
         "reader": state.reader.state_dict(),
         "optimizer": state.optimizer.state_dict(),
-        "rng": state.rng.bit_generator.state,
         "torch_rng": torch.get_rng_state(),
         "history": state.history,
         "meta": meta,
@@ -348,7 +346,7 @@ def train_reid(
     if cfg.plate_text_weight > 0:
         groups.append({"params": list(reader.parameters()), "weight_decay": cfg.weight_decay})
     optimizer = torch.optim.Adam(groups, lr=cfg.lr)
-    state = TrainState(0, vehicle, plate, optimizer, np.random.default_rng(cfg.seed), reader)
+    state = TrainState(0, vehicle, plate, optimizer, reader)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "checkpoint.pt"
     meta = {
@@ -365,9 +363,7 @@ def train_reid(
     if resume and checkpoint.exists():
         _restore(state, load_checkpoint(checkpoint), meta)
     try:
-        sampler = PKSampler(
-            [it.label for it in items], cfg.identities_per_batch, cfg.samples_per_identity, state.rng
-        )
+        sampler = PKSampler([it.label for it in items], cfg.identities_per_batch, cfg.samples_per_identity)
     except ValueError as exc:
         raise TrainingError(f"{data}: {exc}") from None
     vehicle.train()
@@ -425,7 +421,6 @@ def _restore(state: TrainState, payload: dict[str, Any], meta: dict[str, Any]) -
     state.plate.load_state_dict(payload["plate"])
     state.reader.load_state_dict(payload["reader"])
     state.optimizer.load_state_dict(payload["optimizer"])
-    state.rng.bit_generator.state = payload["rng"]
     torch.set_rng_state(payload["torch_rng"])
     state.step = int(payload["step"])
     state.history = list(payload["history"])

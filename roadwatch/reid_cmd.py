@@ -6,11 +6,15 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config import RoadwatchConfig, load_config
+from config.schema import ReidConfig
 from roadwatch.errors import CliError
 from roadwatch.progress import step_progress
+
+if TYPE_CHECKING:
+    from reid.nets import Feature  # imports torch: kept out of CLI start-up
 
 EXIT_OK = 0
 BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "reid" / "models"
@@ -86,6 +90,11 @@ def _require_data(path: Path) -> None:
         raise CliError(f"{path}: no VeRi-style data here; make the synthetic set with: {MAKE_DATA}")
 
 
+def _features(reid: ReidConfig) -> dict[str, Feature]:
+    """The embedding each network exports (``reid.vehicle_feature``, ``reid.plate_feature``)."""
+    return {"vehicle": reid.vehicle_feature, "plate": reid.plate_feature}
+
+
 def cmd_train_reid(args: argparse.Namespace) -> int:
     """Train, write loss curves, export both ONNX files and check parity."""
     from reid.backbone import backbone_spec
@@ -135,7 +144,7 @@ def cmd_train_reid(args: argparse.Namespace) -> int:
     line_plot(args.out / "loss.png", curves, title="re-id training losses", x_label="step", y_label="loss")
     state.vehicle.eval()
     state.plate.eval()
-    features = {"vehicle": cfg.reid.vehicle_feature, "plate": cfg.reid.plate_feature}
+    features = _features(cfg.reid)
     vehicle_onnx = export_onnx(
         state.vehicle, cfg.reid.vehicle_input, args.out / "vehicle.onnx", features["vehicle"]
     )
@@ -165,8 +174,7 @@ def cmd_export_reid(args: argparse.Namespace) -> int:
     from reid.nets import build_net
     from reid.train import TrainingError, load_checkpoint, spec_from_meta
 
-    cfg = _config(args.config)
-    features = {"vehicle": cfg.reid.vehicle_feature, "plate": cfg.reid.plate_feature}
+    features = _features(_config(args.config).reid)
     try:
         payload = load_checkpoint(args.checkpoint)
     except TrainingError as exc:

@@ -47,12 +47,12 @@ def main() -> int:
     optimizer = torch.optim.Adam([*net.parameters(), *reader.parameters()], lr=1e-3, weight_decay=5e-4)
     schedule = ReidTrainConfig(steps=args.steps)
     rng = np.random.default_rng(0)
-    sampler = PKSampler([remap[it.label] for it in items], 16, 4, rng)
+    sampler = PKSampler([remap[it.label] for it in items], 16, 4)
     started = time.monotonic()
     for step in range(args.steps):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, schedule)
-        chosen = [items[i] for i in sampler.batch()]
+        chosen = [items[i] for i in sampler.batch(rng)]
         x = torch.from_numpy(to_input([augment(it.plate, size, PLATE_AUGMENT, rng) for it in chosen], size))  # type: ignore[arg-type]
         y = torch.tensor([remap[it.label] for it in chosen])
         out = net(x)

@@ -45,9 +45,10 @@ def test_augment_without_randomness_is_a_resize() -> None:
 
 def test_pk_sampler_draws_p_identities_times_k() -> None:
     labels = [0, 0, 0, 1, 1, 2, 3, 3, 3, 3]
-    sampler = PKSampler(labels, p=3, k=2, rng=np.random.default_rng(0))
+    sampler = PKSampler(labels, p=3, k=2)
+    rng = np.random.default_rng(0)
     for _ in range(20):
-        batch = sampler.batch()
+        batch = sampler.batch(rng)
         drawn = [labels[i] for i in batch]
         assert len(batch) == 6
         assert len(set(drawn)) == 3
@@ -59,7 +60,7 @@ def test_pk_sampler_draws_p_identities_times_k() -> None:
 )
 def test_pk_sampler_refuses_impossible_batches(labels: list[int], p: int, k: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        PKSampler(labels, p, k, np.random.default_rng(0))
+        PKSampler(labels, p, k)
 
 
 def test_augment_grey_conversion_makes_the_channels_equal() -> None:
