@@ -9,8 +9,8 @@ with onnxruntime, as ``roadwatch eval reid`` does. It reports vehicle-only and p
 / Rank-1 per choice, and fusion for each pair of choices over a sweep of the plate prior
 ``reid.missing_plate_cosine``. The choice and the prior are made on ``validation``;
 ``held_out`` is for the record. It also reports, on validation, the median vehicle cosine of
-one identity across cameras and of two identities, per choice (the gallery's thresholds
-assume unrelated vehicles score near 0).
+one identity across cameras and of two identities, per choice and for the pooled vector
+without centring (the gallery's thresholds assume unrelated vehicles score near 0).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.schema import ReidConfig
 from formats import read_veri
-from reid.data import load_items
+from reid.data import load_items, to_input
 from reid.embedder import Embedder
 from reid.evaluate import embed_items
 from reid.export import export_onnx
@@ -38,6 +39,17 @@ from reid.train import load_checkpoint, spec_from_meta
 
 FEATURES = ("neck", "pooled")
 PRIORS = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def _cosine_medians(sim: np.ndarray, crops: dict[str, Any]) -> dict[str, float]:
+    """Median cosine of one identity across cameras and of two identities (all against all)."""
+    ids, cams = crops["ids"], crops["cams"]
+    same = (ids[:, None] == ids[None, :]) & (cams[:, None] != cams[None, :])
+    different = ids[:, None] != ids[None, :]
+    return {
+        "same_identity_median": round(float(np.median(sim[same])), 3),
+        "different_identity_median": round(float(np.median(sim[different])), 3),
+    }
 
 
 def main() -> int:
@@ -83,6 +95,13 @@ def main() -> int:
         s = evaluate_retrieval(sim, q["ids"][qm], g["ids"][gm], q["cams"][qm], g["cams"][gm])
         return {"mAP": round(s.mAP, 4), "rank1": round(s.rank1, 4)}
 
+    net = build_net(spec_from_meta(meta, "vehicle"), meta["classes"], meta["pooling"])
+    net.load_state_dict(payload["vehicle"])
+    net.eval()
+    crops = [it.vehicle for it in sets["validation"][0]]
+    with torch.no_grad():
+        uncentred = net(torch.from_numpy(to_input(crops, tuple(meta["vehicle_input"])))).pooled.numpy()
+
     report: dict[str, Any] = {}
     for set_name in sets:
         out: dict[str, Any] = {}
@@ -93,12 +112,11 @@ def main() -> int:
             out[f"vehicle_{feature}"] = score(vehicle, q, g)
             out[f"plate_{feature}"] = score(cosine_similarity(q["plate"][qp], g["plate"][gp]), q, g, qp, gp)
             if set_name == "validation":
-                same = (q["ids"][:, None] == g["ids"][None, :]) & (q["cams"][:, None] != g["cams"][None, :])
-                different = q["ids"][:, None] != g["ids"][None, :]
-                out[f"vehicle_{feature}_cosine"] = {
-                    "same_identity_median": round(float(np.median(vehicle[same])), 3),
-                    "different_identity_median": round(float(np.median(vehicle[different])), 3),
-                }
+                out[f"vehicle_{feature}_cosine"] = _cosine_medians(vehicle, q)
+        if set_name == "validation":
+            out["vehicle_pooled_uncentred_cosine"] = _cosine_medians(
+                cosine_similarity(uncentred, uncentred), embedded[(set_name, "query", "pooled")]
+            )
         for vf in FEATURES:
             for pf in FEATURES:
                 qv, gv = embedded[(set_name, "query", vf)], embedded[(set_name, "gallery", vf)]
