@@ -5,7 +5,9 @@
 
 Trains only the plate network (triplet + cross-entropy, plus CTC × ``--ctc``) on the plated
 crops of the training identities (P×K = 16×4, seed 0) and prints plate-only mAP / Rank-1 on the
-held-out query/gallery split. Needs ``data/reid-fleet`` (see docs/REID.md).
+held-out query/gallery split, and the same for single- and double-line plates apart when the
+world's truth (``world.json`` beside the VeRi folder) says which is which. Needs
+``data/reid-fleet`` (see docs/REID.md).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from reid.losses import batch_hard_triplet_loss, classification_loss
 from reid.metrics import cosine_similarity, evaluate_retrieval
 from reid.nets import PLATE_SPEC, PlateTextHead, build_net
 from reid.train import PLATE_AUGMENT, _ctc, lr_at
+from scripts.reid_plate_lines import by_lines
 
 
 def main() -> int:
@@ -75,12 +78,14 @@ def main() -> int:
 
     qv, qi, qc = embed("query")
     gv, gi, gc = embed("test")
-    scores = evaluate_retrieval(cosine_similarity(qv, gv), qi, gi, qc, gc).to_dict()
+    sim = cosine_similarity(qv, gv)
+    scores = evaluate_retrieval(sim, qi, gi, qc, gc).to_dict()
     result = {
         "ctc_weight": args.ctc,
         "steps": args.steps,
         "seconds": round(time.monotonic() - started, 1),
         **scores,
+        **by_lines(args.data.parent / "world.json", sim, qi, gi, qc, gc),
     }
     print(json.dumps(result) if args.json else result)
     return 0

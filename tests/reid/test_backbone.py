@@ -103,3 +103,68 @@ def test_torchvision_state_copies_matching_shapes_only() -> None:
     copied = load_torchvision_state(backbone, fake)
     assert copied == ["stem.weight", "stages.0.0.conv1.weight"]
     assert torch.equal(backbone.stem.weight, fake["conv1.weight"])
+
+
+def _greedy(log_probs: torch.Tensor) -> str:
+    """Best-path CTC decoding of one sequence ``(T, C)``: collapse repeats, drop blanks."""
+    from reid.nets import PLATE_ALPHABET
+
+    best = log_probs.argmax(1).tolist()
+    return "".join(PLATE_ALPHABET[c - 1] for i, c in enumerate(best) if c and (i == 0 or best[i - 1] != c))
+
+
+def test_plate_reader_reads_the_upper_rows_then_the_lower_rows() -> None:
+    from reid.nets import PlateTextHead
+
+    reader = PlateTextHead(6)
+    maps = torch.randn(2, 6, 4, 5)
+    out = reader(maps)
+    assert out.shape == (10, 2, reader.upper.out_features)
+    changed = maps.clone()
+    changed[:, :, 2:] += 1.0  # the lower half only
+    again = reader(changed)
+    assert torch.equal(again[:5], out[:5])  # first pass: upper rows
+    assert not torch.allclose(again[5:], out[5:])  # second pass: lower rows
+
+
+def test_plate_reader_can_read_single_and_double_line_plates_in_text_order() -> None:
+    """Feature maps with one code per column and row band, as a backbone would see the glyphs: a
+    single-line plate's character spans all rows (upper half of the glyph above, lower half
+    below); a double-line plate's upper line fills the upper rows and its lower line the lower
+    rows, each a whole smaller glyph. With weights that name each glyph code's character (and a
+    lower half no character), the two passes read both kinds in text order, and CTC scores the
+    texts as near certain. A one-pass reader that averaged the rows of a column could not: a
+    double-line column holds two characters of different places in the text."""
+    import torch.nn.functional as F
+
+    from reid.nets import PLATE_ALPHABET, PlateTextHead, encode_plate_text
+
+    n = len(PLATE_ALPHABET)
+    upper_half, lower_half, whole = torch.eye(3 * n).split(n)
+
+    def plate(upper: str, lower: str = "", width: int = 12) -> torch.Tensor:
+        maps = torch.zeros(3 * n, 4, width)
+        for rows, line, glyphs in (
+            (slice(0, 2), upper, whole if lower else upper_half),
+            (slice(2, 4), lower if lower else upper, whole if lower else lower_half),
+        ):
+            for j, char in enumerate(line):  # a gap column between characters, as on a plate
+                maps[:, rows, 2 * j + 1] = glyphs[PLATE_ALPHABET.index(char)][:, None]
+        return maps
+
+    reader = PlateTextHead(3 * n)
+    with torch.no_grad():
+        for head, reads in ((reader.upper, (upper_half, whole)), (reader.lower, (whole,))):
+            head.weight.zero_()
+            head.bias.zero_()
+            head.bias[0] = 15.0  # blank where no glyph names a character
+            for glyphs in reads:
+                head.weight[1:] += 40.0 * glyphs
+    maps = torch.stack([plate("AB123"), plate("皖A", "Y339S"), plate("7KQ"), plate("XY", "905")])
+    texts = ["AB123", "皖AY339S", "7KQ", "XY905"]
+    with torch.no_grad():
+        log_probs = reader(maps)
+    assert [_greedy(log_probs[:, i]) for i in range(len(texts))] == texts
+    targets, lengths = encode_plate_text(texts)
+    steps = torch.full((len(texts),), log_probs.shape[0], dtype=torch.int64)
+    assert float(F.ctc_loss(log_probs, targets, steps, lengths, blank=0)) < 0.01
