@@ -270,7 +270,7 @@ def _ctc(log_probs: torch.Tensor, texts: list[str]) -> torch.Tensor:
     if not keep:
         return log_probs.sum() * 0
     targets, lengths = encode_plate_text([texts[i] for i in keep])
-    columns = log_probs.shape[0] // 2  # the reader's two passes (PlateTextHead) read w columns each
+    columns = log_probs.shape[0] // 3  # the reader's three passes (PlateTextHead) read w columns each
     if int(lengths.max()) > columns:  # a single-line plate is read in one pass
         raise TrainingError(
             f"the plate feature map has {columns} columns, too few to read "

@@ -113,28 +113,33 @@ def _greedy(log_probs: torch.Tensor) -> str:
     return "".join(PLATE_ALPHABET[c - 1] for i, c in enumerate(best) if c and (i == 0 or best[i - 1] != c))
 
 
-def test_plate_reader_reads_the_upper_rows_then_the_lower_rows() -> None:
+def test_plate_reader_reads_all_rows_then_the_upper_then_the_lower_rows() -> None:
     from reid.nets import PlateTextHead
 
     reader = PlateTextHead(6)
     maps = torch.randn(2, 6, 4, 5)
     out = reader(maps)
-    assert out.shape == (10, 2, reader.upper.out_features)
-    changed = maps.clone()
-    changed[:, :, 2:] += 1.0  # the lower half only
-    again = reader(changed)
-    assert torch.equal(again[:5], out[:5])  # first pass: upper rows
-    assert not torch.allclose(again[5:], out[5:])  # second pass: lower rows
+    assert out.shape == (15, 2, reader.proj.out_features)
+    lower_changed = maps.clone()
+    lower_changed[:, :, 2:] += 1.0
+    again = reader(lower_changed)
+    assert not torch.allclose(again[:5], out[:5])  # first pass: all rows
+    assert torch.equal(again[5:10], out[5:10])  # second pass: upper rows only
+    assert not torch.allclose(again[10:], out[10:])  # third pass: lower rows
+    upper_changed = maps.clone()
+    upper_changed[:, :, :2] += 1.0
+    assert torch.equal(reader(upper_changed)[10:], out[10:])
 
 
 def test_plate_reader_can_read_single_and_double_line_plates_in_text_order() -> None:
     """Feature maps with one code per column and row band, as a backbone would see the glyphs: a
     single-line plate's character spans all rows (upper half of the glyph above, lower half
     below); a double-line plate's upper line fills the upper rows and its lower line the lower
-    rows, each a whole smaller glyph. With weights that name each glyph code's character (and a
-    lower half no character), the two passes read both kinds in text order, and CTC scores the
-    texts as near certain. A one-pass reader that averaged the rows of a column could not: a
-    double-line column holds two characters of different places in the text."""
+    rows, each a whole smaller glyph. With weights that name each glyph code's character (the
+    first pass reading the halves of a tall glyph, the other two whole small glyphs), the passes
+    read both kinds in text order, and CTC scores the texts as near certain. One pass over all
+    rows could not read a double-line plate: each of its columns holds two characters of
+    different places in the text."""
     import torch.nn.functional as F
 
     from reid.nets import PLATE_ALPHABET, PlateTextHead, encode_plate_text
@@ -154,7 +159,11 @@ def test_plate_reader_can_read_single_and_double_line_plates_in_text_order() -> 
 
     reader = PlateTextHead(3 * n)
     with torch.no_grad():
-        for head, reads in ((reader.upper, (upper_half, whole)), (reader.lower, (whole,))):
+        for head, reads in (
+            (reader.proj, (upper_half, lower_half)),  # the mean of the rows: half of each
+            (reader.upper, (whole, whole)),
+            (reader.lower, (whole, whole)),
+        ):
             head.weight.zero_()
             head.bias.zero_()
             head.bias[0] = 15.0  # blank where no glyph names a character
