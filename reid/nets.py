@@ -82,30 +82,19 @@ PLATE_ALPHABET = (
 
 
 class PlateTextHead(nn.Module):
-    """Training-only reader: character scores over the plate feature map, for CTC.
+    """Training-only reader: per-column character scores over the plate feature map, for CTC.
 
-    It reads in three passes, column by column, each with its own linear layer: all rows (a
-    single-line plate), then the upper half of the rows, then the lower half (a double-line
-    plate's two lines). Input ``(N, D, h, w)`` → ``(3w, N, len+1)`` log probabilities (class 0
-    is the CTC blank). A single-line plate's text is read in the first pass while the others
-    emit blanks; a double-line plate's upper line in the second and its lower line in the
-    third, so its text, upper line first, is a target the reader can meet. One pass over all
-    rows could not: each column of a double-line plate holds two characters of different places
-    in the text. Not exported: it only shapes the plate features.
+    Input ``(N, D, h, w)`` → mean over height → linear per column → ``(w, N, len+1)`` log
+    probabilities (class 0 is the CTC blank). Not exported: it only shapes the plate features.
     """
 
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.proj = nn.Linear(dim, len(PLATE_ALPHABET) + 1)
-        self.upper = nn.Linear(dim, len(PLATE_ALPHABET) + 1)
-        self.lower = nn.Linear(dim, len(PLATE_ALPHABET) + 1)
 
     def forward(self, maps: Tensor) -> Tensor:
-        h = maps.shape[2]
-        rows = (maps, maps[:, :, : (h + 1) // 2], maps[:, :, h // 2 :])  # an odd middle row is in both halves
-        heads = (self.proj, self.upper, self.lower)
-        scores = torch.cat([head(r.mean(2).transpose(1, 2)) for head, r in zip(heads, rows, strict=True)], 1)
-        return F.log_softmax(scores, dim=2).transpose(0, 1)  # (3w, N, C)
+        columns = maps.mean(2).transpose(1, 2)  # (N, w, D)
+        return F.log_softmax(self.proj(columns), dim=2).transpose(0, 1)  # (w, N, C)
 
 
 def encode_plate_text(texts: list[str]) -> tuple[Tensor, Tensor]:

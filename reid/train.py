@@ -270,10 +270,9 @@ def _ctc(log_probs: torch.Tensor, texts: list[str]) -> torch.Tensor:
     if not keep:
         return log_probs.sum() * 0
     targets, lengths = encode_plate_text([texts[i] for i in keep])
-    columns = log_probs.shape[0] // 3  # the reader's three passes (PlateTextHead) read w columns each
-    if int(lengths.max()) > columns:  # a single-line plate is read in one pass
+    if int(lengths.max()) > log_probs.shape[0]:
         raise TrainingError(
-            f"the plate feature map has {columns} columns, too few to read "
+            f"the plate feature map has {log_probs.shape[0]} columns, too few to read "
             f"{int(lengths.max())} characters; widen reid.plate_input or set reid.train.plate_text_weight: 0"
         )
     steps = torch.full((len(keep),), log_probs.shape[0], dtype=torch.int64)
@@ -420,11 +419,6 @@ def _restore(state: TrainState, payload: dict[str, Any], meta: dict[str, Any]) -
             )
     state.vehicle.load_state_dict(payload["vehicle"])
     state.plate.load_state_dict(payload["plate"])
-    if set(payload["reader"]) != set(state.reader.state_dict()):
-        raise TrainingError(
-            "checkpoint's plate reader is the one-pass reader of an earlier version; "
-            "start afresh (its exported ONNX files still work)"
-        )
     state.reader.load_state_dict(payload["reader"])
     state.optimizer.load_state_dict(payload["optimizer"])
     torch.set_rng_state(payload["torch_rng"])
