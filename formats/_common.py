@@ -76,8 +76,11 @@ def parse_number(text: str, *, name: str, source: Path, line: int) -> float:
     return value
 
 
-def read_csv(path: Path, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
-    """Rows of a CSV file with a header naming exactly ``columns`` (in any order).
+def read_csv(
+    path: Path, columns: Sequence[str], optional: Sequence[str] = ()
+) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a CSV file with a header naming exactly ``columns`` (in any order), and any of
+    the ``optional`` columns (a row has a key only for the columns its file has).
 
     Returns:
         ``(line number, row)`` pairs; blank lines are skipped.
@@ -90,8 +93,11 @@ def read_csv(path: Path, columns: Sequence[str]) -> list[tuple[int, dict[str, st
     header = next(reader, None)
     if header is None:
         raise DatasetError(path, f"empty file; expected a header: {','.join(columns)}")
-    if sorted(header) != sorted(columns):
-        raise DatasetError(path, f"header must name {','.join(columns)}; got {','.join(header)}", line=1)
+    if sorted(c for c in header if c not in optional) != sorted(columns) or len(set(header)) != len(header):
+        also = f" (and optionally {','.join(optional)})" if optional else ""
+        raise DatasetError(
+            path, f"header must name {','.join(columns)}{also}; got {','.join(header)}", line=1
+        )
     rows = []
     for cells in reader:
         if not cells or cells == [""]:
@@ -125,7 +131,8 @@ def plate_cells(plate: PlateSample) -> list[str]:
 def plate_from_row(
     row: Mapping[str, str], *, image_path: Path, source: Path, line: int, text_column: str = "text"
 ) -> PlateSample:
-    """Build a plate from a CSV row holding ``text``, ``format``, box and corner columns.
+    """Build a plate from a CSV row holding ``text``, ``format``, box and corner columns, and
+    optionally ``lines`` (1, 2, or empty when unknown).
 
     Raises:
         DatasetError: Naming ``source:line``: a number is malformed, a group is partly empty,
@@ -133,6 +140,9 @@ def plate_from_row(
     """
     box = _number_group(row, BOX_COLUMNS, source=source, line=line)
     corners = _number_group(row, CORNER_COLUMNS, source=source, line=line)
+    lines = row.get("lines", "").strip()
+    if lines not in ("", "1", "2"):
+        raise DatasetError(source, f"lines must be 1, 2 or empty, got {lines!r}", line=line)
     try:
         return PlateSample(
             image_path=image_path,
@@ -140,6 +150,7 @@ def plate_from_row(
             xyxy=(box[0], box[1], box[2], box[3]) if box is not None else None,
             corners=np.array(corners, dtype=np.float32).reshape(4, 2) if corners is not None else None,
             plate_format=row["format"] or None,
+            lines=int(lines) if lines else None,
         )
     except ValueError as exc:
         raise DatasetError(source, str(exc).removeprefix(f"{image_path}: "), line=line) from None

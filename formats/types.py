@@ -131,10 +131,12 @@ class PlateSample:
         corners: ``(4, 2)`` float32 pixel corners in the order top-left, top-right,
             bottom-right, bottom-left, or None when unknown. Stored as a read-only copy.
         plate_format: Plate family such as ``"eu"``, ``"us"``, ``"cn"``, or None.
+        lines: Rows of characters, 1 or 2 (motorcycle plates, the rear of large CN vehicles),
+            or None when unknown.
 
     Raises:
         ValueError: The text holds whitespace, a coordinate is not finite, the box is
-            inverted, or the corners are not ``(4, 2)``.
+            inverted, the corners are not ``(4, 2)``, or ``lines`` is not 1, 2 or None.
     """
 
     image_path: Path
@@ -142,8 +144,11 @@ class PlateSample:
     xyxy: tuple[float, float, float, float] | None
     corners: npt.NDArray[np.float32] | None
     plate_format: str | None = None
+    lines: int | None = None
 
     def __post_init__(self) -> None:
+        if self.lines not in (None, 1, 2):
+            raise ValueError(f"{self.image_path}: plate lines must be 1 or 2, got {self.lines!r}")
         if any(ch.isspace() for ch in self.text):
             raise ValueError(f"{self.image_path}: plate text must not hold whitespace, got {self.text!r}")
         if self.xyxy is not None:
@@ -170,8 +175,8 @@ class PlateSample:
             same_corners = self.corners is None and other.corners is None
         else:
             same_corners = np.array_equal(self.corners, other.corners)
-        mine = (self.image_path, self.text, self.xyxy, self.plate_format)
-        theirs = (other.image_path, other.text, other.xyxy, other.plate_format)
+        mine = (self.image_path, self.text, self.xyxy, self.plate_format, self.lines)
+        theirs = (other.image_path, other.text, other.xyxy, other.plate_format, other.lines)
         return same_corners and mine == theirs
 
 

@@ -4,7 +4,8 @@ Layout::
 
     root/image_train/  root/image_query/  root/image_test/     crops VVVV_cCCC_FFFFFFFF_K.jpg
     root/name_train.txt  root/name_query.txt  root/name_test.txt   one file name per line
-    root/plates_<split>.csv    optional: the plate inside each crop (crop pixel coordinates)
+    root/plates_<split>.csv    optional: the plate inside each crop (crop pixel coordinates);
+                               columns name, text, format, box, corners, and optionally lines
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from formats.types import DatasetError, PlateSample, ReidSample
 # VeRi-776 has train/query/test; "val" (held-out identities for model selection) is our extra.
 SPLITS = ("train", "val", "query", "test")
 SIDECAR_COLUMNS = ("name", "text", "format", *BOX_COLUMNS, *CORNER_COLUMNS)
+SIDECAR_OPTIONAL = ("lines",)  # rows of characters: 1, 2 or empty (older sidecars lack the column)
 _NAME = re.compile(r"(\d{4})_(c\d{3})_(\d{8})_(\d+)\.jpg")
 
 
@@ -143,15 +145,16 @@ def write_plate_sidecar(path: Path, rows: Sequence[tuple[str, PlateSample]]) -> 
         if name in seen:
             raise DatasetError(path, f"crop {name} is given twice")
         seen.add(name)
-        cells.append([name, plate.text, plate.plate_format or "", *plate_cells(plate)])
-    write_csv(path, SIDECAR_COLUMNS, cells)
+        lines = str(plate.lines) if plate.lines is not None else ""
+        cells.append([name, plate.text, plate.plate_format or "", *plate_cells(plate), lines])
+    write_csv(path, (*SIDECAR_COLUMNS, *SIDECAR_OPTIONAL), cells)
 
 
 def _attach_plates(samples: list[ReidSample], sidecar: Path) -> list[ReidSample]:
     by_name = {s.image_path.name: i for i, s in enumerate(samples)}
     out = list(samples)
     seen: set[str] = set()
-    for n, row in read_csv(sidecar, SIDECAR_COLUMNS):
+    for n, row in read_csv(sidecar, SIDECAR_COLUMNS, SIDECAR_OPTIONAL):
         name = row["name"]
         if name not in by_name:
             raise DatasetError(sidecar, f"crop {name!r} is not in this split", line=n)

@@ -292,7 +292,8 @@ def _reid_crops(
             got.passes[key] += 1
         tall = v.xyxy[3] - v.xyxy[1] >= MIN_REID_HEIGHT_PX
         if "reid" in parts and v.visibility >= MIN_REID_VISIBILITY and tall:
-            _reid_crop(out, got, image, truth, v, split, key, camera_index, w, h)
+            lines = 2 if world.identity(v.identity).plate_style.double_line else 1
+            _reid_crop(out, got, image, truth, v, split, key, camera_index, w, h, lines)
         plate_ok = v.plate_readable and v.plate_height_px >= MIN_PLATE_CROP_PX
         if "plates" in parts and plate_ok and v.plate_xyxy and v.plate_corners:
             pkey = ("plate", truth.camera, v.identity)
@@ -327,6 +328,7 @@ def _reid_crop(
     camera_index: int,
     w: int,
     h: int,
+    lines: int,
 ) -> None:
     if got.counts[key] >= REID_CROPS_PER_PASS or truth.index - got.last.get(key, -99) < _GAP_FRAMES:
         return
@@ -349,7 +351,7 @@ def _reid_crop(
     if v.plate_corners is not None and v.plate_xyxy is not None and v.plate_readable:
         corners = np.array(v.plate_corners, np.float32) - np.array([x0, y0], np.float32)
         box = (v.plate_xyxy[0] - x0, v.plate_xyxy[1] - y0, v.plate_xyxy[2] - x0, v.plate_xyxy[3] - y0)
-        plate = PlateSample(folder / name, v.plate_text or "", box, corners, v.plate_family)
+        plate = PlateSample(folder / name, v.plate_text or "", box, corners, v.plate_family, lines)
         got.reid_plates[folder_split].append((name, plate))
 
 

@@ -125,14 +125,35 @@ def test_plate_sidecar_round_trip(tmp_path: Path, make_image: ImageWriter) -> No
     )
     corners = np.array([[1.5, 2], [30, 2.25], [30, 12], [1.5, 12.125]], np.float32)
     plates = [
-        (a.name, PlateSample(Path("ignored"), "皖AD86766", (1.5, 2, 30, 12.125), corners, "cn")),
+        (a.name, PlateSample(Path("ignored"), "皖AD86766", (1.5, 2, 30, 12.125), corners, "cn", 2)),
         (c.name, PlateSample(Path("ignored"), "", (0, 0, 4, 4), None)),
     ]
     write_plate_sidecar(tmp_path / "plates_train.csv", plates)
     got = read_veri(tmp_path)["train"]
-    assert got[0].plate == PlateSample(a, "皖AD86766", (1.5, 2, 30, 12.125), corners, "cn")
+    assert got[0].plate == PlateSample(a, "皖AD86766", (1.5, 2, 30, 12.125), corners, "cn", 2)
+    assert got[0].plate != PlateSample(a, "皖AD86766", (1.5, 2, 30, 12.125), corners, "cn", 1)
     assert got[1] == ReidSample(b, 2, "c001", 1)
     assert got[2].plate == PlateSample(c, "", (0, 0, 4, 4), None, None)
+
+
+def test_sidecar_without_the_lines_column_reads_as_unknown(tmp_path: Path, make_image: ImageWriter) -> None:
+    (a,) = crops(make_image, tmp_path / "image_train", [veri_name(1, 1, 1)])
+    sidecar = tmp_path / "plates_train.csv"
+    header = ",".join(SIDECAR_COLUMNS)
+    sidecar.write_text(f"{header}\n{a.name},AB12,eu,1,2,30,12,,,,,,,,\n", encoding="utf-8")
+    plate = read_veri(tmp_path)["train"][0].plate
+    assert plate is not None
+    assert (plate.text, plate.lines) == ("AB12", None)
+
+
+def test_sidecar_lines_must_be_one_or_two(tmp_path: Path, make_image: ImageWriter) -> None:
+    (a,) = crops(make_image, tmp_path / "image_train", [veri_name(1, 1, 1)])
+    sidecar = tmp_path / "plates_train.csv"
+    header = ",".join([*SIDECAR_COLUMNS, "lines"])
+    sidecar.write_text(f"{header}\n{a.name},AB12,eu,1,2,30,12,,,,,,,,,3\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="lines must be 1, 2 or empty, got '3'") as info:
+        read_veri(tmp_path)
+    assert str(info.value).startswith(f"{sidecar}:2: ")
 
 
 @pytest.mark.parametrize(

@@ -268,3 +268,86 @@ def test_batch_stream_closes_while_ahead() -> None:
     assert stream.next() == 1
     stream.close()  # the thread waits on a full queue; closing must not hang
     assert len(made) <= 4
+
+
+def _greedy(log_probs: torch.Tensor, steps: int) -> str:
+    """Best-path CTC decoding of one plate's first ``steps`` rows of ``(T, C)``."""
+    from reid.nets import PLATE_ALPHABET
+
+    best = log_probs[:steps].argmax(1).tolist()
+    return "".join(PLATE_ALPHABET[c - 1] for i, c in enumerate(best) if c and (i == 0 or best[i - 1] != c))
+
+
+def test_reader_reads_a_double_line_plate_upper_rows_first() -> None:
+    """Maps holding one character code per column: a single-line plate's codes fill every row;
+    a double-line plate's upper line fills the upper rows and its lower line the lower rows.
+    With weights that name each code's character, the single-line plate reads in one pass and
+    the double-line plate in text order, upper line first; averaged over all rows, as a one-pass
+    reader sees it, each column of the double-line plate mixes two characters."""
+    from reid.nets import PLATE_ALPHABET
+
+    n = len(PLATE_ALPHABET)
+    codes = torch.eye(n)
+
+    def column_codes(maps: torch.Tensor, rows: slice, line: str) -> None:
+        for j, char in enumerate(line):  # a gap column between characters, as on a plate
+            maps[:, rows, 2 * j + 1] = codes[PLATE_ALPHABET.index(char)][:, None]
+
+    single, double = torch.zeros(n, 4, 12), torch.zeros(n, 4, 12)
+    column_codes(single, slice(0, 4), "AB123")
+    column_codes(double, slice(0, 2), "皖A")
+    column_codes(double, slice(2, 4), "Y339S")
+    reader = PlateTextHead(n)
+    with torch.no_grad():
+        reader.proj.weight.zero_()
+        reader.proj.bias.zero_()
+        reader.proj.bias[0] = 10.0  # blank where no code names a character
+        reader.proj.weight[1:] = 40.0 * torch.eye(n)
+    maps = torch.stack([single, double])
+    log_probs, steps = reader(maps, torch.tensor([False, True]))
+    assert log_probs.shape == (24, 2, n + 1)
+    assert steps.tolist() == [12, 24]
+    assert _greedy(log_probs[:, 0], 12) == "AB123"
+    assert _greedy(log_probs[:, 1], 24) == "皖AY339S"
+    one_pass, one_steps = reader(maps)  # no line counts: every plate in one pass over all rows
+    assert one_pass.shape == (12, 2, n + 1)
+    assert one_steps.tolist() == [12, 12]
+    assert torch.equal(one_pass[:, 0], log_probs[:12, 0])
+    assert _greedy(one_pass[:, 1], 12) != "皖AY339S"
+
+
+def test_reading_loss_takes_each_plates_own_steps() -> None:
+    from reid.train import _ctc
+
+    log_probs = torch.randn(8, 3, 69).log_softmax(2)
+    loss = _ctc((log_probs, torch.tensor([4, 8, 4])), ["AB1", "XY905", ""])
+    assert torch.isfinite(loss)
+    with pytest.raises(TrainingError, match="4 columns, too few to read 5 characters"):
+        _ctc((log_probs, torch.tensor([4, 8, 4])), ["AB1", "XY9", "XY905"])
+    assert float(_ctc((log_probs, torch.tensor([4, 8, 4])), ["", "", ""])) == 0.0
+
+
+def test_double_line_plates_train_with_the_two_pass_reading(easy_set: Path, tmp_path: Path) -> None:
+    import shutil
+    from dataclasses import replace
+
+    from formats import read_veri
+
+    root = tmp_path / "veri"
+    shutil.copytree(easy_set, root)
+    rows = [
+        (s.image_path.name, replace(s.plate, lines=2 if s.identity % 2 else 1))
+        for s in read_veri(root)["train"]
+        if s.plate is not None
+    ]
+    write_plate_sidecar(root / "plates_train.csv", rows)
+
+    def first_reading_loss(data: Path, two_lines: bool) -> float:
+        cfg = _cfg(steps=1, plate_text_weight=1.0, read_two_lines=two_lines)
+        result, _ = train_reid(data, tmp_path / f"out-{data.name}-{two_lines}", cfg, **SIZES)  # type: ignore[arg-type]
+        assert np.isfinite(result.final["plate_text"])
+        return result.final["plate_text"]
+
+    # same seed, same weights, same batch: only how double-line plates are read differs
+    assert first_reading_loss(root, True) != first_reading_loss(root, False)
+    assert first_reading_loss(easy_set, True) == first_reading_loss(easy_set, False)  # none has two lines

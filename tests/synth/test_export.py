@@ -107,6 +107,10 @@ def test_reid_set_reads_back_and_keeps_held_out_identities_apart(
         assert sample.plate is not None
         assert sample.plate.xyxy is not None
         assert is_legal(sample.plate.plate_format, sample.plate.text)  # type: ignore[arg-type]
+    fleet = json.loads((out / "world.json").read_text(encoding="utf-8"))["fleet"]
+    double = {v["id"]: v["plate_double_line"] for v in fleet}
+    assert {s.plate.lines for s in with_plates} <= {1, 2}  # type: ignore[union-attr]
+    assert all(s.plate.lines == (2 if double[s.identity] else 1) for s in with_plates)  # type: ignore[union-attr]
     for sample in sets["train"]:
         assert parse_veri_name(sample.image_path.name)[0] == sample.identity
 
