@@ -360,11 +360,6 @@ class ReidTrainConfig(Section):
         le=100,
         description="Weight of an auxiliary CTC loss teaching the plate network to read (0: off).",
     )
-    read_two_lines: bool = Field(
-        False,
-        description="The reader reads a double-line plate's upper rows, then its lower rows (where the "
-        "data says which plates have two lines); off: every plate in one pass over all rows.",
-    )
     seed: int = Field(0, ge=0, description="Seed of initialisation, sampling and augmentation.")
     threads: int = Field(2, ge=1, le=256, description="Torch threads.")
     checkpoint_every: int = Field(250, ge=1, description="Steps between checkpoints.")

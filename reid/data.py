@@ -38,8 +38,6 @@ class ReidItem:
         label: 0-based class index among the split's identities.
         path: The crop file.
         plate_text: Text printed on the plate ('' when unknown or no plate).
-        plate_lines: Rows of characters on the plate: 2 for a double-line plate, else 1 (also
-            when unknown or no plate).
     """
 
     vehicle: Image
@@ -49,7 +47,6 @@ class ReidItem:
     label: int
     path: Path
     plate_text: str = ""
-    plate_lines: int = 1
 
 
 def rectify_plate(crop: Image, corners: npt.NDArray[np.float32], size: tuple[int, int]) -> Image:
@@ -89,13 +86,9 @@ def load_items(samples: Sequence[ReidSample], plate_size: tuple[int, int]) -> li
             raise FileNotFoundError(f"{sample.image_path}: not a readable image")
         image = np.asarray(crop, np.uint8)
         plate = _plate_of(sample, image, plate_size)
-        known = plate is not None and sample.plate is not None
-        text = sample.plate.text if known and sample.plate is not None else ""
-        lines = 2 if known and sample.plate is not None and sample.plate.lines == 2 else 1
+        text = sample.plate.text if plate is not None and sample.plate is not None else ""
         label = labels[sample.identity]
-        items.append(
-            ReidItem(image, plate, sample.identity, sample.camera, label, sample.image_path, text, lines)
-        )
+        items.append(ReidItem(image, plate, sample.identity, sample.camera, label, sample.image_path, text))
     return items
 
 

@@ -85,29 +85,16 @@ class PlateTextHead(nn.Module):
     """Training-only reader: per-column character scores over the plate feature map, for CTC.
 
     Input ``(N, D, h, w)`` → mean over height → linear per column → ``(w, N, len+1)`` log
-    probabilities (class 0 is the CTC blank), and each plate's ``w`` steps. A plate marked in
-    ``two_lines`` is read as a person reads a double-line plate: the upper half of the rows
-    column by column, then the lower half, ``2w`` steps (the others' are padded to ``2w`` and
-    keep ``w`` steps). Averaging a double-line column over height would mix two characters of
-    different places in the text. Not exported: it only shapes the plate features.
+    probabilities (class 0 is the CTC blank). Not exported: it only shapes the plate features.
     """
 
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.proj = nn.Linear(dim, len(PLATE_ALPHABET) + 1)
 
-    def forward(self, maps: Tensor, two_lines: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        n, _, h, w = maps.shape
+    def forward(self, maps: Tensor) -> Tensor:
         columns = maps.mean(2).transpose(1, 2)  # (N, w, D)
-        steps = torch.full((n,), w, dtype=torch.int64)
-        if two_lines is not None and bool(two_lines.any()):
-            upper = maps[:, :, : (h + 1) // 2].mean(2).transpose(1, 2)  # an odd middle row
-            lower = maps[:, :, h // 2 :].mean(2).transpose(1, 2)  # is in both halves
-            rows = torch.cat([upper, lower], dim=1)  # (N, 2w, D)
-            padded = torch.cat([columns, torch.zeros_like(columns)], dim=1)
-            columns = torch.where(two_lines[:, None, None], rows, padded)
-            steps = torch.where(two_lines, 2 * w, w)
-        return F.log_softmax(self.proj(columns), dim=2).transpose(0, 1), steps  # (T, N, C), (N,)
+        return F.log_softmax(self.proj(columns), dim=2).transpose(0, 1)  # (w, N, C)
 
 
 def encode_plate_text(texts: list[str]) -> tuple[Tensor, Tensor]:

@@ -140,9 +140,8 @@ def _batch(
     indices: list[int],
     sizes: tuple[tuple[int, int], tuple[int, int]],
     rng: np.random.Generator,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[str], torch.Tensor]:
-    """Augmented vehicle images, labels, plate images, their labels, which rows have plates, plate
-    texts and which plates have two lines."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
+    """Augmented vehicle images, labels, plate images, their labels, which rows have plates, plate texts."""
     vehicle_size, plate_size = sizes
     chosen = [items[i] for i in indices]
     vehicles = [augment(it.vehicle, vehicle_size, VEHICLE_AUGMENT, rng) for it in chosen]
@@ -153,9 +152,7 @@ def _batch(
     mask[with_plate] = True
     plate_x = torch.from_numpy(to_input(plates, plate_size)) if plates else torch.zeros((0, 3, *plate_size))
     texts = [chosen[i].plate_text for i in with_plate]
-    two_lines = torch.tensor([chosen[i].plate_lines == 2 for i in with_plate], dtype=torch.bool)
-    vehicle_x = torch.from_numpy(to_input(vehicles, vehicle_size))
-    return vehicle_x, labels, plate_x, labels[mask], mask, texts, two_lines
+    return torch.from_numpy(to_input(vehicles, vehicle_size)), labels, plate_x, labels[mask], mask, texts
 
 
 class BatchStream(Generic[Batch]):
@@ -234,7 +231,7 @@ def _forward(net: ReidNet, images: torch.Tensor, precision: str) -> ReidOutput:
 def _losses(
     state: TrainState, batch: tuple[Any, ...], cfg: ReidTrainConfig, precision: str = "fp32"
 ) -> dict[str, torch.Tensor]:
-    vehicle_x, labels, plate_x, plate_labels, mask, texts, two_lines = batch
+    vehicle_x, labels, plate_x, plate_labels, mask, texts = batch
     v = _forward(state.vehicle, vehicle_x, precision)
     out = {
         "vehicle_triplet": batch_hard_triplet_loss(v.pooled, labels, cfg.triplet_margin),
@@ -253,7 +250,7 @@ def _losses(
         if cfg.distillation:
             out["kd"] = distillation_loss(v.logits[mask], p.logits, cfg.temperature)
         if cfg.plate_text_weight > 0:
-            out["plate_text"] = _ctc(state.reader(p.maps, two_lines if cfg.read_two_lines else None), texts)
+            out["plate_text"] = _ctc(state.reader(p.maps), texts)
     out["bn"] = bn_regularizer(state.vehicle) + bn_regularizer(state.plate)
     out["total"] = (
         out["vehicle_triplet"]
@@ -267,21 +264,18 @@ def _losses(
     return out
 
 
-def _ctc(read: tuple[torch.Tensor, torch.Tensor], texts: list[str]) -> torch.Tensor:
-    """CTC loss of the plate reader's ``(log probabilities, steps)`` over the texts with a known
-    plate; zero when none is known."""
-    log_probs, steps = read
+def _ctc(log_probs: torch.Tensor, texts: list[str]) -> torch.Tensor:
+    """CTC loss of the plate reader over the texts with a known plate; zero when none is known."""
     keep = [i for i, t in enumerate(texts) if t]
     if not keep:
         return log_probs.sum() * 0
     targets, lengths = encode_plate_text([texts[i] for i in keep])
-    steps = steps[keep]
-    short = int(torch.argmax((lengths - steps).clamp(min=0)))
-    if int(lengths[short]) > int(steps[short]):
+    if int(lengths.max()) > log_probs.shape[0]:
         raise TrainingError(
-            f"the plate feature map has {int(steps[short])} columns, too few to read "
-            f"{int(lengths[short])} characters; widen reid.plate_input or set reid.train.plate_text_weight: 0"
+            f"the plate feature map has {log_probs.shape[0]} columns, too few to read "
+            f"{int(lengths.max())} characters; widen reid.plate_input or set reid.train.plate_text_weight: 0"
         )
+    steps = torch.full((len(keep),), log_probs.shape[0], dtype=torch.int64)
     return F.ctc_loss(log_probs[:, keep], targets, steps, lengths, blank=0, zero_infinity=True)
 
 

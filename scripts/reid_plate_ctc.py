@@ -2,14 +2,12 @@
 
     .venv/bin/python scripts/reid_plate_ctc.py --steps 800 --ctc 1.0 --json
     .venv/bin/python scripts/reid_plate_ctc.py --steps 800 --ctc 0 --json
-    .venv/bin/python scripts/reid_plate_ctc.py --steps 800 --ctc 1.0 --one-pass --json
 
 Trains only the plate network (triplet + cross-entropy, plus CTC × ``--ctc``) on the plated
-crops of the training identities (P×K = 16×4, seed 0; double-line plates are read upper rows
-first, then lower rows, where the data says which they are, unless ``--one-pass``) and prints
-plate-only mAP / Rank-1 on the held-out query/gallery split, and the same for single- and
-double-line plates apart when the world's truth (``world.json`` beside the VeRi folder) says
-which is which. Needs ``data/reid-fleet`` (see docs/REID.md).
+crops of the training identities (P×K = 16×4, seed 0) and prints plate-only mAP / Rank-1 on the
+held-out query/gallery split, and the same for single- and double-line plates apart when the
+world's truth (``world.json`` beside the VeRi folder) says which is which. Needs
+``data/reid-fleet`` (see docs/REID.md).
 """
 
 from __future__ import annotations
@@ -40,9 +38,6 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=Path("data/reid-fleet/reid"))
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--ctc", type=float, default=1.0, help="weight of the CTC reading loss (0: off)")
-    parser.add_argument(
-        "--one-pass", dest="two_lines", action="store_false", help="read double-line plates in one pass too"
-    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     size = ReidConfig().plate_input
@@ -68,8 +63,7 @@ def main() -> int:
             out.logits, y, "ce", 0.1, 2.0
         )
         if args.ctc > 0:
-            two_lines = torch.tensor([it.plate_lines == 2 for it in chosen]) if args.two_lines else None
-            loss = loss + args.ctc * _ctc(reader(out.maps, two_lines), [it.plate_text for it in chosen])
+            loss = loss + args.ctc * _ctc(reader(out.maps), [it.plate_text for it in chosen])
         optimizer.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
@@ -88,7 +82,6 @@ def main() -> int:
     scores = evaluate_retrieval(sim, qi, gi, qc, gc).to_dict()
     result = {
         "ctc_weight": args.ctc,
-        "two_lines": args.two_lines,
         "steps": args.steps,
         "seconds": round(time.monotonic() - started, 1),
         **scores,
