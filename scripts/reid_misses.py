@@ -1,0 +1,89 @@
+"""Where fused retrieval misses at rank 1, by vehicle type and by whether the query shows a plate.
+
+    .venv/bin/python scripts/reid_misses.py [--models reid/models] [--data data/reid-fleet/reid] [--json]
+
+Runs the held-out evaluation of ``roadwatch eval reid`` (same split, same fused ranking with
+``reid.missing_plate_cosine``) and counts, per vehicle type and per query kind (with or without
+a readable plate), the queries and the Rank-1 misses, and how many misses put a vehicle of the
+query's own type and colour first. Types and colours come from the synthetic world's truth,
+``world.json`` beside the VeRi folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from config.schema import ReidConfig
+from formats import read_veri
+from reid.data import load_items
+from reid.embedder import Embedder
+from reid.evaluate import embed_items
+from reid.metrics import fused_similarity
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=Path, default=Path("reid/models"))
+    parser.add_argument("--data", type=Path, default=Path("data/reid-fleet/reid"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    world = args.data.parent / "world.json"
+    if not world.is_file():
+        print(f"error: {world} not found: this needs the synthetic world's truth")
+        return 2
+    fleet = {v["id"]: v for v in json.loads(world.read_text())["fleet"]}
+    reid = ReidConfig()
+    splits = read_veri(args.data)
+    embedder = Embedder.from_files(args.models / "vehicle.onnx", args.models / "plate.onnx", threads=2)
+    q = embed_items(embedder, load_items(splits["query"], reid.plate_input))
+    g = embed_items(embedder, load_items(splits["test"], reid.plate_input))
+    sim = fused_similarity(
+        q["vehicle"],
+        q["plate"],
+        q["has_plate"],
+        g["vehicle"],
+        g["plate"],
+        g["has_plate"],
+        reid.missing_plate_cosine,
+    )
+    queries: Counter[str] = Counter()
+    misses: Counter[str] = Counter()
+    look_alike_first: Counter[str] = Counter()
+    for i in range(len(q["ids"])):
+        junk = (g["ids"] == q["ids"][i]) & (g["cams"] == q["cams"][i])
+        if not ((g["ids"] == q["ids"][i]) & ~junk).any():
+            continue  # no true match in another camera: not scored, as in the evaluation
+        row = np.where(junk, -np.inf, sim[i])
+        first = int(g["ids"][int(np.argmax(row))])
+        me = fleet[int(q["ids"][i])]
+        keys = [f"type:{me['type']}", "query:with_plate" if q["has_plate"][i] else "query:no_plate", "all"]
+        for key in keys:
+            queries[key] += 1
+        if first != int(q["ids"][i]):
+            other = fleet[first]
+            for key in keys:
+                misses[key] += 1
+                look_alike_first[key] += (other["type"], other["colour"]) == (me["type"], me["colour"])
+    result = {
+        key: {
+            "queries": queries[key],
+            "misses": misses[key],
+            "rank1": round(1 - misses[key] / queries[key], 4),
+            "misses_same_type_and_colour_first": look_alike_first[key],
+        }
+        for key in sorted(queries)
+    }
+    print(json.dumps(result) if args.json else json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
