@@ -338,6 +338,13 @@ class ReidTrainConfig(Section):
     steps: int = Field(7500, ge=1, le=10_000_000, description="Optimiser steps (7500: ≈ 42 min on 2 cores).")
     identities_per_batch: int = Field(16, ge=2, le=1024, description="P of the P×K sampler.")
     samples_per_identity: int = Field(4, ge=2, le=64, description="K of the P×K sampler.")
+    lookalikes: float = Field(
+        0.0,
+        ge=0,
+        le=0.5,
+        description="Share of the P identities of a batch drawn as colour look-alikes of others in it (0: "
+        "uniform draw).",
+    )
     lr: float = Field(1e-3, gt=0, le=1, description="Peak learning rate (Adam).")
     warmup_steps: int = Field(100, ge=0, description="Linear warm-up steps before cosine decay.")
     weight_decay: float = Field(5e-4, ge=0, le=0.1, description="L2 decay of conv and linear weights.")

@@ -185,18 +185,83 @@ def _erase(image: Image, area: tuple[float, float], rng: np.random.Generator) ->
     return out
 
 
+def colour_signature(image: Image) -> npt.NDArray[np.float32]:
+    """Unit-length colour signature of a BGR crop: square roots of an HSV histogram of its middle.
+
+    Hue (8 bins, centred on red, orange, ... so that red's wrap-around at 180 stays in one bin) is
+    counted over saturated pixels only, so a grey (infrared) crop of a red car
+    adds no hue; saturation and value (4 bins each) over every pixel. The middle 60 % of the
+    crop is the vehicle rather than the road around it. Square roots make the cosine of two
+    signatures the Bhattacharyya coefficient of their histograms.
+    """
+    h, w = image.shape[:2]
+    middle = image[
+        int(h * 0.2) : max(int(h * 0.8), int(h * 0.2) + 1), int(w * 0.2) : max(int(w * 0.8), int(w * 0.2) + 1)
+    ]
+    hsv = cv2.cvtColor(np.ascontiguousarray(middle), cv2.COLOR_BGR2HSV).reshape(-1, 3)
+    saturated = hsv[:, 1] >= 64
+    parts = (
+        np.bincount((hsv[saturated, 0].astype(np.int64) * 8 + 90) // 180 % 8, minlength=8),  # red: bin 0
+        np.bincount(hsv[:, 1].astype(np.int64) // 64, minlength=4),
+        np.bincount(hsv[:, 2].astype(np.int64) // 64, minlength=4),
+    )
+    hist = np.concatenate([part / max(len(hsv), 1) for part in parts]).astype(np.float32)
+    root = np.sqrt(hist)
+    return root / max(float(np.linalg.norm(root)), 1e-12)
+
+
+def lookalike_neighbours(items: Sequence[ReidItem], count: int) -> dict[int, list[int]]:
+    """For each label, the ``count`` other labels whose crops look most alike in colour.
+
+    An identity's signature is the mean :func:`colour_signature` of its crops (at most 16 of
+    them); neighbours are ranked by the cosine of the signatures, most alike first. Labels
+    come from the data alone: no type or colour annotation is needed, so a real VeRi folder
+    works as the synthetic one does.
+    """
+    crops: dict[int, list[Image]] = defaultdict(list)
+    for item in items:
+        if len(crops[item.label]) < 16:
+            crops[item.label].append(item.vehicle)
+    labels = sorted(crops)
+    if not labels or count < 1:
+        return {label: [] for label in labels}
+    signatures = np.stack([np.mean([colour_signature(c) for c in crops[label]], axis=0) for label in labels])
+    signatures /= np.maximum(np.linalg.norm(signatures, axis=1, keepdims=True), 1e-12)
+    sim = signatures @ signatures.T  # (L, L)
+    np.fill_diagonal(sim, -np.inf)
+    order = np.argsort(-sim, axis=1, kind="stable")[:, : min(count, len(labels) - 1)]
+    return {label: [labels[int(j)] for j in order[i]] for i, label in enumerate(labels)}
+
+
 class PKSampler:
     """Batches of P identities × K samples each (identities with fewer than K repeat samples).
+
+    With ``neighbours`` and a ``lookalike_share`` above 0, part of the P identities are drawn as
+    look-alikes of others in the batch: identities are drawn at random, and after each one, while
+    the share lasts, one of its neighbours not yet in the batch. Batch-hard triplet mining then
+    meets vehicles of one colour in one batch, the confusions a uniform draw rarely puts side
+    by side.
 
     Args:
         labels: Label of every item.
         p: Identities per batch.
         k: Samples per identity.
+        neighbours: Look-alike labels of each label (:func:`lookalike_neighbours`).
+        lookalike_share: Share of the P identities drawn as look-alikes, in [0, 0.5].
     """
 
-    def __init__(self, labels: Sequence[int], p: int, k: int) -> None:
+    def __init__(
+        self,
+        labels: Sequence[int],
+        p: int,
+        k: int,
+        neighbours: dict[int, list[int]] | None = None,
+        lookalike_share: float = 0.0,
+    ) -> None:
         if p < 2 or k < 2:
             raise ValueError(f"P and K must be >= 2 for batch-hard mining, got P={p} K={k}")
+        if not 0.0 <= lookalike_share <= 0.5:
+            raise ValueError(f"lookalike_share must be in [0, 0.5], got {lookalike_share}")
         self._by_label: dict[int, list[int]] = defaultdict(list)
         for index, label in enumerate(labels):
             self._by_label[label].append(index)
@@ -204,12 +269,38 @@ class PKSampler:
             raise ValueError(f"need at least P={p} identities, the data has {len(self._by_label)}")
         self._labels = sorted(self._by_label)
         self._p, self._k = p, k
+        self._lookalikes = round(p * lookalike_share) if neighbours else 0
+        self._neighbours = neighbours or {}
 
     def batch(self, rng: np.random.Generator) -> list[int]:
         """Item indices of one batch (P·K of them), drawn from ``rng``."""
-        chosen = rng.choice(len(self._labels), self._p, replace=False)
+        if self._lookalikes:
+            labels = self._draw_with_lookalikes(rng)
+        else:
+            labels = [self._labels[int(c)] for c in rng.choice(len(self._labels), self._p, replace=False)]
         out: list[int] = []
-        for c in chosen:
-            pool = self._by_label[self._labels[int(c)]]
+        for label in labels:
+            pool = self._by_label[label]
             out.extend(int(i) for i in rng.choice(pool, self._k, replace=len(pool) < self._k))
         return out
+
+    def _draw_with_lookalikes(self, rng: np.random.Generator) -> list[int]:
+        chosen: list[int] = []
+        taken: set[int] = set()
+        left = self._lookalikes
+        for c in rng.permutation(len(self._labels)):
+            if len(chosen) == self._p:
+                break
+            label = self._labels[int(c)]
+            if label in taken:
+                continue
+            chosen.append(label)
+            taken.add(label)
+            if left and len(chosen) < self._p:
+                free = [n for n in self._neighbours.get(label, ()) if n in self._by_label and n not in taken]
+                if free:
+                    pick = free[int(rng.integers(len(free)))]
+                    chosen.append(pick)
+                    taken.add(pick)
+                    left -= 1
+        return chosen

@@ -36,7 +36,15 @@ from torch import nn
 
 from config.schema import ReidTrainConfig
 from reid.backbone import BackboneSpec
-from reid.data import AugmentSpec, PKSampler, ReidItem, augment, load_split, to_input
+from reid.data import (
+    AugmentSpec,
+    PKSampler,
+    ReidItem,
+    augment,
+    load_split,
+    lookalike_neighbours,
+    to_input,
+)
 from reid.losses import batch_hard_triplet_loss, bn_regularizer, classification_loss, distillation_loss
 from reid.nets import (
     PLATE_SPEC,
@@ -53,6 +61,7 @@ from reid.precision import autocast, resolve_precision, set_layout
 VEHICLE_AUGMENT = AugmentSpec(grey_p=0.3)  # one camera in five of the synthetic world is infrared
 PLATE_AUGMENT = AugmentSpec(area=(0.8, 1.0), aspect=(0.85, 1.15), flip_p=0.0, rotate_p=0.3, rotate_deg=4.0)
 LOG_EVERY = 10
+LOOKALIKE_POOL = 8  # neighbours of an identity a look-alike is drawn from
 Batch = TypeVar("Batch")
 
 
@@ -363,7 +372,14 @@ def train_reid(
     if resume and checkpoint.exists():
         _restore(state, load_checkpoint(checkpoint), meta)
     try:
-        sampler = PKSampler([it.label for it in items], cfg.identities_per_batch, cfg.samples_per_identity)
+        neighbours = lookalike_neighbours(items, LOOKALIKE_POOL) if cfg.lookalikes > 0 else None
+        sampler = PKSampler(
+            [it.label for it in items],
+            cfg.identities_per_batch,
+            cfg.samples_per_identity,
+            neighbours,
+            cfg.lookalikes,
+        )
     except ValueError as exc:
         raise TrainingError(f"{data}: {exc}") from None
     vehicle.train()

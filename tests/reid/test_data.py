@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
-from reid.data import MEAN, STD, AugmentSpec, PKSampler, augment, rectify_plate, to_input
+from reid.data import (
+    MEAN,
+    STD,
+    AugmentSpec,
+    PKSampler,
+    ReidItem,
+    augment,
+    colour_signature,
+    lookalike_neighbours,
+    rectify_plate,
+    to_input,
+)
 
 
 def test_rectify_plate_maps_the_quad_onto_the_canvas() -> None:
@@ -53,6 +66,75 @@ def test_pk_sampler_draws_p_identities_times_k() -> None:
         assert len(batch) == 6
         assert len(set(drawn)) == 3
         assert all(drawn.count(lab) == 2 for lab in set(drawn))
+
+
+def _solid(bgr: tuple[int, int, int], side: int = 20) -> np.ndarray:
+    return np.full((side, side, 3), bgr, np.uint8)
+
+
+def test_colour_signature_is_unit_and_tells_hues_apart() -> None:
+    red, dark_red, blue = _solid((0, 0, 220)), _solid((20, 10, 200)), _solid((220, 0, 0))
+    signatures = [colour_signature(c) for c in (red, dark_red, blue)]
+    assert all(abs(float(np.linalg.norm(s)) - 1.0) < 1e-6 for s in signatures)
+    assert float(signatures[0] @ signatures[1]) > float(signatures[0] @ signatures[2])
+
+
+def test_colour_signature_of_a_grey_crop_has_no_hue() -> None:
+    grey = colour_signature(_solid((128, 128, 128)))
+    assert not grey[:8].any()  # the 8 hue bins count saturated pixels only
+
+
+def test_colour_signature_looks_at_the_middle_of_the_crop() -> None:
+    framed = _solid((0, 0, 220), side=50)
+    framed[:10], framed[-10:], framed[:, :10], framed[:, -10:] = 255, 255, 255, 255  # road around it
+    assert np.allclose(colour_signature(framed), colour_signature(_solid((0, 0, 220))))
+
+
+def _items(colours: list[tuple[int, int, int]]) -> list[ReidItem]:
+    return [
+        ReidItem(_solid(c), None, identity=label, camera="c001", label=label, path=Path(f"{label}.jpg"))
+        for label, c in enumerate(colours)
+    ]
+
+
+def test_lookalike_neighbours_rank_by_colour() -> None:
+    # labels 0 and 1 red, 2 and 3 blue, 4 green
+    items = _items([(0, 0, 220), (0, 0, 200), (220, 0, 0), (200, 0, 0), (0, 220, 0)])
+    neighbours = lookalike_neighbours(items, count=2)
+    assert neighbours[0][0] == 1
+    assert neighbours[1][0] == 0
+    assert neighbours[2][0] == 3
+    assert neighbours[3][0] == 2
+    assert all(len(n) == 2 and label not in n for label, n in neighbours.items())
+    assert len(lookalike_neighbours(items, count=10)[4]) == 4
+
+
+def test_pk_sampler_draws_lookalikes_beside_their_anchors() -> None:
+    labels = [lab for lab in range(20) for _ in range(3)]
+    neighbours = {lab: [lab ^ 1] for lab in range(20)}  # pairs (0, 1), (2, 3), ...
+    sampler = PKSampler(labels, p=8, k=2, neighbours=neighbours, lookalike_share=0.5)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        batch = sampler.batch(rng)
+        drawn = [labels[i] for i in batch]
+        assert len(batch) == 16
+        assert len(set(drawn)) == 8
+        assert all(drawn.count(lab) == 2 for lab in set(drawn))
+        assert all(lab ^ 1 in drawn for lab in drawn)  # every identity came with its look-alike
+
+
+def test_pk_sampler_without_share_keeps_the_uniform_draw() -> None:
+    labels = [lab for lab in range(10) for _ in range(2)]
+    uniform = PKSampler(labels, p=4, k=2)
+    unused = PKSampler(
+        labels, p=4, k=2, neighbours={lab: [lab ^ 1] for lab in range(10)}, lookalike_share=0.0
+    )
+    assert uniform.batch(np.random.default_rng(3)) == unused.batch(np.random.default_rng(3))
+
+
+def test_pk_sampler_refuses_a_share_above_half() -> None:
+    with pytest.raises(ValueError, match="lookalike_share"):
+        PKSampler([0, 1, 2], 2, 2, neighbours={}, lookalike_share=0.6)
 
 
 @pytest.mark.parametrize(
