@@ -80,6 +80,20 @@ class _Canvas:
         cv2.line(self.image, self.pt(x0, y0), self.pt(x1, y1), (*colour, 255), thickness, cv2.LINE_AA)
 
 
+# A rider's clothes and helmet, BGR: what tells two motorcycles of one paint colour apart.
+_RIDER_CLOTHES: tuple[Colour, ...] = (
+    (28, 28, 30),  # black leather
+    (80, 50, 30),  # navy
+    (40, 40, 140),  # dark red
+    (100, 100, 102),  # grey
+    (55, 85, 65),  # olive
+    (45, 65, 100),  # brown
+    (215, 215, 210),  # white
+    (40, 210, 200),  # high-visibility yellow
+)
+_HELMETS: tuple[Colour, ...] = ((235, 235, 232), (28, 28, 30), (185, 182, 178), (30, 30, 190), (150, 70, 25))
+
+
 def _shade(colour: Colour, factor: float) -> Colour:
     return (
         min(255, int(colour[0] * factor)),
@@ -270,18 +284,39 @@ class _Painter:
             c.rect(0.0, 0.65, 1.0, 0.7, self.id.marks.stripe)
 
     def motorcycle(self) -> None:
-        c = self.c
+        """Rider and bike; the identity's shape picks the rider's clothes, the helmet, the fairing,
+        the headlight and a top case, as riders and bikes of one paint colour differ on the road."""
+        s, c = self.id.shape, self.c
         c.ellipse(0.5, 0.85, 0.09, 0.15, (22, 22, 24))
-        jacket = _shade(self.upper, 0.7)
+        jacket = _RIDER_CLOTHES[min(int(s[0] * len(_RIDER_CLOTHES)), len(_RIDER_CLOTHES) - 1)]
         c.poly([(0.25, 0.22), (0.75, 0.22), (0.85, 0.62), (0.15, 0.62)], jacket)  # rider torso
-        c.ellipse(0.5, 0.1, 0.16, 0.1, self.body)  # helmet
+        if s[3] > 0.7:  # reflective bands of a rider's vest
+            for y in (0.36, 0.48):
+                c.line(0.2, y, 0.8, y, (205, 215, 210), 0.012)
+        helmet = (
+            self.body
+            if s[1] < 0.5
+            else _HELMETS[min(int((s[1] - 0.5) * 2 * len(_HELMETS)), len(_HELMETS) - 1)]
+        )
+        c.ellipse(0.5, 0.1, 0.16, 0.1, helmet)
         c.rect(0.38, 0.6, 0.62, 0.75, self.body)
         if self.view == "front":
             c.ellipse(0.5, 0.1, 0.12, 0.04, self.glass)  # visor
+            half = 0.12 + 0.18 * s[4]  # fairing half-width: naked bike .. tourer
+            c.poly(
+                [(0.5 - half, 0.4), (0.5 + half, 0.4), (0.5 + half * 0.7, 0.62), (0.5 - half * 0.7, 0.62)],
+                self.upper,
+            )
             c.line(0.05, 0.42, 0.95, 0.42, (30, 30, 30), 0.02)
-            self.light(0.5, 0.5, 0.12, 0.06, (225, 228, 230))
+            if s[2] < 0.5:
+                self.light(0.5, 0.5, 0.12, 0.06, (225, 228, 230))
+            else:  # twin headlights
+                for x in (0.42, 0.58):
+                    self.light(x, 0.5, 0.06, 0.04, (225, 228, 230))
         else:
-            self.light(0.5, 0.6, 0.1, 0.03, (40, 40, 190))
+            if s[4] > 0.55:  # top case behind the rider
+                c.rect(0.3, 0.5, 0.7, 0.63, (30, 30, 32) if s[2] < 0.5 else self.upper)
+            self.light(0.5, 0.6 + 0.05 * (s[4] > 0.55), 0.1, 0.03, (40, 40, 190))
             self.plate_centre = (0.5, 0.7)
 
     def paint(self) -> None:

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synth.plates import is_legal
+from synth.fleet import Identity, Marks
+from synth.plates import PlateStyle, is_legal
 from synth.render import CameraRenderer
 from synth.scenario import load_scenario
+from synth.sprites import render_sprite
 from synth.truth import READABLE_PLATE_PX, FrameTruth
 from synth.world import simulate
 
@@ -77,3 +79,23 @@ def test_toll_road_has_small_plates_in_part_of_the_path() -> None:
         if v.plate_text and v.plate_visible
     ]
     assert min(heights) < 20 < max(heights)
+
+
+def _motorcycle(shape: tuple[float, ...]) -> Identity:
+    plate = PlateStyle(family="eu", double_line=True, background=(255, 255, 255), ink=(0, 0, 0), banner="D")
+    return Identity(1, "motorcycle", "black", None, shape, Marks(), "AB123", plate, "clean")
+
+
+@pytest.mark.parametrize("view", ["front", "rear"])
+def test_motorcycles_of_one_colour_differ_by_rider_and_bike(view: str) -> None:
+    plain = (0.05, 0.1, 0.1, 0.1, 0.1, 0.5)
+    other_rider = (0.95, 0.9, 0.1, 0.1, 0.1, 0.5)  # clothes and helmet
+    other_bike = (0.05, 0.1, 0.9, 0.9, 0.9, 0.5)  # fairing, lights, vest bands, top case
+    images = [
+        render_sprite(_motorcycle(s), view, 0.3, np.random.default_rng(0)).image
+        for s in (plain, other_rider, other_bike)
+    ]  # type: ignore[arg-type]
+    assert not np.array_equal(images[0], images[1])
+    assert not np.array_equal(images[0], images[2])
+    same = render_sprite(_motorcycle(plain), view, 0.3, np.random.default_rng(0)).image  # type: ignore[arg-type]
+    assert np.array_equal(images[0], same)
