@@ -335,7 +335,7 @@ class BackboneConfig(Section):
 class ReidTrainConfig(Section):
     """Joint training of the vehicle and plate networks (seed 004 losses, seed 001 backbone)."""
 
-    steps: int = Field(7500, ge=1, le=10_000_000, description="Optimiser steps (7500: ≈ 42 min on 2 cores).")
+    steps: int = Field(6600, ge=1, le=10_000_000, description="Optimiser steps (6600: ≈ 42 min on 2 cores).")
     identities_per_batch: int = Field(16, ge=2, le=1024, description="P of the P×K sampler.")
     samples_per_identity: int = Field(4, ge=2, le=64, description="K of the P×K sampler.")
     lookalikes: float = Field(
@@ -347,9 +347,9 @@ class ReidTrainConfig(Section):
     )
     lr: float = Field(1e-3, gt=0, le=1, description="Peak learning rate (Adam).")
     warmup_steps: int = Field(100, ge=0, description="Linear warm-up steps before cosine decay.")
-    weight_decay: float = Field(5e-4, ge=0, le=0.1, description="L2 decay of conv and linear weights.")
+    weight_decay: float = Field(1e-3, ge=0, le=0.1, description="L2 decay of conv and linear weights.")
     bn_reg: float = Field(
-        5e-5,
+        1e-4,
         ge=0,
         le=0.01,
         description="Coefficient of the BN-parameter regulariser (seed 001): 0 turns it off.",
