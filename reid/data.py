@@ -188,11 +188,11 @@ def _erase(image: Image, area: tuple[float, float], rng: np.random.Generator) ->
 def colour_signature(image: Image) -> npt.NDArray[np.float32]:
     """Unit-length colour signature of a BGR crop: square roots of an HSV histogram of its middle.
 
-    Hue (8 bins, centred on red, orange, ... so that red's wrap-around at 180 stays in one bin) is
-    counted over saturated pixels only, so a grey (infrared) crop of a red car
-    adds no hue; saturation and value (4 bins each) over every pixel. The middle 60 % of the
-    crop is the vehicle rather than the road around it. Square roots make the cosine of two
-    signatures the Bhattacharyya coefficient of their histograms.
+    Hue (8 bins, centred on red, orange, ... so that red's wrap-around at 180 stays in one bin)
+    is counted over saturated pixels only, so a grey (infrared) crop of a red car adds no hue;
+    saturation and value (4 bins each) over every pixel. The middle 60 % of the crop is the
+    vehicle rather than the road around it. Square roots make the cosine of two signatures the
+    Bhattacharyya coefficient of their histograms.
     """
     h, w = image.shape[:2]
     middle = image[
