@@ -207,7 +207,7 @@ def colour_signature(image: Image) -> npt.NDArray[np.float32]:
     )
     hist = np.concatenate([part / max(len(hsv), 1) for part in parts]).astype(np.float32)
     root = np.sqrt(hist)
-    return root / max(float(np.linalg.norm(root)), 1e-12)
+    return (root / max(float(np.linalg.norm(root)), 1e-12)).astype(np.float32)
 
 
 def lookalike_neighbours(items: Sequence[ReidItem], count: int) -> dict[int, list[int]]:
