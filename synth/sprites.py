@@ -94,6 +94,11 @@ _RIDER_CLOTHES: tuple[Colour, ...] = (
 _HELMETS: tuple[Colour, ...] = ((235, 235, 232), (28, 28, 30), (185, 182, 178), (30, 30, 190), (150, 70, 25))
 
 
+def _pick(palette: tuple[Colour, ...], u: float) -> Colour:
+    """The entry of ``palette`` that a number ``u`` in [0, 1] falls on (equal shares)."""
+    return palette[min(int(u * len(palette)), len(palette) - 1)]
+
+
 def _shade(colour: Colour, factor: float) -> Colour:
     return (
         min(255, int(colour[0] * factor)),
@@ -288,16 +293,12 @@ class _Painter:
         the headlight and a top case, as riders and bikes of one paint colour differ on the road."""
         s, c = self.id.shape, self.c
         c.ellipse(0.5, 0.85, 0.09, 0.15, (22, 22, 24))
-        jacket = _RIDER_CLOTHES[min(int(s[0] * len(_RIDER_CLOTHES)), len(_RIDER_CLOTHES) - 1)]
+        jacket = _pick(_RIDER_CLOTHES, s[0])
         c.poly([(0.25, 0.22), (0.75, 0.22), (0.85, 0.62), (0.15, 0.62)], jacket)  # rider torso
         if s[3] > 0.7:  # reflective bands of a rider's vest
             for y in (0.36, 0.48):
                 c.line(0.2, y, 0.8, y, (205, 215, 210), 0.012)
-        helmet = (
-            self.body
-            if s[1] < 0.5
-            else _HELMETS[min(int((s[1] - 0.5) * 2 * len(_HELMETS)), len(_HELMETS) - 1)]
-        )
+        helmet = self.body if s[1] < 0.5 else _pick(_HELMETS, (s[1] - 0.5) * 2)
         c.ellipse(0.5, 0.1, 0.16, 0.1, helmet)
         c.rect(0.38, 0.6, 0.62, 0.75, self.body)
         if self.view == "front":
@@ -314,9 +315,10 @@ class _Painter:
                 for x in (0.42, 0.58):
                     self.light(x, 0.5, 0.06, 0.04, (225, 228, 230))
         else:
-            if s[4] > 0.55:  # top case behind the rider
+            top_case = s[4] > 0.55  # behind the rider; the tail light sits below it
+            if top_case:
                 c.rect(0.3, 0.5, 0.7, 0.63, (30, 30, 32) if s[2] < 0.5 else self.upper)
-            self.light(0.5, 0.6 + 0.05 * (s[4] > 0.55), 0.1, 0.03, (40, 40, 190))
+            self.light(0.5, 0.6 + 0.05 * top_case, 0.1, 0.03, (40, 40, 190))
             self.plate_centre = (0.5, 0.7)
 
     def paint(self) -> None:

@@ -56,16 +56,21 @@ def test_augment_without_randomness_is_a_resize() -> None:
     assert np.array_equal(augment(image, (40, 40), off, np.random.default_rng(0)), image)
 
 
+def _drawn_labels(batch: list[int], labels: list[int], p: int, k: int) -> list[int]:
+    """The labels of a batch, checked to be P identities × K samples each."""
+    drawn = [labels[i] for i in batch]
+    assert len(batch) == p * k
+    assert len(set(drawn)) == p
+    assert all(drawn.count(lab) == k for lab in set(drawn))
+    return drawn
+
+
 def test_pk_sampler_draws_p_identities_times_k() -> None:
     labels = [0, 0, 0, 1, 1, 2, 3, 3, 3, 3]
     sampler = PKSampler(labels, p=3, k=2)
     rng = np.random.default_rng(0)
     for _ in range(20):
-        batch = sampler.batch(rng)
-        drawn = [labels[i] for i in batch]
-        assert len(batch) == 6
-        assert len(set(drawn)) == 3
-        assert all(drawn.count(lab) == 2 for lab in set(drawn))
+        _drawn_labels(sampler.batch(rng), labels, p=3, k=2)
 
 
 def _solid(bgr: tuple[int, int, int], side: int = 20) -> np.ndarray:
@@ -115,11 +120,7 @@ def test_pk_sampler_draws_lookalikes_beside_their_anchors() -> None:
     sampler = PKSampler(labels, p=8, k=2, neighbours=neighbours, lookalike_share=0.5)
     rng = np.random.default_rng(0)
     for _ in range(30):
-        batch = sampler.batch(rng)
-        drawn = [labels[i] for i in batch]
-        assert len(batch) == 16
-        assert len(set(drawn)) == 8
-        assert all(drawn.count(lab) == 2 for lab in set(drawn))
+        drawn = _drawn_labels(sampler.batch(rng), labels, p=8, k=2)
         assert all(lab ^ 1 in drawn for lab in drawn)  # every identity came with its look-alike
 
 

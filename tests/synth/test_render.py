@@ -11,7 +11,7 @@ from synth.fleet import Identity, Marks
 from synth.plates import PlateStyle, is_legal
 from synth.render import CameraRenderer
 from synth.scenario import load_scenario
-from synth.sprites import render_sprite
+from synth.sprites import View, render_sprite
 from synth.truth import READABLE_PLATE_PX, FrameTruth
 from synth.world import simulate
 
@@ -87,15 +87,15 @@ def _motorcycle(shape: tuple[float, ...]) -> Identity:
 
 
 @pytest.mark.parametrize("view", ["front", "rear"])
-def test_motorcycles_of_one_colour_differ_by_rider_and_bike(view: str) -> None:
+def test_motorcycles_of_one_colour_differ_by_rider_and_bike(view: View) -> None:
     plain = (0.05, 0.1, 0.1, 0.1, 0.1, 0.5)
     other_rider = (0.95, 0.9, 0.1, 0.1, 0.1, 0.5)  # clothes and helmet
     other_bike = (0.05, 0.1, 0.9, 0.9, 0.9, 0.5)  # fairing, lights, vest bands, top case
     images = [
         render_sprite(_motorcycle(s), view, 0.3, np.random.default_rng(0)).image
         for s in (plain, other_rider, other_bike)
-    ]  # type: ignore[arg-type]
+    ]
     assert not np.array_equal(images[0], images[1])
     assert not np.array_equal(images[0], images[2])
-    same = render_sprite(_motorcycle(plain), view, 0.3, np.random.default_rng(0)).image  # type: ignore[arg-type]
+    same = render_sprite(_motorcycle(plain), view, 0.3, np.random.default_rng(0)).image
     assert np.array_equal(images[0], same)
