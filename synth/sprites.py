@@ -94,16 +94,6 @@ _RIDER_CLOTHES: tuple[Colour, ...] = (
 _HELMETS: tuple[Colour, ...] = ((235, 235, 232), (28, 28, 30), (185, 182, 178), (30, 30, 190), (150, 70, 25))
 
 
-_LIVERIES: tuple[Colour, ...] = (
-    (160, 60, 20),  # blue
-    (40, 40, 180),  # red
-    (40, 130, 40),  # green
-    (20, 140, 230),  # orange
-    (30, 30, 32),  # black
-    (40, 200, 220),  # yellow
-)
-
-
 def _pick(palette: tuple[Colour, ...], u: float) -> Colour:
     """The entry of ``palette`` that a number ``u`` in [0, 1] falls on (equal shares)."""
     return palette[min(int(u * len(palette)), len(palette) - 1)]
@@ -254,87 +244,29 @@ class _Painter:
         c.ellipse(0.8, 0.92, 0.04, 0.02, (20, 20, 20))  # exhaust
 
     def truck(self) -> None:
-        """Cab in front, load box behind. The identity's shape picks the grille, the headlights, a
-        sun visor and roof lamps on the cab, and the box's doors, livery band, lights and underrun
-        bar; its marks (sticker, stripe, dents) show on both, as fleets and liveries differ."""
-        s, c, marks = self.id.shape, self.c, self.id.marks
+        c = self.c
         self.wheels(0.03, 0.14)
         if self.view == "front":
             c.rect(0.0, 0.05, 1.0, 0.92, self.body)
             c.rect(0.0, 0.0, 1.0, 0.08, self.upper)  # spoiler
-            glass_top = 0.2 + 0.05 * self.elev
-            c.rect(0.05, glass_top, 0.95, 0.5, self.glass)
-            if s[0] > 0.5:  # sun visor over the windscreen
-                c.rect(0.03, glass_top - 0.04, 0.97, glass_top + 0.02, _shade(self.upper, 0.7))
-            if s[3] > 0.6:  # roof marker lamps
-                for x in (0.3, 0.43, 0.57, 0.7):
-                    self.light(x, 0.12, 0.03, 0.02, (40, 170, 240))
-            half = 0.2 + 0.12 * s[2]  # grille: narrow .. full width, horizontal or vertical bars
-            c.rect(0.5 - half, 0.58, 0.5 + half, 0.78, (40, 40, 42))
-            bars = 3 + int(s[2] * 5)
-            for k in range(bars):
-                if s[2] < 0.5:
-                    y = 0.6 + k * 0.17 / bars
-                    c.line(0.51 - half, y, 0.49 + half, y, (110, 110, 112), 0.006)
-                else:
-                    x = 0.5 - half + (k + 0.5) * 2 * half / bars
-                    c.line(x, 0.59, x, 0.77, (150, 150, 152), 0.006)
+            c.rect(0.05, 0.2 + 0.05 * self.elev, 0.95, 0.5, self.glass)
+            c.rect(0.22, 0.58, 0.78, 0.78, (40, 40, 42))
+            for k in range(5):
+                c.line(0.23, 0.6 + k * 0.035, 0.77, 0.6 + k * 0.035, (110, 110, 112), 0.006)
             for x in (0.1, 0.9):
-                if s[1] < 0.5:
-                    self.light(x, 0.8, 0.07, 0.035, (225, 228, 230))
-                else:  # rectangular lamps
-                    c.rect(x - 0.07, 0.77, x + 0.07, 0.82, (225, 228, 230))
-                    self._light_at(x, 0.795, 0.05 * c.bw / _SS)
+                self.light(x, 0.8, 0.07, 0.035, (225, 228, 230))
             c.rect(0.0, 0.86, 1.0, 0.93, (30, 30, 30))
             self.plate_centre = (0.5, 0.885)
-            band, face = (0.52, 0.56), self.body  # below the windscreen
         else:
-            box = (235, 235, 235) if s[4] < 0.5 else self.upper
+            box = (235, 235, 235) if self.id.shape[4] < 0.5 else self.upper
             c.rect(0.0, 0.0, 1.0, 0.86, box)
-            if s[1] < 0.5:  # two swing doors with lock bars
-                c.line(0.5, 0.02, 0.5, 0.84, _shade(box, 0.6), 0.006)
-                for x in (0.3, 0.7):
-                    c.line(x, 0.04, x, 0.82, (120, 120, 122), 0.008)
-                for y in (0.25, 0.6):
-                    c.line(0.02, y, 0.98, y, _shade(box, 0.75), 0.004)
-            else:  # roller shutter
-                for k in range(10):
-                    y = 0.05 + k * 0.08
-                    c.line(0.03, y, 0.97, y, _shade(box, 0.8), 0.004)
-            if s[0] > 0.4:  # livery band with lettering
-                livery = _pick(_LIVERIES, (s[0] - 0.4) / 0.6)
-                c.rect(0.0, 0.12, 1.0, 0.3, livery)
-                letters = 3 + int(s[5] * 5)
-                for k in range(letters):
-                    x = 0.5 + (k - letters / 2) * 0.09
-                    c.rect(
-                        x + 0.01,
-                        0.15,
-                        x + 0.07,
-                        0.27,
-                        _shade(livery, 0.35) if sum(livery) > 300 else (230, 230, 230),
-                    )
+            c.line(0.5, 0.02, 0.5, 0.84, _shade(box, 0.6), 0.006)
+            for y in (0.25, 0.6):
+                c.line(0.02, y, 0.98, y, _shade(box, 0.75), 0.004)
             c.rect(0.0, 0.86, 1.0, 0.93, (30, 30, 30))
-            if s[3] > 0.5:  # red and white underrun bar
-                for k in range(10):
-                    colour = (40, 40, 190) if k % 2 else (230, 230, 230)
-                    c.rect(k * 0.1, 0.86, k * 0.1 + 0.1, 0.93, colour)
             for x in (0.08, 0.92):
-                if s[2] < 0.5:
-                    self.light(x, 0.895, 0.05, 0.025, (40, 40, 190))
-                else:  # tall light clusters on the box corners
-                    c.rect(x - 0.04, 0.62, x + 0.04, 0.8, (40, 40, 190))
-                    self._light_at(x, 0.71, 0.05 * c.bw / _SS)
+                self.light(x, 0.895, 0.05, 0.025, (40, 40, 190))
             self.plate_centre = (0.5, 0.895)
-            band, face = (0.5, 0.55), box
-        if marks.stripe:
-            c.rect(0.0, band[0], 1.0, band[1], marks.stripe)
-        if marks.sticker:  # a fleet logo
-            sx, sy, colour = marks.sticker
-            y = 0.1 + sy * 0.6
-            c.rect(sx - 0.07, y, sx + 0.07, y + 0.1, colour)
-        for dx, dy, r in marks.dents:
-            c.ellipse(dx, 0.4 + dy * 0.45, r, r * 0.6, _shade(face, 0.72))
 
     def bus(self) -> None:
         c = self.c

@@ -99,23 +99,3 @@ def test_motorcycles_of_one_colour_differ_by_rider_and_bike(view: View) -> None:
     assert not np.array_equal(images[0], images[2])
     same = render_sprite(_motorcycle(plain), view, 0.3, np.random.default_rng(0)).image
     assert np.array_equal(images[0], same)
-
-
-def _truck(shape: tuple[float, ...], marks: Marks) -> Identity:
-    plate = PlateStyle(family="eu", double_line=False, background=(255, 255, 255), ink=(0, 0, 0), banner="D")
-    return Identity(1, "truck", "red", None, shape, marks, "AB123", plate, "clean")
-
-
-@pytest.mark.parametrize("view", ["front", "rear"])
-def test_trucks_of_one_colour_differ_by_cab_box_and_marks(view: View) -> None:
-    plain = (0.1, 0.1, 0.1, 0.1, 0.1, 0.5)
-    other_shape = (0.9, 0.9, 0.9, 0.9, 0.1, 0.5)  # visor, lamps, grille / doors, livery, lights, bar
-    logo = Marks(sticker=(0.8, 0.3, (200, 50, 120)))
-    images = [
-        render_sprite(_truck(s, m), view, 0.3, np.random.default_rng(0)).image
-        for s, m in ((plain, Marks()), (other_shape, Marks()), (plain, logo))
-    ]
-    assert not np.array_equal(images[0], images[1])
-    assert not np.array_equal(images[0], images[2])
-    same = render_sprite(_truck(plain, Marks()), view, 0.3, np.random.default_rng(0)).image
-    assert np.array_equal(images[0], same)
