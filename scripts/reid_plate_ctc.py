@@ -6,8 +6,8 @@
 Trains only the plate network (triplet + cross-entropy, plus CTC × ``--ctc``) on the plated
 crops of the training identities (P×K = 16×4, seed 0) and prints plate-only mAP / Rank-1 on the
 held-out query/gallery split, and the same for single- and double-line plates apart when the
-world's truth (``world.json`` beside the VeRi folder) says which is which. Needs
-``data/reid-fleet`` (see docs/REID.md).
+plate sidecars' ``lines`` column says which is which. Needs ``data/reid-fleet`` (see
+docs/REID.md).
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.schema import ReidConfig, ReidTrainConfig
-from reid.data import PKSampler, augment, load_split, to_input
+from formats import read_veri
+from reid.data import PKSampler, augment, load_items, load_split, to_input
 from reid.losses import batch_hard_triplet_loss, classification_loss
 from reid.metrics import cosine_similarity, evaluate_retrieval
 from reid.nets import PLATE_SPEC, PlateTextHead, build_net
 from reid.train import PLATE_AUGMENT, _ctc, lr_at
-from scripts.reid_plate_lines import by_lines
+from scripts.reid_plate_lines import by_lines, double_line_flags
 
 
 def main() -> int:
@@ -69,15 +70,23 @@ def main() -> int:
         optimizer.step()
     net.eval()
 
-    def embed(split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        its = [it for it in load_split(args.data, split, size) if it.plate is not None]
+    splits = read_veri(args.data)
+
+    def embed(split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        pairs = [
+            (sample, item)
+            for sample, item in zip(splits[split], load_items(splits[split], size), strict=True)
+            if item.plate is not None
+        ]
+        its = [item for _, item in pairs]
         with torch.no_grad():
             x = torch.from_numpy(to_input([it.plate for it in its], size))  # type: ignore[misc]
             vectors = F.normalize(net.neck(net.backbone(x).mean((2, 3))), dim=1).numpy()
-        return vectors, np.array([it.identity for it in its]), np.array([it.camera for it in its])
+        flags = double_line_flags([sample for sample, _ in pairs])
+        return vectors, np.array([it.identity for it in its]), np.array([it.camera for it in its]), flags
 
-    qv, qi, qc = embed("query")
-    gv, gi, gc = embed("test")
+    qv, qi, qc, qd = embed("query")
+    gv, gi, gc, gd = embed("test")
     sim = cosine_similarity(qv, gv)
     scores = evaluate_retrieval(sim, qi, gi, qc, gc).to_dict()
     result = {
@@ -85,7 +94,7 @@ def main() -> int:
         "steps": args.steps,
         "seconds": round(time.monotonic() - started, 1),
         **scores,
-        **by_lines(args.data.parent / "world.json", sim, qi, gi, qc, gc),
+        **by_lines(qd, gd, sim, qi, gi, qc, gc),
     }
     print(json.dumps(result) if args.json else result)
     return 0

@@ -6,8 +6,9 @@ Embeds the held-out plate crops (query and gallery, as ``roadwatch eval reid`` d
 plate model of ``--models`` and reports, for the queries of each kind, plate-only mAP / Rank-1
 against every plated gallery crop, and the median cosine of a query and a gallery crop of two
 identities whose plates are both of that kind (what a different plate of the same kind
-scores). Which plates are double-line comes from the synthetic world's truth, ``world.json``
-beside the VeRi folder: motorcycles' plates and the rear plates of large CN vehicles.
+scores). Which plates are double-line comes from the ``lines`` column of the plate sidecars
+(``plates_<split>.csv``; the synthetic export writes it: motorcycles' plates and the rear plates
+of large CN vehicles); sidecars without it give no split.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +25,26 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.schema import ReidConfig
-from formats import read_veri
+from formats import ReidSample, read_veri
 from reid.data import load_items
 from reid.embedder import Embedder
 from reid.metrics import cosine_similarity, evaluate_retrieval
 
 
 def by_lines(
-    world: Path, sim: np.ndarray, qi: np.ndarray, gi: np.ndarray, qc: np.ndarray, gc: np.ndarray
+    q_double: np.ndarray | None,
+    g_double: np.ndarray | None,
+    sim: np.ndarray,
+    qi: np.ndarray,
+    gi: np.ndarray,
+    qc: np.ndarray,
+    gc: np.ndarray,
 ) -> dict[str, Any]:
     """``single_line`` and ``double_line`` scores of a plate similarity matrix (query identities
-    ``qi`` and cameras ``qc`` by rows, gallery ``gi``, ``gc`` by columns); ``{}`` without ``world``."""
-    if not world.is_file():
+    ``qi``, cameras ``qc`` and double-line flags ``q_double`` by rows, gallery ``gi``, ``gc``,
+    ``g_double`` by columns); ``{}`` where the flags are unknown."""
+    if q_double is None or g_double is None:
         return {}
-    double = {v["id"]: bool(v["plate_double_line"]) for v in json.loads(world.read_text())["fleet"]}
-    q_double = np.array([double[int(i)] for i in qi])
-    g_double = np.array([double[int(i)] for i in gi])
     out: dict[str, Any] = {}
     for name, kind in (("single_line", False), ("double_line", True)):
         rows = q_double == kind
@@ -53,26 +59,40 @@ def by_lines(
     return out
 
 
+def double_line_flags(samples: Sequence[ReidSample]) -> np.ndarray | None:
+    """Whether each sample's plate has two rows, from the sidecar's ``lines`` column; None
+    when any plate's row count is unknown (older sidecars, real data without the column)."""
+    lines = [s.plate.lines if s.plate is not None else None for s in samples]
+    if any(n is None for n in lines):
+        return None
+    return np.array([n == 2 for n in lines])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, default=Path("reid/models"))
     parser.add_argument("--data", type=Path, default=Path("data/reid-fleet/reid"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if not (args.data.parent / "world.json").is_file():
-        print(f"error: {args.data.parent / 'world.json'} not found: this needs the synthetic world's truth")
-        return 2
     reid = ReidConfig()
     embedder = Embedder.from_files(args.models / "vehicle.onnx", args.models / "plate.onnx", threads=2)
     splits = read_veri(args.data)
     side = {}
     for split in ("query", "test"):
-        items = [it for it in load_items(splits[split], reid.plate_input) if it.plate is not None]
+        pairs = [
+            (sample, item)
+            for sample, item in zip(splits[split], load_items(splits[split], reid.plate_input), strict=True)
+            if item.plate is not None
+        ]
+        items = [item for _, item in pairs]
         vectors = embedder.embed_plates([it.plate for it in items]).vectors  # type: ignore[misc]
         identities, cameras = np.array([it.identity for it in items]), np.array([it.camera for it in items])
-        side[split] = (vectors, identities, cameras)
-    (qv, qi, qc), (gv, gi, gc) = side["query"], side["test"]
-    result = by_lines(args.data.parent / "world.json", cosine_similarity(qv, gv), qi, gi, qc, gc)
+        side[split] = (vectors, identities, cameras, double_line_flags([sample for sample, _ in pairs]))
+    (qv, qi, qc, qd), (gv, gi, gc, gd) = side["query"], side["test"]
+    if qd is None or gd is None:
+        print(f"error: the plate sidecars of {args.data} have no lines column (1 or 2 rows per plate)")
+        return 2
+    result = by_lines(qd, gd, cosine_similarity(qv, gv), qi, gi, qc, gc)
     print(json.dumps(result) if args.json else result)
     return 0
 
