@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.schema import ReidConfig, ReidTrainConfig
 from formats import read_veri
-from reid.data import PKSampler, augment, load_items, load_split, to_input
+from reid.data import PKSampler, augment, load_items, to_input
 from reid.losses import batch_hard_triplet_loss, classification_loss
 from reid.metrics import cosine_similarity, evaluate_retrieval
 from reid.nets import PLATE_SPEC, PlateTextHead, build_net
 from reid.train import PLATE_AUGMENT, _ctc, lr_at
-from scripts.reid_plate_lines import by_lines, double_line_flags
+from scripts.reid_plate_lines import by_lines, plated
 
 
 def main() -> int:
@@ -44,7 +44,8 @@ def main() -> int:
     size = ReidConfig().plate_input
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    items = [it for it in load_split(args.data, "train", size) if it.plate is not None]
+    splits = read_veri(args.data)
+    items = [it for it in load_items(splits["train"], size) if it.plate is not None]
     remap = {label: i for i, label in enumerate(sorted({it.label for it in items}))}
     net = build_net(PLATE_SPEC, len(remap))
     reader = PlateTextHead(PLATE_SPEC.out_channels)
@@ -70,19 +71,11 @@ def main() -> int:
         optimizer.step()
     net.eval()
 
-    splits = read_veri(args.data)
-
     def embed(split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-        pairs = [
-            (sample, item)
-            for sample, item in zip(splits[split], load_items(splits[split], size), strict=True)
-            if item.plate is not None
-        ]
-        its = [item for _, item in pairs]
+        its, flags = plated(splits[split], size)
         with torch.no_grad():
             x = torch.from_numpy(to_input([it.plate for it in its], size))  # type: ignore[misc]
             vectors = F.normalize(net.neck(net.backbone(x).mean((2, 3))), dim=1).numpy()
-        flags = double_line_flags([sample for sample, _ in pairs])
         return vectors, np.array([it.identity for it in its]), np.array([it.camera for it in its]), flags
 
     qv, qi, qc, qd = embed("query")

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.schema import ReidConfig
 from formats import ReidSample, read_veri
-from reid.data import load_items
+from reid.data import ReidItem, load_items
 from reid.embedder import Embedder
 from reid.metrics import cosine_similarity, evaluate_retrieval
 
@@ -68,6 +68,19 @@ def double_line_flags(samples: Sequence[ReidSample]) -> np.ndarray | None:
     return np.array([n == 2 for n in lines])
 
 
+def plated(
+    samples: Sequence[ReidSample], plate_size: tuple[int, int]
+) -> tuple[list[ReidItem], np.ndarray | None]:
+    """The items of ``samples`` with a readable plate, and their double-line flags (see
+    :func:`double_line_flags`)."""
+    pairs = [
+        (sample, item)
+        for sample, item in zip(samples, load_items(samples, plate_size), strict=True)
+        if item.plate is not None
+    ]
+    return [item for _, item in pairs], double_line_flags([sample for sample, _ in pairs])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, default=Path("reid/models"))
@@ -79,19 +92,16 @@ def main() -> int:
     splits = read_veri(args.data)
     side = {}
     for split in ("query", "test"):
-        pairs = [
-            (sample, item)
-            for sample, item in zip(splits[split], load_items(splits[split], reid.plate_input), strict=True)
-            if item.plate is not None
-        ]
-        items = [item for _, item in pairs]
+        items, flags = plated(splits[split], reid.plate_input)
+        if flags is None:
+            print(
+                f"error: the plate sidecar of {args.data}'s {split} split has no lines column (1 or 2 rows)"
+            )
+            return 2
         vectors = embedder.embed_plates([it.plate for it in items]).vectors  # type: ignore[misc]
         identities, cameras = np.array([it.identity for it in items]), np.array([it.camera for it in items])
-        side[split] = (vectors, identities, cameras, double_line_flags([sample for sample, _ in pairs]))
+        side[split] = (vectors, identities, cameras, flags)
     (qv, qi, qc, qd), (gv, gi, gc, gd) = side["query"], side["test"]
-    if qd is None or gd is None:
-        print(f"error: the plate sidecars of {args.data} have no lines column (1 or 2 rows per plate)")
-        return 2
     result = by_lines(qd, gd, cosine_similarity(qv, gv), qi, gi, qc, gc)
     print(json.dumps(result) if args.json else result)
     return 0
