@@ -345,6 +345,13 @@ class ReidTrainConfig(Section):
         description="Share of the P identities of a batch drawn as colour look-alikes of others in it (0: "
         "uniform draw).",
     )
+    splits: tuple[Literal["train", "val"], ...] = Field(
+        ("train", "val"),
+        min_length=1,
+        max_length=2,
+        description="Splits of the VeRi-style folder trained on. The validation identities (val) chose the "
+        "settings; the final weights learn from them too (an absent split adds nothing).",
+    )
     lr: float = Field(1e-3, gt=0, le=1, description="Peak learning rate (Adam).")
     warmup_steps: int = Field(100, ge=0, description="Linear warm-up steps before cosine decay.")
     weight_decay: float = Field(1e-3, ge=0, le=0.1, description="L2 decay of conv and linear weights.")
@@ -375,6 +382,12 @@ class ReidTrainConfig(Section):
         description="Forward precision in training: bf16 autocast (weights stay fp32), fp32, or auto "
         "(bf16 where the CPU computes it natively, else fp32).",
     )
+
+    @model_validator(mode="after")
+    def _splits_once_each(self) -> ReidTrainConfig:
+        if len(set(self.splits)) != len(self.splits):
+            raise FieldError(("splits",), f"names a split twice: {list(self.splits)}")
+        return self
 
     @model_validator(mode="after")
     def _bn_reg_below_decay(self) -> ReidTrainConfig:

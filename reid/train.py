@@ -35,13 +35,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from config.schema import ReidTrainConfig
+from formats import read_veri
 from reid.backbone import BackboneSpec
 from reid.data import (
     AugmentSpec,
     PKSampler,
     ReidItem,
     augment,
-    load_split,
+    load_items,
     lookalike_neighbours,
     to_input,
 )
@@ -335,7 +336,8 @@ def train_reid(
     resume: bool = False,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
 ) -> tuple[TrainResult, TrainState]:
-    """Train both networks on the ``train`` split of a VeRi-style folder; checkpoint to ``out``.
+    """Train both networks on the splits ``cfg.splits`` names (``train``, and ``val`` by default)
+    of a VeRi-style folder; checkpoint to ``out``.
 
     Raises:
         TrainingError: Too few identities, a diverging loss, or a bad checkpoint.
@@ -343,9 +345,11 @@ def train_reid(
     started = time.monotonic()
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    items = load_split(data, "train", plate_input)
+    veri = read_veri(data)
+    items = load_items([sample for split in cfg.splits for sample in veri[split]], plate_input)
     if not items:
-        raise TrainingError(f"{data}: no training crops (expected image_train/ and name_train.txt)")
+        wanted = ", ".join(f"image_{split}/ and name_{split}.txt" for split in cfg.splits)
+        raise TrainingError(f"{data}: no training crops (expected {wanted})")
     classes = 1 + max(it.label for it in items)
     vehicle = set_layout(build_net(vehicle_net, classes, pooling), torch.channels_last)
     plate = set_layout(build_net(plate_net, classes, pooling), torch.channels_last)

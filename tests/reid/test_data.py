@@ -14,6 +14,7 @@ from reid.data import (
     AugmentSpec,
     PKSampler,
     ReidItem,
+    _jitter,
     augment,
     colour_signature,
     lookalike_neighbours,
@@ -38,6 +39,35 @@ def test_to_input_normalises_rgb_with_imagenet_statistics() -> None:
     assert x.shape == (1, 3, 4, 4)
     expected = (np.array([1.0, 0.0, 0.0], np.float32) - MEAN) / STD
     assert np.allclose(x[0, :, 0, 0], expected)
+
+
+def test_to_input_resizes_other_sizes_and_keeps_matching_ones() -> None:
+    rng = np.random.default_rng(0)
+    small, large, exact = (
+        rng.integers(0, 256, (*hw, 3), dtype=np.uint8) for hw in ((3, 5), (40, 24), (8, 12))
+    )
+    x = to_input([small, large, exact], (8, 12))
+    assert x.shape == (3, 3, 8, 12)
+    assert x.dtype == np.float32
+    assert x.flags.c_contiguous
+    for row, image in zip(x, (small, large, exact), strict=True):
+        interpolation = cv2.INTER_AREA if image.shape[0] > 8 or image.shape[1] > 12 else cv2.INTER_LINEAR
+        rgb = cv2.resize(image, (12, 8), interpolation=interpolation)[..., ::-1] / 255.0
+        np.testing.assert_allclose(row, ((rgb - MEAN) / STD).transpose(2, 0, 1), atol=1e-5)
+
+
+def test_jitter_equals_brightness_then_contrast_then_saturation() -> None:
+    image = np.random.default_rng(3).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    for seed in range(5):
+        got = _jitter(image, 0.25, np.random.default_rng(seed))
+        b, c, s = (1 + v for v in np.random.default_rng(seed).uniform(-0.25, 0.25, 3))
+        f = image.astype(np.float64) * b  # the three steps as written, one after another
+        f = (f - f.mean()) * c + f.mean()
+        grey = f.mean(axis=2, keepdims=True)
+        expected = np.clip((f - grey) * s + grey, 0, 255)
+        assert (
+            np.abs(got.astype(np.float64) - expected).max() <= 1.0
+        )  # rounding, OpenCV's fixed-point arithmetic
 
 
 def test_augment_is_deterministic_for_a_seed_and_keeps_the_size() -> None:

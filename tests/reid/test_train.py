@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -90,6 +91,39 @@ def test_resume_continues_exactly(easy_set: Path, tmp_path: Path) -> None:
     ):
         assert torch.equal(a, b)
     assert straight.history == resumed.history
+
+
+@pytest.fixture(scope="module")
+def with_val(easy_set: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``easy_set`` plus a validation split of 2 more identities (3 crops each, no plates)."""
+    root = tmp_path_factory.mktemp("veri_val")
+    shutil.copytree(easy_set, root, dirs_exist_ok=True)
+    (root / "image_val").mkdir()
+    names = []
+    for identity in (7, 8):
+        for k in range(3):
+            name = veri_name(identity, 1 + k % 2, 10 * k, k)
+            cv2.imwrite(str(root / "image_val" / name), np.full((40, 40, 3), 30 * identity, np.uint8))
+            names.append(name)
+    train = (easy_set / "name_train.txt").read_text().split()
+    write_veri_lists(root, {"train": train, "val": names})
+    return root
+
+
+@pytest.mark.parametrize(
+    ("splits", "identities", "samples"), [(("train", "val"), 8, 30), (("train",), 6, 24)]
+)
+def test_training_learns_from_the_splits_it_is_given(
+    with_val: Path, tmp_path: Path, splits: tuple[str, ...], identities: int, samples: int
+) -> None:
+    result, _ = train_reid(with_val, tmp_path, _cfg(steps=1, splits=splits), **SIZES)  # type: ignore[arg-type]
+    assert (result.identities, result.samples, result.samples_with_plate) == (identities, samples, 18)
+    assert load_checkpoint(result.checkpoint)["meta"]["config"]["splits"] == list(splits)
+
+
+def test_a_split_named_twice_is_refused() -> None:
+    with pytest.raises(ValueError, match="names a split twice"):
+        ReidTrainConfig(splits=("train", "train"))
 
 
 def test_distillation_off_gives_zero_kd(easy_set: Path, tmp_path: Path) -> None:
