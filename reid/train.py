@@ -336,8 +336,8 @@ def train_reid(
     resume: bool = False,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
 ) -> tuple[TrainResult, TrainState]:
-    """Train both networks on the splits ``cfg.splits`` names (``train``, and ``val`` by default)
-    of a VeRi-style folder; checkpoint to ``out``.
+    """Train both networks on the splits ``cfg.splits`` names (``train`` by default) of a
+    VeRi-style folder; checkpoint to ``out``.
 
     Raises:
         TrainingError: Too few identities, a diverging loss, or a bad checkpoint.

@@ -11,6 +11,10 @@ with onnxruntime, as ``roadwatch eval reid`` does. It reports vehicle-only and p
 ``held_out`` is for the record. It also reports, on validation, the median vehicle cosine of
 one identity across cameras and of two identities, per choice and for the pooled vector
 without centring (the gallery's thresholds assume unrelated vehicles score near 0).
+
+``validation_in_training`` says whether the checkpoint learnt from the validation identities
+(``reid.train.splits`` names ``val``): its validation figures are then training figures, not
+a basis for a choice.
 """
 
 from __future__ import annotations
@@ -102,7 +106,9 @@ def main() -> int:
     with torch.no_grad():
         uncentred = net(torch.from_numpy(to_input(crops, tuple(meta["vehicle_input"])))).pooled.numpy()
 
-    report: dict[str, Any] = {}
+    # Checkpoints from before reid.train.splits trained on "train" alone.
+    trained_on = meta.get("config", {}).get("splits", ["train"])
+    report: dict[str, Any] = {"validation_in_training": "val" in trained_on}
     for set_name in sets:
         out: dict[str, Any] = {}
         for feature in FEATURES:

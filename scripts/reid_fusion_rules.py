@@ -8,7 +8,9 @@ Embeds the validation crops and the held-out query/gallery split with the shippe
 
 - ``validation``: every validation crop queries all the others (VeRi junk rule: same identity
   and camera ignored). This is where ``reid.missing_plate_cosine`` is chosen; the report also
-  gives the midpoint between the median cosine of equal and of different plates there.
+  gives the midpoint between the median cosine of equal and of different plates there. For
+  models trained on the validation identities too (``reid.train.splits`` names ``val``) these
+  are training figures.
 - ``held_out``: the evaluation split of ``roadwatch eval reid``, for the record.
 - ``vehicle_fallback``: a plated query compares a plateless item by the vehicle cosine alone
   (the first version's rule), on the held-out split.
