@@ -7,6 +7,11 @@ Runs the held-out evaluation of ``roadwatch eval reid`` (same split, same fused 
 a readable plate), the queries and the Rank-1 misses, and how many misses put a vehicle of the
 query's own type and colour first. Types and colours come from the synthetic world's truth,
 ``world.json`` beside the VeRi folder.
+
+``--details`` adds ``misses``: for each miss the query (identity, type, colour, camera, whether
+it shows a plate), the item ranked first and the query's best-scored true match (identity,
+type, colour, camera, plate shown, vehicle cosine, plate cosine where both show one, fused
+score) and that match's rank.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +39,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, default=Path("reid/models"))
     parser.add_argument("--data", type=Path, default=Path("data/reid-fleet/reid"))
+    parser.add_argument("--details", action="store_true", help="list every miss")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     world = args.data.parent / "world.json"
@@ -54,6 +61,24 @@ def main() -> int:
         g["has_plate"],
         reid.missing_plate_cosine,
     )
+    vehicle_cos = q["vehicle"] @ g["vehicle"].T
+    plate_cos = q["plate"] @ g["plate"].T
+
+    def item(i: int, j: int, row: np.ndarray) -> dict[str, Any]:
+        who = fleet[int(g["ids"][j])]
+        both = bool(q["has_plate"][i] and g["has_plate"][j])
+        return {
+            "identity": int(g["ids"][j]),
+            "type": who["type"],
+            "colour": who["colour"],
+            "camera": str(g["cams"][j]),
+            "plate": bool(g["has_plate"][j]),
+            "vehicle_cosine": round(float(vehicle_cos[i, j]), 3),
+            "plate_cosine": round(float(plate_cos[i, j]), 3) if both else None,
+            "score": round(float(row[j]), 3),
+        }
+
+    details: list[dict[str, Any]] = []
     queries: Counter[str] = Counter()
     misses: Counter[str] = Counter()
     look_alike_first: Counter[str] = Counter()
@@ -69,6 +94,22 @@ def main() -> int:
             queries[key] += 1
         if first != int(q["ids"][i]):
             other = fleet[first]
+            true = (g["ids"] == q["ids"][i]) & ~junk
+            best = int(np.argmax(np.where(true, row, -np.inf)))
+            details.append(
+                {
+                    "query": {
+                        "identity": int(q["ids"][i]),
+                        "type": me["type"],
+                        "colour": me["colour"],
+                        "camera": str(q["cams"][i]),
+                        "plate": bool(q["has_plate"][i]),
+                    },
+                    "first": item(i, int(np.argmax(row)), row),
+                    "match": item(i, best, row),
+                    "match_rank": int((row > row[best]).sum()) + 1,
+                }
+            )
             for key in keys:
                 misses[key] += 1
                 look_alike_first[key] += (other["type"], other["colour"]) == (me["type"], me["colour"])
@@ -81,6 +122,8 @@ def main() -> int:
         }
         for key in sorted(queries)
     }
+    if args.details:
+        result["misses"] = details  # type: ignore[assignment]
     print(json.dumps(result) if args.json else json.dumps(result, indent=1))
     return 0
 
