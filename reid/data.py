@@ -101,23 +101,16 @@ def to_input(images: Sequence[Image], size: tuple[int, int]) -> npt.NDArray[np.f
     """BGR crops → ``(N, 3, H, W)`` float32 network input (RGB, ImageNet mean/std).
 
     Resizing uses area averaging when shrinking and bilinear when enlarging, as the
-    inference :class:`~reid.embedder.OnnxEncoder` does; crops already of ``size`` are used as
-    they are. The normalisation runs once over the whole batch.
+    inference :class:`~reid.embedder.OnnxEncoder` does.
     """
     h, w = size
-    stack = np.empty((len(images), h, w, 3), np.uint8)
+    out = np.empty((len(images), 3, h, w), np.float32)
     for i, image in enumerate(images):
-        if image.shape[:2] == (h, w):
-            stack[i] = image
-            continue
         shrink = image.shape[0] > h or image.shape[1] > w
-        stack[i] = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    scale = (1.0 / (255.0 * STD))[::-1]  # per BGR channel
-    shift = (MEAN / STD)[::-1]
-    normalised = stack.astype(np.float32)
-    normalised *= scale
-    normalised -= shift
-    return np.ascontiguousarray(normalised[..., ::-1].transpose(0, 3, 1, 2))
+        resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        rgb = resized[..., ::-1].astype(np.float32) / 255.0
+        out[i] = ((rgb - MEAN) / STD).transpose(2, 0, 1)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,17 +162,13 @@ def augment(image: Image, size: tuple[int, int], spec: AugmentSpec, rng: np.rand
 
 
 def _jitter(image: Image, amount: float, rng: np.random.Generator) -> Image:
-    """Brightness ``b``, contrast ``c`` (about the image's mean ``m``) and saturation ``s`` (about
-    each pixel's grey), each a factor within 1 ± ``amount``. The three are linear, so they run as
-    one colour transform: ``c·b·S·x + (1 - c)·b·m``, with ``S = s·I + (1 - s)/3`` (rounded and
-    clipped to 0..255 once, at the end)."""
-    brightness = 1 + rng.uniform(-amount, amount)
-    contrast = 1 + rng.uniform(-amount, amount)
-    saturation = 1 + rng.uniform(-amount, amount)
-    mean = float(np.mean(cv2.mean(image)[:3]))
-    mix = saturation * np.eye(3) + (1 - saturation) / 3
-    matrix = np.hstack([contrast * brightness * mix, np.full((3, 1), (1 - contrast) * brightness * mean)])
-    return np.asarray(cv2.transform(np.ascontiguousarray(image), matrix), np.uint8)
+    f = image.astype(np.float32)
+    f *= 1 + rng.uniform(-amount, amount)  # brightness
+    mean = f.mean()
+    f = (f - mean) * (1 + rng.uniform(-amount, amount)) + mean  # contrast
+    grey = f.mean(axis=2, keepdims=True)
+    f = (f - grey) * (1 + rng.uniform(-amount, amount)) + grey  # saturation
+    return np.asarray(np.clip(f, 0, 255), np.uint8)
 
 
 def _erase(image: Image, area: tuple[float, float], rng: np.random.Generator) -> Image:

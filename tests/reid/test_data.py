@@ -65,9 +65,7 @@ def test_jitter_equals_brightness_then_contrast_then_saturation() -> None:
         f = (f - f.mean()) * c + f.mean()
         grey = f.mean(axis=2, keepdims=True)
         expected = np.clip((f - grey) * s + grey, 0, 255)
-        assert (
-            np.abs(got.astype(np.float64) - expected).max() <= 1.0
-        )  # rounding, OpenCV's fixed-point arithmetic
+        assert np.abs(got.astype(np.float64) - expected).max() <= 1.0  # the cast to 8 bits
 
 
 def test_augment_is_deterministic_for_a_seed_and_keeps_the_size() -> None:
