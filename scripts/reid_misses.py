@@ -83,18 +83,20 @@ def main() -> int:
     misses: Counter[str] = Counter()
     look_alike_first: Counter[str] = Counter()
     for i in range(len(q["ids"])):
-        junk = (g["ids"] == q["ids"][i]) & (g["cams"] == q["cams"][i])
-        if not ((g["ids"] == q["ids"][i]) & ~junk).any():
+        mine = g["ids"] == q["ids"][i]
+        junk = mine & (g["cams"] == q["cams"][i])
+        true = mine & ~junk
+        if not true.any():
             continue  # no true match in another camera: not scored, as in the evaluation
         row = np.where(junk, -np.inf, sim[i])
-        first = int(g["ids"][int(np.argmax(row))])
+        top = int(np.argmax(row))
+        first = int(g["ids"][top])
         me = fleet[int(q["ids"][i])]
         keys = [f"type:{me['type']}", "query:with_plate" if q["has_plate"][i] else "query:no_plate", "all"]
         for key in keys:
             queries[key] += 1
         if first != int(q["ids"][i]):
             other = fleet[first]
-            true = (g["ids"] == q["ids"][i]) & ~junk
             best = int(np.argmax(np.where(true, row, -np.inf)))
             details.append(
                 {
@@ -105,7 +107,7 @@ def main() -> int:
                         "camera": str(q["cams"][i]),
                         "plate": bool(q["has_plate"][i]),
                     },
-                    "first": item(i, int(np.argmax(row)), row),
+                    "first": item(i, top, row),
                     "match": item(i, best, row),
                     "match_rank": int((row > row[best]).sum()) + 1,
                 }
@@ -113,7 +115,7 @@ def main() -> int:
             for key in keys:
                 misses[key] += 1
                 look_alike_first[key] += (other["type"], other["colour"]) == (me["type"], me["colour"])
-    result = {
+    result: dict[str, Any] = {
         key: {
             "queries": queries[key],
             "misses": misses[key],
@@ -123,7 +125,7 @@ def main() -> int:
         for key in sorted(queries)
     }
     if args.details:
-        result["misses"] = details  # type: ignore[assignment]
+        result["misses"] = details
     print(json.dumps(result) if args.json else json.dumps(result, indent=1))
     return 0
 

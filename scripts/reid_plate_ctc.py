@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.schema import ReidConfig, ReidTrainConfig
 from formats import read_veri
-from reid.data import PKSampler, augment, to_input
+from reid.data import PLATE_STORE_SCALE, PKSampler, augment, to_input
 from reid.losses import batch_hard_triplet_loss, classification_loss
 from reid.metrics import cosine_similarity, evaluate_retrieval
 from reid.nets import PLATE_SPEC, PlateTextHead, build_net
@@ -67,7 +67,7 @@ def main() -> int:
     args = parser.parse_args()
     size = ReidConfig().plate_input
     net_size = (size[0], 2 * size[1]) if args.views else size
-    stored = (2 * size[0], 2 * size[1])  # what load_items keeps (reid.data.PLATE_STORE_SCALE)
+    stored = (size[0] * PLATE_STORE_SCALE, size[1] * PLATE_STORE_SCALE)  # what load_items keeps
     torch.set_num_threads(2)
     torch.manual_seed(0)
     splits = read_veri(args.data)
