@@ -336,8 +336,8 @@ class ReidTrainConfig(Section):
     """Joint training of the vehicle and plate networks (seed 004 losses, seed 001 backbone)."""
 
     steps: int = Field(6600, ge=1, le=10_000_000, description="Optimiser steps (6600: ≈ 44 min on 2 cores).")
-    identities_per_batch: int = Field(16, ge=2, le=1024, description="P of the P×K sampler.")
-    samples_per_identity: int = Field(4, ge=2, le=64, description="K of the P×K sampler.")
+    identities_per_batch: int = Field(32, ge=2, le=1024, description="P of the P×K sampler.")
+    samples_per_identity: int = Field(2, ge=2, le=64, description="K of the P×K sampler.")
     lookalikes: float = Field(
         0.0,
         ge=0,

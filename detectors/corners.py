@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.data import as_bgr
+from reid.data import TWO_LINE_ASPECT, rectify_plate
 
 F32 = npt.NDArray[np.float32]
 
@@ -73,12 +74,14 @@ def plate_corners(frame: npt.NDArray[np.generic], box: npt.ArrayLike, margin: fl
 
 
 def rectified_plate(
-    frame: npt.NDArray[np.generic], box: npt.ArrayLike, size: tuple[int, int]
+    frame: npt.NDArray[np.generic],
+    box: npt.ArrayLike,
+    size: tuple[int, int],
+    two_line_aspect: float = TWO_LINE_ASPECT,
 ) -> npt.NDArray[np.uint8]:
-    """The plate inside ``box`` warped upright to ``size`` (H, W) from its recovered corners."""
+    """The plate inside ``box`` warped upright to ``size`` (H, W) from its recovered corners; a
+    plate narrower than ``two_line_aspect`` gets its rows side by side, as the plate network
+    was trained on them (:func:`reid.data.rectify_plate`; pass the plate model's
+    :attr:`reid.embedder.Embedder.two_line_aspect`)."""
     image = as_bgr(np.asarray(frame))
-    corners = plate_corners(image, box)
-    h, w = size
-    target = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
-    matrix = cv2.getPerspectiveTransform(corners, target)
-    return np.asarray(cv2.warpPerspective(image, matrix, (w, h), flags=cv2.INTER_LINEAR), np.uint8)
+    return rectify_plate(image, plate_corners(image, box), size, two_line_aspect)

@@ -106,7 +106,7 @@ def search_image(
         ]
         if plate_rows and parent >= 0:
             best = max(plate_rows, key=lambda j: float(found.confidence[j]))
-            plates.append(rectified_plate(frame, found.xyxy[best], plate_size))
+            plates.append(rectified_plate(frame, found.xyxy[best], plate_size, embedder.two_line_aspect))
         else:
             plates.append(None)
     gates = gate.classify(crops)

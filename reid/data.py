@@ -49,15 +49,61 @@ class ReidItem:
     plate_text: str = ""
 
 
-def rectify_plate(crop: Image, corners: npt.NDArray[np.float32], size: tuple[int, int]) -> Image:
-    """Warp the quadrilateral ``corners`` (TL, TR, BR, BL in crop pixels) to ``size`` (H, W)."""
+# A plate narrower than this (width / height of its corners) is taken to carry two rows of
+# characters: motorcycle plates (EU 280×200 mm, US 180×100 mm, CN 220×140 mm) against
+# single-line plates of 2:1 (US cars) and wider.
+TWO_LINE_ASPECT = 1.9
+# The upper row is read from the top 55 % of such a plate, the lower from the bottom 55 %:
+# the rows need not meet at half height (a US plate's banner pushes them down).
+TWO_LINE_SHARE = 0.55
+# ONNX metadata key of a plate model: the aspect below which its plates were laid out as two
+# rows side by side; absent in models older than the layout, which read plates as printed (0).
+TWO_LINE_ASPECT_KEY = "roadwatch.two_line_aspect"
+
+
+def plate_aspect(corners: npt.NDArray[np.float32]) -> float:
+    """Width over height of a plate quadrilateral (TL, TR, BR, BL): mean of its top and bottom
+    edges over the mean of its sides (0 for a degenerate quadrilateral)."""
+    c = np.asarray(corners, np.float64)
+    width = (np.linalg.norm(c[1] - c[0]) + np.linalg.norm(c[2] - c[3])) / 2
+    height = (np.linalg.norm(c[3] - c[0]) + np.linalg.norm(c[2] - c[1])) / 2
+    return float(width / height) if height > 0 else 0.0
+
+
+def _warp(crop: Image, quad: npt.NDArray[np.float32], size: tuple[int, int]) -> Image:
     h, w = size
     target = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
-    matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
     return np.asarray(cv2.warpPerspective(crop, matrix, (w, h), flags=cv2.INTER_LINEAR), np.uint8)
 
 
-def _plate_of(sample: ReidSample, crop: Image, plate_size: tuple[int, int]) -> Image | None:
+def rectify_plate(
+    crop: Image,
+    corners: npt.NDArray[np.float32],
+    size: tuple[int, int],
+    two_line_aspect: float = TWO_LINE_ASPECT,
+) -> Image:
+    """Warp the quadrilateral ``corners`` (TL, TR, BR, BL in crop pixels) to ``size`` (H, W).
+
+    A plate narrower than ``two_line_aspect`` (:func:`plate_aspect`; 0: never) is laid out as
+    one row: its upper part fills the left half of the output and its lower part the right
+    half (each the top or bottom :data:`TWO_LINE_SHARE` of the plate), so a double-line plate
+    reaches the plate network as its characters in reading order, as a single-line plate does.
+    """
+    c = np.asarray(corners, np.float32)
+    if plate_aspect(c) >= two_line_aspect:
+        return _warp(crop, c, size)
+    h, w = size
+    tl, tr, br, bl = c
+    upper = np.array([tl, tr, tr + TWO_LINE_SHARE * (br - tr), tl + TWO_LINE_SHARE * (bl - tl)], np.float32)
+    lower = np.array([bl + TWO_LINE_SHARE * (tl - bl), br + TWO_LINE_SHARE * (tr - br), br, bl], np.float32)
+    left = w // 2
+    return np.hstack([_warp(crop, upper, (h, left)), _warp(crop, lower, (h, w - left))])
+
+
+def _plate_of(
+    sample: ReidSample, crop: Image, plate_size: tuple[int, int], two_line_aspect: float
+) -> Image | None:
     plate = sample.plate
     if plate is None:
         return None
@@ -69,11 +115,14 @@ def _plate_of(sample: ReidSample, crop: Image, plate_size: tuple[int, int]) -> I
     else:
         return None
     stored = (plate_size[0] * PLATE_STORE_SCALE, plate_size[1] * PLATE_STORE_SCALE)
-    return rectify_plate(crop, corners, stored)
+    return rectify_plate(crop, corners, stored, two_line_aspect)
 
 
-def load_items(samples: Sequence[ReidSample], plate_size: tuple[int, int]) -> list[ReidItem]:
-    """Read crops and cut their plates; labels are 0-based in sorted identity order.
+def load_items(
+    samples: Sequence[ReidSample], plate_size: tuple[int, int], two_line_aspect: float = TWO_LINE_ASPECT
+) -> list[ReidItem]:
+    """Read crops and cut their plates (:func:`rectify_plate`); labels are 0-based in sorted
+    identity order.
 
     Raises:
         FileNotFoundError: A crop cannot be read (the message names it).
@@ -85,7 +134,7 @@ def load_items(samples: Sequence[ReidSample], plate_size: tuple[int, int]) -> li
         if crop is None or crop.size == 0:
             raise FileNotFoundError(f"{sample.image_path}: not a readable image")
         image = np.asarray(crop, np.uint8)
-        plate = _plate_of(sample, image, plate_size)
+        plate = _plate_of(sample, image, plate_size, two_line_aspect)
         text = sample.plate.text if plate is not None and sample.plate is not None else ""
         label = labels[sample.identity]
         items.append(ReidItem(image, plate, sample.identity, sample.camera, label, sample.image_path, text))

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from reid.data import to_input
+from reid.data import TWO_LINE_ASPECT_KEY, to_input
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +146,7 @@ class OnnxEncoder:
         self._session = _open_session(self.path, provider, threads)
         self._input_name, self.input_size, fixed_batch = self._check_input()
         self._output_name, declared_dim = self._check_output()
+        self.metadata: dict[str, str] = dict(self._session.get_modelmeta().custom_metadata_map)
         # A model exported with a fixed batch of 1 still works, one crop per call.
         self.batch_size = 1 if fixed_batch == 1 else batch_size
         probe = self._run(np.zeros((1, 3, *self.input_size), np.float32))
@@ -258,8 +259,14 @@ class Embedder:
         vehicle: Encoder of vehicle crops.
         plate: Encoder of rectified plate crops; must give vectors as long as the vehicle's.
 
+    Attributes:
+        two_line_aspect: How the plate model wants its plates laid out (its ONNX metadata
+            ``roadwatch.two_line_aspect``; 0 for models without it): rectify plate crops with
+            :func:`reid.data.rectify_plate` at this threshold.
+
     Raises:
-        EmbedderError: The two encoders give vectors of different lengths.
+        EmbedderError: The two encoders give vectors of different lengths, or the plate model's
+            layout metadata is not a number in [0, 100).
     """
 
     def __init__(self, *, vehicle: OnnxEncoder, plate: OnnxEncoder) -> None:
@@ -270,6 +277,7 @@ class Embedder:
             )
         self.vehicle = vehicle
         self.plate = plate
+        self.two_line_aspect = _two_line_aspect(plate)
 
     @classmethod
     def from_files(
@@ -358,6 +366,23 @@ class Embedder:
         vehicles = self.embed_vehicles(vehicle_crops)
         position = {i: k for k, i in enumerate(present)}
         return self.fuse(vehicles, plates, [position.get(i) for i in range(len(vehicle_crops))])
+
+
+def _two_line_aspect(plate: OnnxEncoder) -> float:
+    """The plate model's two-line layout threshold (:func:`reid.data.rectify_plate`): what it
+    was trained with, from its metadata; 0 (plates as printed) for models older than it."""
+    raw = plate.metadata.get(TWO_LINE_ASPECT_KEY)
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < 100:
+        raise EmbedderError(
+            f"{plate.path}: metadata {TWO_LINE_ASPECT_KEY} must be a number in [0, 100), got {raw!r}"
+        )
+    return value
 
 
 def _as_bgr(crop: object, index: int, what: str = "crop") -> npt.NDArray[np.uint8]:

@@ -51,11 +51,11 @@ def evaluate_reid(
         where each kind holds ``mAP``, ``rank1``, ``rank5``, ``rank10`` and its own counts.
     """
     splits = read_veri(data)
-    query_items = load_items(splits["query"], reid.plate_input)
-    gallery_items = load_items(splits["test"], reid.plate_input)
     embedder = Embedder.from_files(
         vehicle_model, plate_model, provider=reid.provider, threads=reid.threads, batch_size=reid.batch_size
     )
+    query_items = load_items(splits["query"], reid.plate_input, embedder.two_line_aspect)
+    gallery_items = load_items(splits["test"], reid.plate_input, embedder.two_line_aspect)
     q = embed_items(embedder, query_items)
     g = embed_items(embedder, gallery_items)
     qp, gp = q["has_plate"], g["has_plate"]

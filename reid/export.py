@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,17 @@ log = logging.getLogger(__name__)
 PARITY_TOLERANCE = 1e-4
 
 
-def export_onnx(net: ReidNet, input_size: tuple[int, int], path: Path, feature: Feature = "neck") -> Path:
+def export_onnx(
+    net: ReidNet,
+    input_size: tuple[int, int],
+    path: Path,
+    feature: Feature = "neck",
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
     """Write ``net``'s inference graph (images → L2-normalised ``feature``) as one ONNX file.
 
     Input ``images``: float32 ``(N, 3, H, W)``, dynamic N; output ``embedding``: ``(N, D)``.
+    ``metadata`` goes into the file's metadata properties (e.g. :data:`TWO_LINE_ASPECT_KEY`).
     """
     model = EmbeddingModel(net, feature).eval()
     example = torch.zeros(2, 3, *input_size)
@@ -34,7 +42,7 @@ def export_onnx(net: ReidNet, input_size: tuple[int, int], path: Path, feature: 
         output_names=["embedding"],
         dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1, max=65536)}},
     )
-    strip_metadata(path)
+    strip_metadata(path, metadata)
     return path
 
 
@@ -54,9 +62,12 @@ def quiet_onnx_export(
         exporter_log.setLevel(level)
 
 
-def strip_metadata(path: Path) -> None:
-    """Drop the exporter's per-node debug metadata (stack traces with this machine's paths)."""
+def strip_metadata(path: Path, keep: Mapping[str, str] | None = None) -> None:
+    """Drop the exporter's per-node debug metadata (stack traces with this machine's paths);
+    ``keep`` becomes the model's own metadata properties."""
     model = onnx.load(str(path))
+    if keep:
+        onnx.helper.set_model_props(model, dict(keep))
     for graph in [model.graph, *(f for f in model.functions)]:
         for node in graph.node:
             del node.metadata_props[:]

@@ -38,6 +38,7 @@ from config.schema import ReidTrainConfig
 from formats import read_veri
 from reid.backbone import BackboneSpec
 from reid.data import (
+    TWO_LINE_ASPECT,
     AugmentSpec,
     PKSampler,
     ReidItem,
@@ -369,6 +370,7 @@ def train_reid(
         "pooling": pooling,
         "vehicle_net": spec_to_meta(vehicle_net),
         "plate_net": spec_to_meta(plate_net),
+        "two_line_aspect": TWO_LINE_ASPECT,
         "precision": precision,
         "config": cfg.model_dump(mode="json"),
         "data": str(data),

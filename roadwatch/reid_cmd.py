@@ -98,6 +98,7 @@ def _features(reid: ReidConfig) -> dict[str, Feature]:
 def cmd_train_reid(args: argparse.Namespace) -> int:
     """Train, write loss curves, export both ONNX files and check parity."""
     from reid.backbone import backbone_spec
+    from reid.data import TWO_LINE_ASPECT, TWO_LINE_ASPECT_KEY
     from reid.export import export_onnx, parity
     from reid.train import TrainingError, train_reid
     from roadwatch.plot import line_plot
@@ -148,7 +149,13 @@ def cmd_train_reid(args: argparse.Namespace) -> int:
     vehicle_onnx = export_onnx(
         state.vehicle, cfg.reid.vehicle_input, args.out / "vehicle.onnx", features["vehicle"]
     )
-    plate_onnx = export_onnx(state.plate, cfg.reid.plate_input, args.out / "plate.onnx", features["plate"])
+    plate_onnx = export_onnx(
+        state.plate,
+        cfg.reid.plate_input,
+        args.out / "plate.onnx",
+        features["plate"],
+        {TWO_LINE_ASPECT_KEY: str(TWO_LINE_ASPECT)},
+    )
     summary = {
         "steps": result.steps,
         "seconds": round(result.seconds, 1),
@@ -170,6 +177,7 @@ def cmd_train_reid(args: argparse.Namespace) -> int:
 
 def cmd_export_reid(args: argparse.Namespace) -> int:
     """Rebuild the networks from a checkpoint and write both ONNX files."""
+    from reid.data import TWO_LINE_ASPECT_KEY
     from reid.export import export_onnx, parity
     from reid.nets import build_net
     from reid.train import TrainingError, load_checkpoint, spec_from_meta
@@ -191,7 +199,9 @@ def cmd_export_reid(args: argparse.Namespace) -> int:
         net.load_state_dict(payload[name])
         net.eval()
         size = tuple(meta[f"{name}_input"])
-        path = export_onnx(net, size, out / f"{name}.onnx", features[name])
+        # A checkpoint older than the two-line layout trained on plates without it.
+        layout = {TWO_LINE_ASPECT_KEY: str(meta.get("two_line_aspect", 0.0))} if name == "plate" else None
+        path = export_onnx(net, size, out / f"{name}.onnx", features[name], layout)
         summary[f"{name}_model"] = str(path)
         summary[f"{name}_feature"] = features[name]
         summary[f"{name}_parity_max_abs_diff"] = parity(net, size, path, feature=features[name])

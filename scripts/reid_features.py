@@ -66,11 +66,12 @@ def main() -> int:
     payload = load_checkpoint(args.checkpoint)
     meta = payload["meta"]
     splits = read_veri(args.data)
+    layout = float(meta.get("two_line_aspect", 0.0))  # what the plate network was trained on
     sets = {
-        "validation": [load_items(splits["val"], reid.plate_input)] * 2,
+        "validation": [load_items(splits["val"], reid.plate_input, layout)] * 2,
         "held_out": [
-            load_items(splits["query"], reid.plate_input),
-            load_items(splits["test"], reid.plate_input),
+            load_items(splits["query"], reid.plate_input, layout),
+            load_items(splits["test"], reid.plate_input, layout),
         ],
     }
     embedded: dict[tuple[str, str, str], dict[str, Any]] = {}  # (set, side, feature) -> embeddings

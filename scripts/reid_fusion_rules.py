@@ -63,9 +63,9 @@ def main() -> int:
             q["vehicle"], q[plate], q["has_plate"], g["vehicle"], g[plate], g["has_plate"], prior
         )
 
-    val = embed(load_items(splits["val"], reid.plate_input))
-    query = embed(load_items(splits["query"], reid.plate_input))
-    gallery = embed(load_items(splits["test"], reid.plate_input))
+    val = embed(load_items(splits["val"], reid.plate_input, embedder.two_line_aspect))
+    query = embed(load_items(splits["query"], reid.plate_input, embedder.two_line_aspect))
+    gallery = embed(load_items(splits["test"], reid.plate_input, embedder.two_line_aspect))
     report: dict[str, Any] = {"validation": {}, "held_out": {}}
     for prior in PRIORS:
         report["validation"][str(prior)] = score(fused(val, val, prior), val, val)

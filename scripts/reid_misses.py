@@ -50,8 +50,8 @@ def main() -> int:
     reid = ReidConfig()
     splits = read_veri(args.data)
     embedder = Embedder.from_files(args.models / "vehicle.onnx", args.models / "plate.onnx", threads=2)
-    q = embed_items(embedder, load_items(splits["query"], reid.plate_input))
-    g = embed_items(embedder, load_items(splits["test"], reid.plate_input))
+    q = embed_items(embedder, load_items(splits["query"], reid.plate_input, embedder.two_line_aspect))
+    g = embed_items(embedder, load_items(splits["test"], reid.plate_input, embedder.two_line_aspect))
     sim = fused_similarity(
         q["vehicle"],
         q["plate"],

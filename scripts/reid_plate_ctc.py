@@ -4,6 +4,7 @@
     .venv/bin/python scripts/reid_plate_ctc.py --steps 800 --ctc 0 --json
     .venv/bin/python scripts/reid_plate_ctc.py --steps 800 --views --json
     .venv/bin/python scripts/reid_plate_ctc.py --steps 800 --skip-double-line-text --json
+    .venv/bin/python scripts/reid_plate_ctc.py --steps 800 --no-two-line-layout --json
 
 Trains only the plate network (triplet + cross-entropy, plus CTC × ``--ctc``) on the plated
 crops of the training identities (P×K = 16×4, seed 0) and prints plate-only mAP / Rank-1 on the
@@ -19,6 +20,10 @@ Two probes for double-line plates (both need the ``lines`` column):
   of a double-line one.
 - ``--skip-double-line-text``: no reading loss on double-line plates (a one-pass reader cannot
   read them; their targets may only add noise).
+
+Plates are laid out as training lays them out (``reid.data.rectify_plate``: a plate narrower
+than ``TWO_LINE_ASPECT`` gets its two rows side by side); ``--no-two-line-layout`` keeps every
+plate as printed, as before that layout.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.schema import ReidConfig, ReidTrainConfig
 from formats import read_veri
-from reid.data import PLATE_STORE_SCALE, PKSampler, augment, to_input
+from reid.data import PLATE_STORE_SCALE, TWO_LINE_ASPECT, PKSampler, augment, to_input
 from reid.losses import batch_hard_triplet_loss, classification_loss
 from reid.metrics import cosine_similarity, evaluate_retrieval
 from reid.nets import PLATE_SPEC, PlateTextHead, build_net
@@ -63,6 +68,7 @@ def main() -> int:
     parser.add_argument("--ctc", type=float, default=1.0, help="weight of the CTC reading loss (0: off)")
     parser.add_argument("--views", action="store_true", help="whole plate + its two halves in a row")
     parser.add_argument("--skip-double-line-text", action="store_true", help="no reading loss on them")
+    parser.add_argument("--no-two-line-layout", action="store_true", help="plates as printed, rows stacked")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     size = ReidConfig().plate_input
@@ -71,7 +77,8 @@ def main() -> int:
     torch.set_num_threads(2)
     torch.manual_seed(0)
     splits = read_veri(args.data)
-    items, flags = plated(splits["train"], size)
+    layout = 0.0 if args.no_two_line_layout else TWO_LINE_ASPECT
+    items, flags = plated(splits["train"], size, layout)
     if (args.views or args.skip_double_line_text) and flags is None:
         print(f"error: the plate sidecar of {args.data}'s train split has no lines column (1 or 2 rows)")
         return 2
@@ -116,7 +123,7 @@ def main() -> int:
     net.eval()
 
     def embed(split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-        its, flags = plated(splits[split], size)
+        its, flags = plated(splits[split], size, layout)
         with torch.no_grad():
             x = torch.from_numpy(to_input([view(it.plate) for it in its], net_size))  # type: ignore[arg-type]
             vectors = F.normalize(net.neck(net.backbone(x).mean((2, 3))), dim=1).numpy()
@@ -131,6 +138,7 @@ def main() -> int:
         "steps": args.steps,
         "views": args.views,
         "skip_double_line_text": args.skip_double_line_text,
+        "two_line_aspect": layout,
         "seconds": round(time.monotonic() - started, 1),
         **scores,
         **by_lines(qd, gd, sim, qi, gi, qc, gc),

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.schema import ReidConfig
 from formats import ReidSample, read_veri
-from reid.data import ReidItem, load_items
+from reid.data import TWO_LINE_ASPECT, ReidItem, load_items
 from reid.embedder import Embedder
 from reid.metrics import cosine_similarity, evaluate_retrieval
 
@@ -69,13 +69,13 @@ def double_line_flags(samples: Sequence[ReidSample]) -> np.ndarray | None:
 
 
 def plated(
-    samples: Sequence[ReidSample], plate_size: tuple[int, int]
+    samples: Sequence[ReidSample], plate_size: tuple[int, int], two_line_aspect: float = TWO_LINE_ASPECT
 ) -> tuple[list[ReidItem], np.ndarray | None]:
-    """The items of ``samples`` with a readable plate, and their double-line flags (see
-    :func:`double_line_flags`)."""
+    """The items of ``samples`` with a readable plate (laid out as :func:`reid.data.rectify_plate`
+    says), and their double-line flags (see :func:`double_line_flags`)."""
     pairs = [
         (sample, item)
-        for sample, item in zip(samples, load_items(samples, plate_size), strict=True)
+        for sample, item in zip(samples, load_items(samples, plate_size, two_line_aspect), strict=True)
         if item.plate is not None
     ]
     return [item for _, item in pairs], double_line_flags([sample for sample, _ in pairs])
@@ -92,7 +92,7 @@ def main() -> int:
     splits = read_veri(args.data)
     side = {}
     for split in ("query", "test"):
-        items, flags = plated(splits[split], reid.plate_input)
+        items, flags = plated(splits[split], reid.plate_input, embedder.two_line_aspect)
         if flags is None:
             print(
                 f"error: the plate sidecar of {args.data}'s {split} split has no lines column (1 or 2 rows)"

@@ -11,6 +11,8 @@ import pytest
 from reid.data import (
     MEAN,
     STD,
+    TWO_LINE_ASPECT,
+    TWO_LINE_SHARE,
     AugmentSpec,
     PKSampler,
     ReidItem,
@@ -18,6 +20,7 @@ from reid.data import (
     augment,
     colour_signature,
     lookalike_neighbours,
+    plate_aspect,
     rectify_plate,
     to_input,
 )
@@ -30,6 +33,44 @@ def test_rectify_plate_maps_the_quad_onto_the_canvas() -> None:
     plate = rectify_plate(crop, corners, (8, 24))
     assert plate.shape == (8, 24, 3)
     assert plate[1:-1, 1:-1].min() == 200
+
+
+def test_plate_aspect_is_mean_width_over_mean_height() -> None:
+    assert plate_aspect(np.array([[0, 0], [40, 0], [40, 10], [0, 10]], np.float32)) == pytest.approx(4.0)
+    skewed = np.array([[0, 0], [30, 0], [34, 20], [0, 20]], np.float32)  # top 30, bottom 34; sides 20, ~20.4
+    assert plate_aspect(skewed) == pytest.approx(32 / ((20 + np.hypot(4, 20)) / 2))
+    assert plate_aspect(np.zeros((4, 2), np.float32)) == 0.0
+
+
+def _two_row_plate() -> tuple[np.ndarray, np.ndarray]:
+    """A 30×20 plate (aspect 1.5) at (10, 5) in a crop: upper row grey 100, lower row grey 200."""
+    crop = np.zeros((40, 60, 3), np.uint8)
+    crop[5:15, 10:40] = 100
+    crop[15:25, 10:40] = 200
+    return crop, np.array([[10, 5], [40, 5], [40, 25], [10, 25]], np.float32)
+
+
+def test_a_narrow_plate_is_laid_out_as_one_row_upper_part_left() -> None:
+    crop, corners = _two_row_plate()
+    assert plate_aspect(corners) < TWO_LINE_ASPECT
+    plate = rectify_plate(crop, corners, (16, 64))
+    assert plate.shape == (16, 64, 3)
+    left, right = plate[:, :32, 0].astype(float), plate[:, 32:, 0].astype(float)
+    # Each half is the top or bottom 55 % of the plate: mostly its own row, a sliver of the other.
+    share = 0.5 / TWO_LINE_SHARE  # the row's part of a half
+    assert np.median(left) == 100
+    assert np.median(right) == 200
+    assert (left[1:-1, 1:-1] == 100).mean() == pytest.approx(share, abs=0.1)
+    assert (right[1:-1, 1:-1] == 200).mean() == pytest.approx(share, abs=0.1)
+
+
+def test_a_wide_plate_or_a_zero_threshold_keeps_the_plain_warp() -> None:
+    crop, corners = _two_row_plate()
+    plain = rectify_plate(crop, corners, (16, 64), two_line_aspect=0)
+    assert np.median(plain[:7, :, 0]) == 100  # the rows stay stacked
+    assert np.median(plain[9:, :, 0]) == 200
+    wide = np.array([[10, 5], [40, 5], [40, 12], [10, 12]], np.float32)  # 30×7: one row
+    assert np.array_equal(rectify_plate(crop, wide, (16, 64)), rectify_plate(crop, wide, (16, 64), 0))
 
 
 def test_to_input_normalises_rgb_with_imagenet_statistics() -> None:
