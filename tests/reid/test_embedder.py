@@ -490,3 +490,23 @@ def test_encoders_of_unequal_dims_cannot_be_fused(models: Models, tmp_path: Path
     )
     with pytest.raises(EmbedderError, match="fusion needs equal lengths"):
         Embedder(vehicle=OnnxEncoder(models.vehicle, expected_dim=DIM), plate=other)
+
+
+def _with_layout(source: Path, path: Path, value: str) -> Path:
+    model = onnx.load(str(source))
+    helper.set_model_props(model, {data_module.TWO_LINE_ASPECT_KEY: value})
+    onnx.save(model, str(path))
+    return path
+
+
+def test_the_plate_layout_comes_from_the_plate_models_metadata(models: Models, tmp_path: Path) -> None:
+    assert Embedder.from_files(models.vehicle, models.plate, expected_dim=DIM).two_line_aspect == 0.0
+    plate = _with_layout(models.plate, tmp_path / "plate.onnx", "1.9")
+    assert Embedder.from_files(models.vehicle, plate, expected_dim=DIM).two_line_aspect == 1.9
+
+
+@pytest.mark.parametrize("value", ["wide", "-1", "nan", "inf"])
+def test_a_bad_plate_layout_in_the_metadata_is_refused(models: Models, tmp_path: Path, value: str) -> None:
+    plate = _with_layout(models.plate, tmp_path / "plate.onnx", value)
+    with pytest.raises(EmbedderError, match=r"plate\.onnx: metadata roadwatch\.two_line_aspect must be"):
+        Embedder.from_files(models.vehicle, plate, expected_dim=DIM)

@@ -7,9 +7,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from formats import PlateSample
 from formats.veri import veri_name, write_plate_sidecar, write_veri_lists
+from reid.data import TWO_LINE_ASPECT_KEY
+from reid.embedder import Embedder, OnnxEncoder
 from roadwatch.cli import main
 from tests.support import last_json
 
@@ -94,6 +97,23 @@ def test_train_export_eval_and_bench_through_the_cli(
     )
     exported = last_json(capsys.readouterr().out)
     assert float(exported["vehicle_parity_max_abs_diff"]) <= 1e-4  # type: ignore[arg-type]
+    # Both plate files say how their plates were laid out; vehicle files say nothing of it.
+    for folder in (run, tmp_path / "x"):
+        assert Embedder.from_files(folder / "vehicle.onnx", folder / "plate.onnx").two_line_aspect == 1.9
+        assert TWO_LINE_ASPECT_KEY not in OnnxEncoder(folder / "vehicle.onnx").metadata
+    # A checkpoint from before the layout trained on plates as printed: its export says 0.
+    payload = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
+    del payload["meta"]["two_line_aspect"]
+    torch.save(payload, tmp_path / "old.pt")
+    old = ["export", "reid", "--checkpoint", str(tmp_path / "old.pt"), "--out", str(tmp_path / "old")]
+    assert main([*old, "--json"]) == 0
+    capsys.readouterr()
+    assert (
+        Embedder.from_files(
+            tmp_path / "old" / "vehicle.onnx", tmp_path / "old" / "plate.onnx"
+        ).two_line_aspect
+        == 0
+    )
 
     plot = tmp_path / "cmc.png"
     code = main(
