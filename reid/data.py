@@ -91,7 +91,7 @@ def rectify_plate(
     reaches the plate network as its characters in reading order, as a single-line plate does.
     """
     c = np.asarray(corners, np.float32)
-    if plate_aspect(c) >= two_line_aspect:
+    if not 0 < plate_aspect(c) < two_line_aspect:  # one row, or a degenerate quadrilateral
         return _warp(crop, c, size)
     h, w = size
     tl, tr, br, bl = c

@@ -71,6 +71,8 @@ def test_a_wide_plate_or_a_zero_threshold_keeps_the_plain_warp() -> None:
     assert np.median(plain[9:, :, 0]) == 200
     wide = np.array([[10, 5], [40, 5], [40, 12], [10, 12]], np.float32)  # 30×7: one row
     assert np.array_equal(rectify_plate(crop, wide, (16, 64)), rectify_plate(crop, wide, (16, 64), 0))
+    flat = np.array([[10, 5], [40, 5], [40, 5], [10, 5]], np.float32)  # no height: not cut in two
+    assert np.array_equal(rectify_plate(crop, flat, (16, 64)), rectify_plate(crop, flat, (16, 64), 0))
 
 
 def test_to_input_normalises_rgb_with_imagenet_statistics() -> None:
