@@ -84,6 +84,17 @@ def spec_to_meta(spec: BackboneSpec) -> dict[str, Any]:
     }
 
 
+def two_line_aspect_from_meta(meta: dict[str, Any]) -> float:
+    """The two-line plate layout a checkpoint's plate network was trained with
+    (:func:`reid.data.rectify_plate`); 0, plates as printed, for checkpoints older than it."""
+    try:
+        return float(meta.get("two_line_aspect", 0.0))
+    except (TypeError, ValueError):
+        raise TrainingError(
+            f"checkpoint's two_line_aspect metadata is not a number: {meta['two_line_aspect']!r}"
+        ) from None
+
+
 def spec_from_meta(meta: dict[str, Any], name: str) -> BackboneSpec:
     """The ``vehicle`` or ``plate`` backbone shape a checkpoint was trained with (older
     checkpoints, written before the shape was configurable, used the built-in shapes)."""
@@ -347,7 +358,9 @@ def train_reid(
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     veri = read_veri(data)
-    items = load_items([sample for split in cfg.splits for sample in veri[split]], plate_input)
+    items = load_items(
+        [sample for split in cfg.splits for sample in veri[split]], plate_input, TWO_LINE_ASPECT
+    )
     if not items:
         wanted = ", ".join(f"image_{split}/ and name_{split}.txt" for split in cfg.splits)
         raise TrainingError(f"{data}: no training crops (expected {wanted})")

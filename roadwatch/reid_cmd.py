@@ -180,7 +180,7 @@ def cmd_export_reid(args: argparse.Namespace) -> int:
     from reid.data import TWO_LINE_ASPECT_KEY
     from reid.export import export_onnx, parity
     from reid.nets import build_net
-    from reid.train import TrainingError, load_checkpoint, spec_from_meta
+    from reid.train import TrainingError, load_checkpoint, spec_from_meta, two_line_aspect_from_meta
 
     features = _features(_config(args.config).reid)
     try:
@@ -190,6 +190,10 @@ def cmd_export_reid(args: argparse.Namespace) -> int:
     meta = payload["meta"]
     out = args.out or args.checkpoint.parent
     summary: dict[str, Any] = {}
+    try:
+        layout = {TWO_LINE_ASPECT_KEY: str(two_line_aspect_from_meta(meta))}
+    except TrainingError as exc:
+        raise CliError(f"{args.checkpoint}: {exc}") from None
     for name in ("vehicle", "plate"):
         try:
             spec = spec_from_meta(meta, name)
@@ -199,9 +203,9 @@ def cmd_export_reid(args: argparse.Namespace) -> int:
         net.load_state_dict(payload[name])
         net.eval()
         size = tuple(meta[f"{name}_input"])
-        # A checkpoint older than the two-line layout trained on plates without it.
-        layout = {TWO_LINE_ASPECT_KEY: str(meta.get("two_line_aspect", 0.0))} if name == "plate" else None
-        path = export_onnx(net, size, out / f"{name}.onnx", features[name], layout)
+        path = export_onnx(
+            net, size, out / f"{name}.onnx", features[name], layout if name == "plate" else None
+        )
         summary[f"{name}_model"] = str(path)
         summary[f"{name}_feature"] = features[name]
         summary[f"{name}_parity_max_abs_diff"] = parity(net, size, path, feature=features[name])

@@ -39,7 +39,7 @@ from reid.evaluate import embed_items
 from reid.export import export_onnx
 from reid.metrics import cosine_similarity, evaluate_retrieval, fused_similarity
 from reid.nets import build_net
-from reid.train import load_checkpoint, spec_from_meta
+from reid.train import load_checkpoint, spec_from_meta, two_line_aspect_from_meta
 
 FEATURES = ("neck", "pooled")
 PRIORS = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -66,7 +66,7 @@ def main() -> int:
     payload = load_checkpoint(args.checkpoint)
     meta = payload["meta"]
     splits = read_veri(args.data)
-    layout = float(meta.get("two_line_aspect", 0.0))  # what the plate network was trained on
+    layout = two_line_aspect_from_meta(meta)  # what the plate network was trained on
     sets = {
         "validation": [load_items(splits["val"], reid.plate_input, layout)] * 2,
         "held_out": [

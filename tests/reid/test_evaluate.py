@@ -114,6 +114,14 @@ def test_train_export_eval_and_bench_through_the_cli(
         ).two_line_aspect
         == 0
     )
+    # A layout that is not a number is refused, naming the checkpoint.
+    payload["meta"]["two_line_aspect"] = "wide"
+    torch.save(payload, tmp_path / "bad.pt")
+    assert (
+        main(["export", "reid", "--checkpoint", str(tmp_path / "bad.pt"), "--out", str(tmp_path / "bad")])
+        == 2
+    )
+    assert "bad.pt: checkpoint's two_line_aspect metadata is not a number: 'wide'" in capsys.readouterr().err
 
     plot = tmp_path / "cmc.png"
     code = main(
