@@ -345,6 +345,11 @@ class ReidTrainConfig(Section):
         description="Share of the P identities of a batch drawn as colour look-alikes of others in it (0: "
         "uniform draw).",
     )
+    cross_camera: bool = Field(
+        False,
+        description="Draw an identity's K samples from K different cameras where it has them, so every "
+        "positive pair is a cross-camera one (off: uniformly from all its crops).",
+    )
     splits: tuple[Literal["train", "val"], ...] = Field(
         ("train",),
         min_length=1,

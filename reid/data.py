@@ -291,12 +291,18 @@ class PKSampler:
     meets vehicles of one colour in one batch, the confusions a uniform draw rarely puts side
     by side.
 
+    With ``cameras``, the K samples of an identity come from K different cameras where it has
+    that many (cameras drawn in random order, repeated in that order when it has fewer), one
+    crop drawn from each: every positive pair of batch-hard mining is then a cross-camera pair,
+    as every match in retrieval must be, instead of two crops of one pass.
+
     Args:
         labels: Label of every item.
         p: Identities per batch.
         k: Samples per identity.
         neighbours: Look-alike labels of each label (:func:`lookalike_neighbours`).
         lookalike_share: Share of the P identities drawn as look-alikes, in [0, 0.5].
+        cameras: Camera of every item, or None to draw an identity's samples uniformly.
     """
 
     def __init__(
@@ -306,14 +312,21 @@ class PKSampler:
         k: int,
         neighbours: dict[int, list[int]] | None = None,
         lookalike_share: float = 0.0,
+        cameras: Sequence[str] | None = None,
     ) -> None:
         if p < 2 or k < 2:
             raise ValueError(f"P and K must be >= 2 for batch-hard mining, got P={p} K={k}")
         if not 0.0 <= lookalike_share <= 0.5:
             raise ValueError(f"lookalike_share must be in [0, 0.5], got {lookalike_share}")
+        if cameras is not None and len(cameras) != len(labels):
+            raise ValueError(f"{len(cameras)} cameras given for {len(labels)} labels")
         self._by_label: dict[int, list[int]] = defaultdict(list)
+        by_camera: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for index, label in enumerate(labels):
             self._by_label[label].append(index)
+            if cameras is not None:
+                by_camera[label][cameras[index]].append(index)
+        self._by_camera = {label: [pool for _, pool in sorted(c.items())] for label, c in by_camera.items()}
         if len(self._by_label) < p:
             raise ValueError(f"need at least P={p} identities, the data has {len(self._by_label)}")
         self._labels = sorted(self._by_label)
@@ -329,9 +342,17 @@ class PKSampler:
             labels = [self._labels[int(c)] for c in rng.choice(len(self._labels), self._p, replace=False)]
         out: list[int] = []
         for label in labels:
+            if self._by_camera:
+                out.extend(self._across_cameras(label, rng))
+                continue
             pool = self._by_label[label]
             out.extend(int(i) for i in rng.choice(pool, self._k, replace=len(pool) < self._k))
         return out
+
+    def _across_cameras(self, label: int, rng: np.random.Generator) -> list[int]:
+        pools = self._by_camera[label]
+        order = rng.permutation(len(pools))
+        return [int(rng.choice(pools[int(order[j % len(pools)])])) for j in range(self._k)]
 
     def _draw_with_lookalikes(self, rng: np.random.Generator) -> list[int]:
         chosen: list[int] = []

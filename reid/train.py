@@ -398,6 +398,7 @@ def train_reid(
             cfg.samples_per_identity,
             neighbours,
             cfg.lookalikes,
+            [it.camera for it in items] if cfg.cross_camera else None,
         )
     except ValueError as exc:
         raise TrainingError(f"{data}: {exc}") from None

@@ -144,6 +144,47 @@ def test_pk_sampler_draws_p_identities_times_k() -> None:
         _drawn_labels(sampler.batch(rng), labels, p=3, k=2)
 
 
+def test_pk_sampler_across_cameras_draws_k_different_cameras() -> None:
+    # identity 0: 5 crops from c1, 1 from c2, 1 from c3; identity 1: 3 from c1, 1 from c2;
+    # identity 2: one camera only
+    cameras = ["c1"] * 5 + ["c2", "c3"] + ["c1"] * 3 + ["c2"] + ["c4"] * 3
+    labels = [0] * 7 + [1] * 4 + [2] * 3
+    sampler = PKSampler(labels, p=3, k=3, cameras=cameras)
+    rng = np.random.default_rng(0)
+    seen_c1_of_0: set[int] = set()
+    for _ in range(30):
+        batch = sampler.batch(rng)
+        _drawn_labels(batch, labels, p=3, k=3)
+        by_label = {lab: [cameras[i] for i in batch if labels[i] == lab] for lab in (0, 1, 2)}
+        assert sorted(by_label[0]) == ["c1", "c2", "c3"]  # three cameras, one crop each
+        assert sorted(set(by_label[1])) == ["c1", "c2"]  # two cameras, both used
+        assert by_label[2] == ["c4"] * 3  # one camera: all from it
+        seen_c1_of_0.update(i for i in batch if labels[i] == 0 and cameras[i] == "c1")
+    assert len(seen_c1_of_0) > 1  # the crop within a camera is drawn at random
+
+
+def test_pk_sampler_without_cameras_draws_same_camera_pairs_too() -> None:
+    """The uniform draw is what cross_camera changes: it pairs crops of one camera as well."""
+    cameras = ["c1"] * 5 + ["c2"] * 5 + ["c1", "c2"]
+    labels = [0] * 10 + [1] * 2
+    rng = np.random.default_rng(0)
+    uniform = PKSampler(labels, p=2, k=2)
+    across = PKSampler(labels, p=2, k=2, cameras=cameras)
+
+    def same_camera_pairs(sampler: PKSampler) -> int:
+        pairs = ([cameras[i] for i in sampler.batch(rng) if labels[i] == 0] for _ in range(50))
+        return sum(pair[0] == pair[1] for pair in pairs)
+
+    same_uniform, same_across = same_camera_pairs(uniform), same_camera_pairs(across)
+    assert same_across == 0
+    assert same_uniform > 0
+
+
+def test_pk_sampler_refuses_cameras_of_another_length() -> None:
+    with pytest.raises(ValueError, match="3 cameras given for 4 labels"):
+        PKSampler([0, 0, 1, 1], 2, 2, cameras=["c1", "c2", "c1"])
+
+
 def _solid(bgr: tuple[int, int, int], side: int = 20) -> np.ndarray:
     return np.full((side, side, 3), bgr, np.uint8)
 
