@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+import reid.train as reid_train
 from config.schema import ReidTrainConfig
 from formats import PlateSample
 from formats.veri import veri_name, write_plate_sidecar, write_veri_lists
 from reid.backbone import BackboneSpec
+from reid.data import PKSampler
 from reid.export import PARITY_TOLERANCE, export_onnx, parity
 from reid.nets import PlateTextHead, build_net
 from reid.train import BatchStream, TrainingError, load_checkpoint, lr_at, train_reid
@@ -124,6 +126,35 @@ def test_training_learns_from_the_splits_it_is_given(
 def test_a_split_named_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="names a split twice"):
         ReidTrainConfig(splits=("train", "train"))
+
+
+@pytest.mark.parametrize("cross_camera", [True, False])
+def test_cross_camera_batches_pair_crops_of_two_cameras(
+    easy_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cross_camera: bool
+) -> None:
+    given: list[object] = []
+    pairs: list[tuple[str, str]] = []
+
+    class Recording(PKSampler):
+        def __init__(self, labels: list[int], *args: object) -> None:
+            super().__init__(labels, *args)  # type: ignore[arg-type]
+            self.cameras = args[-1]  # the trainer passes labels, P, K, neighbours, share, cameras
+            given.append(self.cameras)
+
+        def batch(self, rng: np.random.Generator) -> list[int]:
+            indices: list[int] = super().batch(rng)
+            if isinstance(self.cameras, list):  # K = 2: each identity's two crops are side by side
+                firsts, seconds = indices[::2], indices[1::2]
+                pairs.extend((self.cameras[i], self.cameras[j]) for i, j in zip(firsts, seconds, strict=True))
+            return indices
+
+    monkeypatch.setattr(reid_train, "PKSampler", Recording)
+    train_reid(easy_set, tmp_path, _cfg(steps=3, cross_camera=cross_camera), **SIZES)  # type: ignore[arg-type]
+    if cross_camera:
+        assert len(pairs) == 3 * 3  # 3 steps × 3 identities
+        assert all(a != b for a, b in pairs)  # every positive pair comes from two cameras
+    else:
+        assert given == [None]  # the trainer gave the sampler no cameras
 
 
 def test_distillation_off_gives_zero_kd(easy_set: Path, tmp_path: Path) -> None:
