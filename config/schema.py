@@ -379,7 +379,12 @@ class ReidTrainConfig(Section):
         le=100,
         description="Weight of an auxiliary CTC loss teaching the plate network to read (0: off).",
     )
-    seed: int = Field(0, ge=0, description="Seed of initialisation, sampling and augmentation.")
+    seed: int = Field(
+        1,
+        ge=0,
+        description="Seed of initialisation, sampling and augmentation (the shipped weights: 1; "
+        "docs/REID.md, Seeds).",
+    )
     threads: int = Field(2, ge=1, le=256, description="Torch threads.")
     checkpoint_every: int = Field(250, ge=1, description="Steps between checkpoints.")
     precision: Literal["auto", "bf16", "fp32"] = Field(
