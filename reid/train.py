@@ -109,6 +109,20 @@ def spec_from_meta(meta: dict[str, Any], name: str) -> BackboneSpec:
         raise TrainingError(f"checkpoint's {name}_net metadata is not a backbone shape: {exc}") from None
 
 
+def net_from_checkpoint(payload: dict[str, Any], name: str) -> ReidNet:
+    """The ``vehicle`` or ``plate`` network of a loaded checkpoint (:func:`load_checkpoint`),
+    rebuilt in the shape it was trained with, its weights loaded, in eval mode.
+
+    Raises:
+        TrainingError: The checkpoint's shape metadata is malformed.
+    """
+    meta = payload["meta"]
+    net = build_net(spec_from_meta(meta, name), meta["classes"], meta["pooling"])
+    net.load_state_dict(payload[name])
+    net.eval()
+    return net
+
+
 @dataclass
 class TrainState:
     """Everything a checkpoint holds."""

@@ -179,8 +179,7 @@ def cmd_export_reid(args: argparse.Namespace) -> int:
     """Rebuild the networks from a checkpoint and write both ONNX files."""
     from reid.data import TWO_LINE_ASPECT_KEY
     from reid.export import export_onnx, parity
-    from reid.nets import build_net
-    from reid.train import TrainingError, load_checkpoint, spec_from_meta, two_line_aspect_from_meta
+    from reid.train import TrainingError, load_checkpoint, net_from_checkpoint, two_line_aspect_from_meta
 
     features = _features(_config(args.config).reid)
     try:
@@ -196,12 +195,9 @@ def cmd_export_reid(args: argparse.Namespace) -> int:
         raise CliError(f"{args.checkpoint}: {exc}") from None
     for name in ("vehicle", "plate"):
         try:
-            spec = spec_from_meta(meta, name)
+            net = net_from_checkpoint(payload, name)
         except TrainingError as exc:
             raise CliError(f"{args.checkpoint}: {exc}") from None
-        net = build_net(spec, meta["classes"], meta["pooling"])
-        net.load_state_dict(payload[name])
-        net.eval()
         size = tuple(meta[f"{name}_input"])
         path = export_onnx(
             net, size, out / f"{name}.onnx", features[name], layout if name == "plate" else None

@@ -38,8 +38,7 @@ from reid.embedder import Embedder
 from reid.evaluate import embed_items
 from reid.export import export_onnx
 from reid.metrics import cosine_similarity, evaluate_retrieval, fused_similarity
-from reid.nets import build_net
-from reid.train import load_checkpoint, spec_from_meta, two_line_aspect_from_meta
+from reid.train import load_checkpoint, net_from_checkpoint, two_line_aspect_from_meta
 
 FEATURES = ("neck", "pooled")
 PRIORS = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -79,11 +78,11 @@ def main() -> int:
         for feature in FEATURES:
             paths = {}
             for name in ("vehicle", "plate"):
-                net = build_net(spec_from_meta(meta, name), meta["classes"], meta["pooling"])
-                net.load_state_dict(payload[name])
-                net.eval()
                 paths[name] = export_onnx(
-                    net, tuple(meta[f"{name}_input"]), Path(tmp) / f"{name}-{feature}.onnx", feature
+                    net_from_checkpoint(payload, name),
+                    tuple(meta[f"{name}_input"]),
+                    Path(tmp) / f"{name}-{feature}.onnx",
+                    feature,
                 )
             embedder = Embedder.from_files(paths["vehicle"], paths["plate"], threads=2)
             for set_name, (query, gallery) in sets.items():
@@ -100,9 +99,7 @@ def main() -> int:
         s = evaluate_retrieval(sim, q["ids"][qm], g["ids"][gm], q["cams"][qm], g["cams"][gm])
         return {"mAP": round(s.mAP, 4), "rank1": round(s.rank1, 4)}
 
-    net = build_net(spec_from_meta(meta, "vehicle"), meta["classes"], meta["pooling"])
-    net.load_state_dict(payload["vehicle"])
-    net.eval()
+    net = net_from_checkpoint(payload, "vehicle")
     crops = [it.vehicle for it in sets["validation"][0]]
     with torch.no_grad():
         uncentred = net(torch.from_numpy(to_input(crops, tuple(meta["vehicle_input"])))).pooled.numpy()

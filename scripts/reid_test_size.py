@@ -33,8 +33,18 @@ from reid.embedder import Embedder
 from reid.evaluate import embed_items
 from reid.export import export_onnx
 from reid.metrics import cosine_similarity, evaluate_retrieval, fused_similarity
-from reid.nets import build_net
-from reid.train import load_checkpoint, spec_from_meta, two_line_aspect_from_meta
+from reid.train import TrainingError, load_checkpoint, net_from_checkpoint, two_line_aspect_from_meta
+
+
+def _sizes(text: str) -> list[int]:
+    """``--sizes``: comma-separated square input sizes of at least 32 pixels."""
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}") from None
+    if not sizes or min(sizes) < 32:
+        raise argparse.ArgumentTypeError(f"sizes must be at least 32 pixels: {text!r}")
+    return sizes
 
 
 def _score(sim: Any, q: dict[str, Any], g: dict[str, Any]) -> dict[str, float]:
@@ -46,15 +56,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=Path("runs/reid/checkpoint.pt"))
     parser.add_argument("--data", type=Path, default=Path("data/reid-fleet/reid"))
-    parser.add_argument("--sizes", default="128,144,160", help="square vehicle input sizes, comma-separated")
+    parser.add_argument(
+        "--sizes", type=_sizes, default="128,144,160", help="square vehicle input sizes, comma-separated"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
     reid = ReidConfig()
-    payload = load_checkpoint(args.checkpoint)
+    try:
+        payload = load_checkpoint(args.checkpoint)
+    except TrainingError as exc:  # names the file
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        layout = two_line_aspect_from_meta(payload["meta"])
+        vehicle_net, plate_net = (net_from_checkpoint(payload, name) for name in ("vehicle", "plate"))
+    except TrainingError as exc:
+        print(f"error: {args.checkpoint}: {exc}", file=sys.stderr)
+        return 2
     meta = payload["meta"]
     splits = read_veri(args.data)
-    layout = two_line_aspect_from_meta(meta)
     validation = load_items(splits["val"], reid.plate_input, layout)
     sets = {
         "validation": (validation, validation),
@@ -64,17 +84,12 @@ def main() -> int:
         ),
     }
 
-    def net(name: str) -> Any:
-        built = build_net(spec_from_meta(meta, name), meta["classes"], meta["pooling"])
-        built.load_state_dict(payload[name])
-        return built.eval()
-
     prior = reid.missing_plate_cosine
     report: dict[str, Any] = {"training_size": list(meta["vehicle_input"]), "prior": prior}
     with tempfile.TemporaryDirectory() as tmp:
-        plate = export_onnx(net("plate"), tuple(meta["plate_input"]), Path(tmp) / "plate.onnx", "neck")
-        for size in sizes:
-            vehicle = export_onnx(net("vehicle"), (size, size), Path(tmp) / f"vehicle-{size}.onnx", "pooled")
+        plate = export_onnx(plate_net, tuple(meta["plate_input"]), Path(tmp) / "plate.onnx", "neck")
+        for size in args.sizes:
+            vehicle = export_onnx(vehicle_net, (size, size), Path(tmp) / f"vehicle-{size}.onnx", "pooled")
             embedder = Embedder.from_files(vehicle, plate, threads=2)
             row: dict[str, Any] = {}
             for set_name, (query, gallery) in sets.items():

@@ -18,7 +18,7 @@ from reid.backbone import BackboneSpec
 from reid.data import PKSampler
 from reid.export import PARITY_TOLERANCE, export_onnx, parity
 from reid.nets import PlateTextHead, build_net
-from reid.train import BatchStream, TrainingError, load_checkpoint, lr_at, train_reid
+from reid.train import BatchStream, TrainingError, load_checkpoint, lr_at, net_from_checkpoint, train_reid
 
 SIZES = {"vehicle_input": (32, 32), "plate_input": (16, 96)}  # plate map: 12 columns
 
@@ -174,6 +174,17 @@ def test_nan_weights_in_a_checkpoint_are_refused(easy_set: Path, tmp_path: Path)
     torch.save(payload, result.checkpoint)
     with pytest.raises(TrainingError, match="NaN"):
         load_checkpoint(result.checkpoint)
+
+
+def test_net_from_checkpoint_rebuilds_the_trained_network(easy_set: Path, tmp_path: Path) -> None:
+    result, state = train_reid(easy_set, tmp_path, _cfg(steps=1), **SIZES)  # type: ignore[arg-type]
+    payload = load_checkpoint(result.checkpoint)
+    for name, trained in (("vehicle", state.vehicle), ("plate", state.plate)):
+        net = net_from_checkpoint(payload, name)
+        assert not net.training
+        rebuilt, original = net.state_dict(), trained.state_dict()
+        assert rebuilt.keys() == original.keys()
+        assert all(torch.equal(rebuilt[k], original[k]) for k in original)
 
 
 @pytest.mark.parametrize(("step", "expected"), [(0, 0.5), (1, 1.0), (2, 1.0), (11, 0.01)])
