@@ -200,7 +200,7 @@ class VehicleDetectorConfig(Section):
     moving blobs of a fixed camera and keeps those the intent gate accepts.
     """
 
-    kind: DetectorKind = Field("none", description="Detector implementation.")
+    kind: DetectorKind = Field("builtin", description="Detector implementation.")
     model: ConfigPath | None = Field(None, description="A user's ONNX detector (kinds yolo*/yolox*).")
     input_size: tuple[_SIZE_32, _SIZE_32] | None = Field(
         None, description="(height, width) for a user model with a dynamic input; None: read from the model."
@@ -444,6 +444,44 @@ class ReidConfig(Section):
     train: ReidTrainConfig = Field(default_factory=ReidTrainConfig, description="Training settings.")
 
 
+class TrackingConfig(Section):
+    """Per-camera tracking (ByteTrack association, ``tracking/``)."""
+
+    high_score: float = Field(0.5, ge=0, le=1, description="Detections at or above this score lead the first pass.")
+    low_score: float = Field(
+        0.1, ge=0, le=1, description="Detections between this and high_score only continue tracks."
+    )
+    new_track_score: float = Field(0.6, ge=0, le=1, description="Score a detection needs to start a track.")
+    match_iou: float = Field(0.2, gt=0, le=1, description="IoU a high-score detection needs with a track.")
+    low_match_iou: float = Field(0.5, gt=0, le=1, description="IoU a low-score detection needs with a track.")
+    buffer: float = Field(
+        0.3, ge=0, le=2, description="Box widening (share of its size) when matching new and lost tracks."
+    )
+    min_hits: int = Field(3, ge=1, le=100, description="Frames in a row before a track is a vehicle.")
+    max_lost: int = Field(20, ge=0, le=1000, description="Frames a track survives without a detection.")
+
+    @model_validator(mode="after")
+    def _scores_ordered(self) -> TrackingConfig:
+        if self.low_score > self.high_score:
+            raise FieldError(("low_score",), f"must not exceed high_score ({self.high_score})")
+        return self
+
+
+class RecognitionConfig(Section):
+    """When a track is recognised (best shots) and how frames are batched."""
+
+    min_quality: float = Field(
+        0.25, ge=0, le=1, description="Best-shot quality at which a track is first matched in the gallery."
+    )
+    rematch_gain: float = Field(
+        2.0, gt=1, le=100, description="Quality ratio over the last matched shot that triggers a re-match."
+    )
+    batch_frames: int = Field(4, ge=1, le=64, description="Frames taken from the cameras per pipeline step.")
+    finish_wait_s: float = Field(
+        30.0, ge=0, le=3600, description="At the end of a run, how long to retry an unreachable gallery."
+    )
+
+
 class TlsConfig(Section):
     """TLS options for rediss:// gallery URLs."""
 
@@ -542,6 +580,10 @@ class OutputsConfig(Section):
         Path("events.jsonl"), description="JSON-lines event log (config-relative)."
     )
     snapshots_dir: ConfigPath | None = Field(None, description="Best-shot crops; None: not saved.")
+    events_stream: bool = Field(True, description="Also append sightings to the gallery Redis's event stream.")
+    events_stream_max_len: int = Field(
+        100_000, ge=100, le=100_000_000, description="Events the Redis stream keeps (older ones trimmed)."
+    )
 
 
 class ApiConfig(Section):
@@ -559,6 +601,8 @@ class RoadwatchConfig(Section):
     cameras: tuple[CameraConfig, ...] = Field((), description="Cameras to read.")
     streams: StreamsConfig = Field(default_factory=StreamsConfig, description="Stream reader settings.")
     detectors: DetectorsConfig = Field(default_factory=DetectorsConfig, description="Detection stage.")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Per-camera tracking.")
+    recognition: RecognitionConfig = Field(default_factory=RecognitionConfig, description="Best shots.")
     reid: ReidConfig = Field(default_factory=ReidConfig, description="Re-identification networks.")
     gallery: GalleryConfig = Field(default_factory=GalleryConfig, description="Identity gallery (Redis).")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alert rules and outputs.")

@@ -419,18 +419,35 @@ class Gallery:
             return self.indexes[library].search(unit, k)
 
     @_redis_call
+    def lookup(self, features: Mapping[str, npt.ArrayLike]) -> Match | None:
+        """The known identity :meth:`match` would name for these features, or None; writes nothing.
+
+        Raises:
+            ValueError: As :meth:`match`.
+        """
+        units = self._units(features)
+        with self._lock:
+            if self._follower is None and time.monotonic() - self._synced_at >= self.options.sync_interval_s:
+                self.sync()
+            found = self._decide(["fusion", "plate"] if "plate" in units else ["vehicle"], units)
+        return None if found is None else Match(found[1], found[0], found[2], new=False)
+
+    def _units(self, features: Mapping[str, npt.ArrayLike]) -> dict[str, npt.NDArray[np.float32]]:
+        if "vehicle" not in features:
+            raise ValueError("a sighting needs its vehicle feature")
+        unknown = set(features) - set(LIBRARIES)
+        if unknown:
+            raise ValueError(f"unknown libraries {sorted(unknown)}; one of {', '.join(LIBRARIES)}")
+        return {library: _unit(vector) for library, vector in features.items()}
+
+    @_redis_call
     def match(self, features: Mapping[str, npt.ArrayLike], sighting: Sighting) -> Match:
         """Identify (or enrol) the vehicle of one sighting.
 
         Raises:
             ValueError: No vehicle feature, an unknown library, wrong lengths or non-finite values.
         """
-        if "vehicle" not in features:
-            raise ValueError("a sighting needs its vehicle feature")
-        unknown = set(features) - set(LIBRARIES)
-        if unknown:
-            raise ValueError(f"unknown libraries {sorted(unknown)}; one of {', '.join(LIBRARIES)}")
-        units = {library: _unit(vector) for library, vector in features.items()}
+        units = self._units(features)
         with self._lock:
             return self._match(units, sighting)
 
@@ -449,17 +466,7 @@ class Gallery:
             found = self._decide(order, units)
         if found is not None:
             library, identity, score = found
-            lists = self._lists(units)
-            position, blobs, follows = self.store.add_exemplars(
-                identity, units, sighting, lists, since=self.position
-            )
-            for name, blob in blobs.items():
-                rows = unpack(blob, name)
-                known = np.full(len(rows), -1, np.int64)
-                known[-1] = lists.get(name, -1)  # the new exemplar is the last one
-                self.indexes[name].set_many([identity], [rows], [known])
-            self._mark((identity,))
-            self._step_over(position, follows)
+            self._extend(identity, units, sighting)
             return Match(identity, library, score, new=False)
         # twins enrolled meanwhile are looked for in the deciding libraries only (2.0: never)
         compare = {library: (self.thresholds[library] if library in order else 2.0) for library in units}
@@ -483,6 +490,29 @@ class Gallery:
         if result.new:
             return Match(result.identity, order[0] if order[0] in units else "vehicle", 1.0, new=True)
         return Match(result.identity, result.library, result.score, new=False)
+
+    @_redis_call
+    def extend(self, identity: int, features: Mapping[str, npt.ArrayLike], sighting: Sighting) -> None:
+        """Record a sighting of a known identity and keep its features as exemplars (the store's
+        exemplar policy), e.g. a better view of a vehicle already identified.
+
+        Raises:
+            ValueError: As :meth:`match`.
+        """
+        units = self._units(features)
+        with self._lock:
+            self._extend(identity, units, sighting)
+
+    def _extend(self, identity: int, units: dict[str, npt.NDArray[np.float32]], sighting: Sighting) -> None:
+        lists = self._lists(units)
+        position, blobs, follows = self.store.add_exemplars(identity, units, sighting, lists, since=self.position)
+        for name, blob in blobs.items():
+            rows = unpack(blob, name)
+            known = np.full(len(rows), -1, np.int64)
+            known[-1] = lists.get(name, -1)  # the new exemplar is the last one
+            self.indexes[name].set_many([identity], [rows], [known])
+        self._mark((identity,))
+        self._step_over(position, follows)
 
     def _step_over(self, position: str, follows: bool) -> None:
         """Account for this worker's own change at ``position``, applied locally already: when

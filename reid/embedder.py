@@ -24,6 +24,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from reid.data import TWO_LINE_ASPECT_KEY, to_input
+from reid.fusion import Features, fuse
 
 logger = logging.getLogger(__name__)
 
@@ -340,12 +341,31 @@ class Embedder:
             cols.append(int(j))
         if len(set(cols)) != len(cols):
             raise ValueError(f"plate_index points several vehicles at one plate row: {list(plate_index)}")
-        fused = np.zeros((len(vehicle), 2 * d), np.float32)
-        fused[:, :d] = vehicle.vectors
-        fused[rows, d:] = plate.vectors[cols] if cols else 0.0
+        plates = np.zeros((len(vehicle), d), np.float32)
+        plates[rows] = plate.vectors[cols] if cols else 0.0
         has_plate = np.zeros(len(vehicle), np.bool_)
         has_plate[rows] = True
-        return Embeddings(_normalise_rows(fused), "fusion", has_plate)
+        return Embeddings(fuse(vehicle.vectors, plates), "fusion", has_plate)
+
+    def features(
+        self, vehicle_crops: Sequence[npt.NDArray[Any]], plate_crops: Sequence[npt.NDArray[Any] | None]
+    ) -> Features:
+        """Vehicle and plate features of N vehicles in one batch per network (the gallery's input).
+
+        Raises:
+            ValueError: The lists differ in length or a crop is malformed.
+            EmbedderError: A model fails at run time.
+        """
+        if len(plate_crops) != len(vehicle_crops):
+            raise ValueError(f"{len(plate_crops)} plate crops for {len(vehicle_crops)} vehicle crops")
+        present = [i for i, crop in enumerate(plate_crops) if crop is not None]
+        vehicles = self.vehicle.encode(vehicle_crops)
+        plates = np.zeros_like(vehicles)
+        if present:
+            plates[present] = self.plate.encode([c for c in plate_crops if c is not None])
+        has_plate = np.zeros(len(vehicle_crops), np.bool_)
+        has_plate[present] = True
+        return Features(vehicles, plates, has_plate)
 
     def embed(
         self, vehicle_crops: Sequence[npt.NDArray[Any]], plate_crops: Sequence[npt.NDArray[Any] | None]

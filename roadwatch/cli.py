@@ -24,11 +24,11 @@ import yaml
 
 from config import CameraConfig, ConfigError, RoadwatchConfig, load_config, redact_url
 from config.schema import CAMERA_ID_PATTERN
-from detectors.base import Detector
-from roadwatch import __version__
+from gallery.store import GalleryUnavailableError
+from roadwatch import __version__, app
 from roadwatch.detect_cmd import add_detect_commands
 from roadwatch.errors import CliError
-from roadwatch.events import JsonlEventSink
+from roadwatch.events import JsonlEventSink, Sighting
 from roadwatch.gallery_cmd import add_gallery_commands
 from roadwatch.pipeline import Pipeline, RunSummary, camera_event
 from roadwatch.reid_cmd import add_reid_commands
@@ -108,9 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     add_detect_commands(commands, groups, benches)
     add_gallery_commands(commands, benches)
 
-    demo = commands.add_parser("demo", help="render the synthetic toll road and replay its cameras")
+    demo = commands.add_parser(
+        "demo", help="render the synthetic toll road, run the whole pipeline over it, score it against the truth"
+    )
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="where the demo writes")
-    demo.add_argument("--duration", type=float, default=30.0, help="seconds of synthetic footage")
+    demo.add_argument("--seed", type=int, default=7, help="world seed (the default models trained on 0-6)")
+    demo.add_argument("--seconds", type=float, default=60.0, help="seconds of synthetic footage")
+    demo.add_argument("--config", type=Path, help="config file (its cameras, gallery and outputs are replaced)")
     demo.add_argument("--json", action="store_true", help="print a JSON summary last")
     demo.set_defaults(handler=cmd_demo)
     return parser
@@ -171,25 +175,82 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """``roadwatch demo``: render the synthetic toll road once, then replay its three cameras."""
+    """``roadwatch demo``: render the toll road, run the whole pipeline over it, score the result."""
+    import shutil
+
+    from roadwatch.report import identity_sheet
+    from roadwatch.score import describe, load_truth, score
     from synth.export import export_world
     from synth.scenario import load_scenario
     from synth.world import simulate
 
-    if args.duration <= 0:
-        raise CliError(f"--duration must be > 0, got {args.duration}")
-    spec = load_scenario("toll-road").model_copy(update={"duration_s": args.duration})
-    world_dir = args.dir / f"toll-road-{args.duration:g}s"
+    if args.seconds <= 0:
+        raise CliError(f"--seconds must be > 0, got {args.seconds}")
+    spec = load_scenario("toll-road").model_copy(update={"duration_s": args.seconds})
+    world_dir = args.dir / f"toll-road-seed{args.seed}-{args.seconds:g}s"
     videos = [world_dir / "videos" / f"{c.id}.mp4" for c in spec.cameras]
     if not all(v.is_file() and v.stat().st_size > 0 for v in videos):
-        print(f"rendering the synthetic toll road into {world_dir} ...", file=sys.stderr)
-        export_world(simulate(spec, 0), world_dir, preview=world_dir / "preview.png")
+        print(f"rendering the synthetic toll road (seed {args.seed}) into {world_dir} ...", file=sys.stderr)
+        export_world(simulate(spec, args.seed), world_dir, parts=frozenset({"videos"}))
+    run_dir = args.dir / "run"
+    shutil.rmtree(run_dir, ignore_errors=True)  # a fresh gallery every time
+    base = load_config(args.config) if args.config else RoadwatchConfig()
+    cfg = base.model_copy(
+        update={
+            "gallery": base.gallery.model_copy(update={"data_dir": run_dir / "gallery"}),
+            "outputs": base.outputs.model_copy(
+                update={"events_path": run_dir / "events.jsonl", "snapshots_dir": run_dir / "snapshots"}
+            ),
+        }
+    )
     cameras = tuple(CameraConfig(id=v.stem, kind="file", path=v) for v in videos)
-    events = args.dir / "events.jsonl"
-    summary, sink_count = _run_pipeline(RoadwatchConfig(), cameras, events, append=False, json_mode=args.json)
-    if not args.json:
-        print(f"ground truth, training sets and a contact sheet: {world_dir}", file=sys.stderr)
-    return _report(summary, sink_count, events, json_mode=args.json)
+    seen: list[Sighting] = []
+
+    def on_sighting(sighting: Sighting) -> None:
+        seen.append(sighting)
+        if not args.json and sighting.status == "final":
+            print(_sighting_line(sighting), flush=True)
+
+    events = cfg.outputs.events_path
+    summary, sink_count = _run_pipeline(cfg, cameras, events, append=False, json_mode=True, on_sighting=on_sighting)
+    truth = load_truth(world_dir / "truth")
+    figures = score(seen, truth)
+    if args.verbose:
+        for line in describe(seen, truth):
+            print(line, file=sys.stderr)
+    sheet = identity_sheet(run_dir / "identities.png", [s for s in seen if s.status == "final"])
+    result = {
+        "frames": summary.frames_processed,
+        **figures,
+        "seconds": round(summary.seconds, 3),
+        "fps": round(summary.fps, 2),
+        "stage_ms": dict(summary.stage_ms),
+        "seed": args.seed,
+        "events_path": str(events),
+        "contact_sheet": str(sheet),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{result['frames']} frames in {result['seconds']} s ({result['fps']} fps); "
+            f"{figures['events']} sightings of {figures['passes_truth']} passes "
+            f"({figures['events_per_pass']} per pass); {figures['identities']} identities for "
+            f"{figures['identities_truth']} vehicles; re-id precision {figures['reid_precision']}, "
+            f"recall {figures['reid_recall']}\ncontact sheet: {sheet}; events: {events}"
+        )
+    return EXIT_OK
+
+
+def _sighting_line(s: Sighting) -> str:
+    """One readable line for a final sighting."""
+    who = "no identity" + (f" ({s.error})" if s.error else "")
+    if s.identity is not None:
+        who = f"identity {s.identity} ({'new' if s.new else 'known'}, {s.library} {s.score:.2f})"
+    return (
+        f"{s.first_time:7.1f}-{s.last_time:.1f} s  {s.camera:<8} track {s.track_id:<4} "
+        f"{s.vehicle_type or '?':<10} {who}"
+    )
 
 
 def _run_pipeline(
@@ -200,9 +261,27 @@ def _run_pipeline(
     append: bool,
     json_mode: bool,
     status_every: float | None = None,
+    on_sighting: Callable[[Sighting], None] | None = None,
 ) -> tuple[RunSummary, int]:
-    """Wire readers, pipeline and event log; run until done or signalled."""
-    detector = _detector(cfg)
+    """Wire readers, stages and event log; run until done or signalled."""
+    detection = app.detector(cfg.detectors)
+    flow = None
+    if detection is not None:
+        reid = app.embedder(cfg.reid)
+        try:
+            identities = app.gallery(cfg.gallery)
+        except GalleryUnavailableError as exc:
+            raise CliError(str(exc)) from None
+        built = app.stages(
+            detection=detection,
+            reid=reid,
+            identities=identities,
+            tracking=cfg.tracking,
+            recognition=cfg.recognition,
+            reid_cfg=cfg.reid,
+            outputs=cfg.outputs,
+        )
+        flow = app.flow(built, cfg.recognition)
     sink = JsonlEventSink(events_path, append=append)
     try:
 
@@ -214,25 +293,22 @@ def _run_pipeline(
         bus, readers = build_readers(cameras, cfg.streams, on_state=on_state, synthetic=_synthetic_source)
         stop = threading.Event()
         with _progress(readers, enabled=not json_mode and sys.stderr.isatty()) as on_frame:
-            pipeline = Pipeline(bus=bus, readers=readers, detector=detector, sink=sink, on_frame=on_frame)
+            pipeline = Pipeline(
+                bus=bus,
+                readers=readers,
+                flow=flow,
+                sink=sink,
+                batch_frames=cfg.recognition.batch_frames,
+                on_frame=on_frame,
+                on_sighting=on_sighting,
+            )
             with _stop_on_signals(stop), _status_lines(readers, stop, status_every):
                 summary = pipeline.run(stop)
     finally:
         sink.close()
+        if flow is not None:
+            flow.close()
     return summary, sink.count
-
-
-def _detector(cfg: RoadwatchConfig) -> Detector | None:
-    """The configured detection stage; a model that cannot serve is refused before any camera opens."""
-    if cfg.detectors.vehicle.kind == "none":
-        return None
-    from detectors.runtime import DetectorModelError
-    from detectors.stage import build_detector
-
-    try:
-        return build_detector(cfg.detectors)
-    except DetectorModelError as exc:
-        raise CliError(f"detectors: {exc}") from None
 
 
 def _synthetic_source(camera: CameraConfig) -> FrameSource:
@@ -266,7 +342,7 @@ def _progress(readers: Sequence[CameraReader], *, enabled: bool) -> Iterator[Cal
 
     with tqdm(unit="frame", file=sys.stderr, dynamic_ncols=True) as bar:
 
-        def on_frame(_: Any) -> None:
+        def on_frame(*_: Any) -> None:
             if bar.total is None:
                 counts = [r.frame_count for r in readers]
                 if all(c is not None for c in counts):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -85,3 +86,100 @@ class JsonlEventSink:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+SIGHTING_SCHEMA = 1
+Box = tuple[float, float, float, float]
+
+
+def sighting_id(camera: str, track_id: int, first_frame: int) -> str:
+    """The id of a sighting: 16 hex digits of SHA-1 over camera, track and first frame, so the
+    same footage replayed gives the same ids."""
+    return hashlib.sha1(f"{camera}\x00{track_id}\x00{first_frame}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """One vehicle pass at one camera (schema version :data:`SIGHTING_SCHEMA`; docs/EVENTS.md).
+
+    Written as a ``provisional`` event as soon as the track's identity is known, and as a
+    ``final`` one when the track ends. Both carry the same ``id``.
+
+    Attributes:
+        id: :func:`sighting_id` of camera, track and first frame.
+        status: ``provisional`` or ``final``.
+        camera: Camera id.
+        track_id: The camera's track id.
+        first_time: Time of the first frame of the pass (the frame's own time).
+        last_time: Time of the last frame with the vehicle (never before ``first_time``).
+        first_frame: Index of the first frame.
+        last_frame: Index of the last frame.
+        identity: Gallery identity, None when none could be given (``error`` says why).
+        new: The identity was enrolled by this sighting.
+        library: Which gallery library decided (fusion, plate, vehicle; empty without identity).
+        score: Cosine with the identity's best exemplar (1.0 for a new one).
+        vehicle_type: The track's class.
+        best_box: Vehicle box of the best shot, pixels.
+        best_time: Time of the best shot's frame.
+        quality: Quality of the best shot.
+        snapshots: ``frame``, ``vehicle``, ``plate`` JPEG paths (empty without a snapshot folder).
+        plate_text: Read plate text (empty until plates are read).
+        plate_confidence: Confidence of the read (None until plates are read).
+        plate_region: Region of the plate format (empty until plates are read).
+        plate_reads: Frames whose reads were voted (0 until plates are read).
+        error: Why there is no identity (empty otherwise).
+        path: ``(frame index, box)`` of every frame the vehicle was detected in (kept in memory
+            for scoring and drawing; not written).
+    """
+
+    id: str
+    status: str
+    camera: str
+    track_id: int
+    first_time: float
+    last_time: float
+    first_frame: int
+    last_frame: int
+    identity: int | None
+    new: bool
+    library: str
+    score: float
+    vehicle_type: str
+    best_box: Box | None
+    best_time: float | None
+    quality: float
+    snapshots: Mapping[str, str] = field(default_factory=dict)
+    plate_text: str = ""
+    plate_confidence: float | None = None
+    plate_region: str = ""
+    plate_reads: int = 0
+    error: str = ""
+    path: tuple[tuple[int, Box], ...] = field(default=(), repr=False)
+
+    def to_event(self) -> Event:
+        """The ``sighting`` event (``time`` is the first frame's time)."""
+        data: dict[str, Any] = {
+            "schema": SIGHTING_SCHEMA,
+            "id": self.id,
+            "status": self.status,
+            "track_id": self.track_id,
+            "first_time": round(self.first_time, 3),
+            "last_time": round(self.last_time, 3),
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+            "identity": self.identity,
+            "new": self.new,
+            "library": self.library,
+            "score": round(self.score, 4),
+            "vehicle_type": self.vehicle_type,
+            "best_box": None if self.best_box is None else [round(v, 1) for v in self.best_box],
+            "best_time": None if self.best_time is None else round(self.best_time, 3),
+            "quality": round(self.quality, 4),
+            "snapshots": dict(self.snapshots),
+            "plate_text": self.plate_text,
+            "plate_confidence": self.plate_confidence,
+            "plate_region": self.plate_region,
+            "plate_reads": self.plate_reads,
+            "error": self.error,
+        }
+        return Event("sighting", self.camera, self.first_time, data)

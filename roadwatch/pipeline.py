@@ -1,19 +1,20 @@
-"""The pipeline: reader threads → detection stage → events.
+"""The pipeline: reader threads → FrameBus → the stages (:mod:`roadwatch.flow`) → events.
 
-The pipeline thread (the caller of :meth:`Pipeline.run`) owns the stages and the event
-sink; reader threads own their sources; the :class:`~streams.FrameBus` is the only thing
-they share. Later stages (plates, re-id, gallery, alerts) slot in after detection.
+The pipeline thread (the caller of :meth:`Pipeline.run`) owns the stages and their state;
+reader threads own their sources; the :class:`~streams.FrameBus` is the only thing they
+share. Sightings go to the event sink as the stages let them out.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
-from detectors.base import Detections, Detector
-from roadwatch.events import Event, EventSink
+from roadwatch.events import Event, EventSink, Sighting
+from roadwatch.flow import Flow
+from roadwatch.stages.track import TrackedFrame
 from streams.bus import FrameBus
 from streams.frame import Frame
 from streams.health import CameraHealth
@@ -32,6 +33,7 @@ class RunSummary:
     frames_skipped: int
     seconds: float
     cameras: tuple[CameraHealth, ...]
+    stage_ms: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -47,21 +49,9 @@ class RunSummary:
             "frames_skipped": self.frames_skipped,
             "seconds": round(self.seconds, 3),
             "fps": round(self.fps, 2),
+            "stage_ms": dict(self.stage_ms),
             "cameras": [c.to_dict() for c in self.cameras],
         }
-
-
-def detection_events(frame: Frame, detections: Detections) -> list[Event]:
-    """One ``detections`` event for a frame with anything in it (tracking replaces this)."""
-    if len(detections) == 0:
-        return []
-    data = {
-        "frame": frame.index,
-        "boxes": detections.xyxy.round(1).tolist(),
-        "scores": detections.confidence.round(4).tolist(),
-        "classes": detections.class_id.tolist(),
-    }
-    return [Event("detections", frame.camera_id, frame.timestamp, data)]
 
 
 def camera_event(health: CameraHealth) -> Event:
@@ -77,14 +67,17 @@ def camera_event(health: CameraHealth) -> Event:
 
 
 class Pipeline:
-    """Runs readers and stages until the sources end or ``stop`` is set.
+    """Runs readers and the stages until the sources end or ``stop`` is set.
 
     Args:
         bus: Frame queues the readers fill.
         readers: Camera readers (started and joined by :meth:`run`).
-        detector: Detection stage; None leaves the slot empty (frames are counted only).
+        flow: The stages; None when detection is off (frames are read and counted only).
         sink: Event destination (not closed by the pipeline).
-        on_frame: Called after each processed frame (progress bars).
+        batch_frames: Frames taken from the bus at once (across cameras); their shots are
+            embedded in one batch.
+        on_frame: Called after each processed frame with its tracks (progress bars, drawing).
+        on_sighting: Called with every sighting written (the demo's live lines and score).
     """
 
     def __init__(
@@ -92,15 +85,19 @@ class Pipeline:
         *,
         bus: FrameBus,
         readers: Sequence[CameraReader],
-        detector: Detector | None,
+        flow: Flow | None,
         sink: EventSink,
-        on_frame: Callable[[Frame], None] | None = None,
+        batch_frames: int = 4,
+        on_frame: Callable[[Frame, TrackedFrame | None], None] | None = None,
+        on_sighting: Callable[[Sighting], None] | None = None,
     ) -> None:
         self._bus = bus
         self._readers = list(readers)
-        self._detector = detector
+        self._flow = flow
         self._sink = sink
+        self._batch = batch_frames
         self._on_frame = on_frame
+        self._on_sighting = on_sighting
 
     def run(self, stop: threading.Event) -> RunSummary:
         """Process frames until every source ended or ``stop`` is set; always joins readers."""
@@ -110,13 +107,13 @@ class Pipeline:
             reader.start()
         try:
             while not stop.is_set():
-                frame = self._bus.get(timeout=0.2)
-                if frame is None:
-                    if self._bus.finished:
-                        break
-                    continue
-                self._process(frame)
-                processed += 1
+                frames = self._bus.take(self._batch, timeout=0.2)
+                if not frames and self._bus.finished:
+                    break
+                self._process(frames)
+                processed += len(frames)
+            if self._flow is not None:
+                self._write(self._flow.finish())
         finally:
             for reader in self._readers:
                 reader.stop()
@@ -125,12 +122,25 @@ class Pipeline:
                 reader.join(_JOIN_TIMEOUT_S)
         return self._summary(processed, time.monotonic() - started)
 
-    def _process(self, frame: Frame) -> None:
-        detections = self._detector.detect(frame) if self._detector is not None else Detections.empty()
-        for event in detection_events(frame, detections):
-            self._sink.write(event)
+    def _process(self, frames: list[Frame]) -> None:
+        if self._flow is None:
+            tracked: list[TrackedFrame | None] = [None] * len(frames)
+        elif frames:
+            sightings, tracked_frames = self._flow.process(frames)
+            tracked = list(tracked_frames)
+            self._write(sightings)
+        else:
+            self._write(self._flow.retry())
+            return
         if self._on_frame is not None:
-            self._on_frame(frame)
+            for frame, t in zip(frames, tracked, strict=True):
+                self._on_frame(frame, t)
+
+    def _write(self, sightings: list[Sighting]) -> None:
+        for sighting in sightings:
+            self._sink.write(sighting.to_event())
+            if self._on_sighting is not None:
+                self._on_sighting(sighting)
 
     def _summary(self, processed: int, seconds: float) -> RunSummary:
         cameras = tuple(r.health() for r in self._readers)
@@ -141,4 +151,5 @@ class Pipeline:
             frames_skipped=sum(c.frames_skipped for c in cameras),
             seconds=seconds,
             cameras=cameras,
+            stage_ms=self._flow.stage_ms() if self._flow is not None else {},
         )

@@ -80,6 +80,20 @@ class FrameBus:
                     return frame
             return None
 
+    def take(self, limit: int, timeout: float) -> list[Frame]:
+        """Up to ``limit`` frames, round-robin across cameras, waiting at most ``timeout`` for the
+        first; returns at once with what is queued (an empty list on timeout or when finished)."""
+        first = self.get(timeout)
+        if first is None:
+            return []
+        frames = [first]
+        while len(frames) < limit:
+            frame = self.get(0.0)
+            if frame is None:
+                break
+            frames.append(frame)
+        return frames
+
     def producer_done(self, camera_id: str) -> None:
         """A reader will put no more frames."""
         with self._cond:

@@ -14,7 +14,9 @@ Each frame (:meth:`ByteTracker.update`):
    unmatched take the remaining high-score detections by *buffered* IoU (each box widened by
    ``buffer`` of its size on every side, C-BIoU, Yang et al. 2023), so a fast vehicle whose
    boxes of two frames barely overlap keeps one track.
-5. A remaining high-score detection starts a tentative track; a tentative track becomes
+5. A remaining detection scoring ≥ ``new_track_score`` starts a tentative track, unless it lies
+   mostly (``birth_overlap`` of its area) inside a box already followed this frame: a detector
+   often adds a partial box on a large near vehicle, and that is no new vehicle. A tentative track becomes
    confirmed after ``min_hits`` hits in a row and is dropped at its first miss. A confirmed
    track missed for more than ``max_lost`` frames ends.
 
@@ -100,6 +102,7 @@ class TrackerOptions:
     match_iou: float = 0.2
     low_match_iou: float = 0.5
     buffer: float = 0.3
+    birth_overlap: float = 0.6
     min_hits: int = 3
     max_lost: int = 30
 
@@ -144,6 +147,18 @@ def widen(boxes: npt.NDArray[np.float64], buffer: float) -> npt.NDArray[np.float
         return boxes
     size = boxes[:, 2:] - boxes[:, :2]
     return np.concatenate([boxes[:, :2] - buffer * size, boxes[:, 2:] + buffer * size], axis=1)
+
+
+def inside(box: npt.NDArray[np.float64], others: list[npt.NDArray[np.float64]], share: float) -> bool:
+    """Whether at least ``share`` of ``box``'s area lies inside one of ``others``."""
+    if not others:
+        return False
+    o = np.asarray(others, np.float64).reshape(-1, 4)
+    lt = np.maximum(o[:, :2], box[:2])
+    rb = np.minimum(o[:, 2:], box[2:])
+    inter = np.prod((rb - lt).clip(0), axis=1)
+    area = max(float(np.prod((box[2:] - box[:2]).clip(0))), 1e-9)
+    return bool((inter / area >= share).any())
 
 
 def assign(similarity: npt.NDArray[np.float64], minimum: float) -> list[tuple[int, int]]:
@@ -205,8 +220,9 @@ class ByteTracker:
         left_high, _ = self._match(
             tentative + unmatched, left_high, xyxy, o.match_iou, now, score, classes, buffer=o.buffer
         )
-        for d in left_high:
-            if score[d] >= o.new_track_score:
+        for d in sorted(left_high, key=lambda d: -score[d]):
+            followed = [t.last_box for t in self._tracks if t.last_seen == now]
+            if score[d] >= o.new_track_score and not inside(xyxy[d], followed, o.birth_overlap):
                 self._start(xyxy[d], float(score[d]), int(classes[d]), int(d), now)
         return self._emit(now)
 

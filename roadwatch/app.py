@@ -1,0 +1,114 @@
+"""Where the app is composed: config → detector, re-id, gallery, stages, sinks.
+
+Plain functions, each given only its own config subtree. Every command that needs one of these
+parts builds it here, so ``run``, ``replay``, ``demo``, ``detect`` and ``search`` agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from config.schema import (
+    DetectorsConfig,
+    GalleryConfig,
+    OutputsConfig,
+    RecognitionConfig,
+    ReidConfig,
+    TrackingConfig,
+)
+from detectors.runtime import DetectorModelError
+from detectors.stage import CLASSES, PLATE, DetectionStage, build_detector
+from gallery.connect import open_gallery
+from gallery.gallery import Gallery
+from reid.embedder import Embedder, EmbedderError
+from roadwatch.errors import CliError
+from roadwatch.flow import Flow, Stages
+from roadwatch.snapshots import SnapshotWriter
+from roadwatch.stages.recognise import Recogniser
+from roadwatch.stages.shots import BestShots, ShotOptions
+from roadwatch.stages.sightings import SightingBook
+from roadwatch.stages.track import TrackStage
+from tracking import TrackerOptions
+
+REID_MODELS = Path(__file__).resolve().parent.parent / "reid" / "models"
+
+
+def detector(cfg: DetectorsConfig) -> DetectionStage | None:
+    """The configured detection stage (None for ``kind: none``); refused before any camera opens.
+
+    Raises:
+        CliError: A model is missing, unloadable or answers with the wrong layout.
+    """
+    try:
+        return build_detector(cfg)
+    except DetectorModelError as exc:
+        raise CliError(f"detectors: {exc}") from None
+
+
+def embedder(cfg: ReidConfig) -> Embedder:
+    """The vehicle and plate networks (the shipped ones unless the config names others).
+
+    Raises:
+        CliError: A model cannot be loaded or the two do not fit together.
+    """
+    try:
+        return Embedder.from_files(
+            cfg.vehicle_model or REID_MODELS / "vehicle.onnx",
+            cfg.plate_model or REID_MODELS / "plate.onnx",
+            provider=cfg.provider,
+            threads=cfg.threads,
+            batch_size=cfg.batch_size,
+        )
+    except EmbedderError as exc:
+        raise CliError(f"reid: {exc}") from None
+
+
+def gallery(cfg: GalleryConfig) -> Gallery:
+    """The gallery, its indexes loaded (raises ``GalleryUnavailableError`` naming the server)."""
+    return open_gallery(cfg)
+
+
+def tracker_options(cfg: TrackingConfig) -> TrackerOptions:
+    """ByteTrack options from the ``tracking`` section."""
+    return TrackerOptions(
+        high_score=cfg.high_score,
+        low_score=cfg.low_score,
+        new_track_score=cfg.new_track_score,
+        match_iou=cfg.match_iou,
+        low_match_iou=cfg.low_match_iou,
+        buffer=cfg.buffer,
+        min_hits=cfg.min_hits,
+        max_lost=cfg.max_lost,
+    )
+
+
+def stages(
+    *,
+    detection: DetectionStage,
+    reid: Embedder,
+    identities: Gallery,
+    tracking: TrackingConfig,
+    recognition: RecognitionConfig,
+    reid_cfg: ReidConfig,
+    outputs: OutputsConfig,
+) -> Stages:
+    """The pipeline's stages around built models and gallery."""
+    shot_options = ShotOptions(
+        min_quality=recognition.min_quality,
+        rematch_gain=recognition.rematch_gain,
+        plate_size=reid_cfg.plate_input,
+        two_line_aspect=reid.two_line_aspect,
+    )
+    return Stages(
+        detector=detection,
+        tracks=TrackStage(tracker_options(tracking), PLATE),
+        shots=BestShots(shot_options),
+        recogniser=Recogniser(reid, identities, CLASSES),
+        sightings=SightingBook(CLASSES, outputs.snapshots_dir),
+        snapshots=SnapshotWriter() if outputs.snapshots_dir is not None else None,
+    )
+
+
+def flow(built: Stages, recognition: RecognitionConfig) -> Flow:
+    """The stages in order."""
+    return Flow(built, finish_wait_s=recognition.finish_wait_s)

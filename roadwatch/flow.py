@@ -1,0 +1,149 @@
+"""The stages in order, for a batch of frames from any cameras (the pipeline thread's work).
+
+detect (per frame) → track (per camera) → best shots → re-id (one batch for every shot due,
+across tracks and cameras) → gallery → sightings. :class:`Flow` owns the stages' state; the
+:class:`~roadwatch.pipeline.Pipeline` feeds it frames and writes what it returns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from detectors.base import Detector
+from roadwatch.events import Sighting
+from roadwatch.snapshots import SnapshotWriter
+from roadwatch.stages.recognise import Recogniser, Recognition
+from roadwatch.stages.shots import BestShots, Shot, ShotRequest
+from roadwatch.stages.sightings import SightingBook
+from roadwatch.stages.track import TrackedFrame, TrackStage
+from streams.frame import Frame
+
+STAGES = ("detect", "track", "shots", "embed", "match", "sightings")
+
+
+@dataclass(frozen=True, slots=True)
+class Stages:
+    """Everything a :class:`Flow` runs, built by :func:`roadwatch.app.build_stages`."""
+
+    detector: Detector
+    tracks: TrackStage
+    shots: BestShots
+    recogniser: Recogniser
+    sightings: SightingBook
+    snapshots: SnapshotWriter | None = None
+
+
+class Flow:
+    """Runs :class:`Stages` over batches of frames; ``seconds`` holds each stage's total time."""
+
+    def __init__(self, stages: Stages, *, finish_wait_s: float = 30.0) -> None:
+        self.stages = stages
+        self.finish_wait_s = finish_wait_s
+        self.seconds = dict.fromkeys(STAGES, 0.0)
+        self.frames = 0
+        self.last_tracked: TrackedFrame | None = None
+        self._pending: list[Recognition] = []
+
+    @contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - started
+
+    def process(self, frames: Sequence[Frame]) -> tuple[list[Sighting], list[TrackedFrame]]:
+        """One batch of frames through every stage; returns the sightings let out and each
+        frame's tracks (for drawing)."""
+        s = self.stages
+        requests: list[ShotRequest] = []
+        endings: list[tuple[str, int]] = []
+        tracked_frames = []
+        for frame in frames:
+            with self._timed("detect"):
+                detections = s.detector.detect(frame)
+            with self._timed("track"):
+                tracked = s.tracks.update(frame, detections)
+            with self._timed("sightings"):
+                s.sightings.observe(tracked)
+            with self._timed("shots"):
+                requests += s.shots.update(tracked)
+            endings += [(frame.camera_id, track_id) for track_id in tracked.tracks.ended]
+            tracked_frames.append(tracked)
+            self.frames += 1
+        return self._recognise(requests, endings), tracked_frames
+
+    def retry(self) -> list[Sighting]:
+        """Send again the recognitions that found the gallery unreachable (call when idle)."""
+        return self._recognise([], []) if self._pending else []
+
+    def finish(self) -> list[Sighting]:
+        """End every track (the sources are done), recognise what is due and write the rest.
+
+        Recognitions still failing are retried for ``finish_wait_s``; then their sightings are
+        written without an identity, ``error`` saying why.
+        """
+        s = self.stages
+        endings = [(camera, track_id) for camera in s.tracks.cameras for track_id in s.tracks.finish(camera)]
+        out = self._recognise([], endings)
+        deadline = time.monotonic() + self.finish_wait_s
+        while self._pending and time.monotonic() < deadline:
+            time.sleep(0.2)
+            out += self._recognise([], [])
+        if self._pending:
+            error = self._pending[0].error
+            self._pending = []
+            out += s.sightings.flush(error)
+        return out
+
+    def _recognise(self, requests: list[ShotRequest], endings: list[tuple[str, int]]) -> list[Sighting]:
+        s = self.stages
+        out: list[Sighting] = []
+        with self._timed("shots"):
+            bests: list[Shot | None] = []
+            for camera, track_id in endings:
+                due, best = s.shots.end(camera, track_id)
+                if due is not None:
+                    requests.append(due)
+                bests.append(best)
+        with self._timed("sightings"):
+            for request in requests:
+                s.sightings.asked(request.shot.camera, request.shot.track_id)
+            for (camera, track_id), best in zip(endings, bests, strict=True):
+                out += s.sightings.end(camera, track_id, best)
+        features: list = []
+        if requests:
+            with self._timed("embed"):
+                batch = s.recogniser.embed(requests)
+            features = [None] * len(requests) if isinstance(batch, str) else [batch.take([i]) for i in range(len(requests))]
+        retried, self._pending = self._pending, []
+        with self._timed("match"):
+            recognitions = s.recogniser.match(
+                [*requests, *(r.request for r in retried)], [*features, *(r.features for r in retried)]
+            )
+        with self._timed("sightings"):
+            for recognition in recognitions:
+                if recognition.retry:
+                    self._pending.append(recognition)
+                    continue
+                shot = recognition.request.shot
+                if recognition.match is not None:
+                    s.shots.recognised(shot.camera, shot.track_id, recognition.match.identity)
+                out += s.sightings.recognised(recognition)
+            jobs, s.sightings.snapshot_jobs = s.sightings.snapshot_jobs, []
+        if s.snapshots is not None:
+            for job in jobs:
+                s.snapshots.submit(job)
+        return out
+
+    def close(self) -> None:
+        """Write the snapshots still queued and stop the writer."""
+        if self.stages.snapshots is not None:
+            self.stages.snapshots.close()
+
+    def stage_ms(self) -> dict[str, float]:
+        """Mean milliseconds per processed frame spent in each stage."""
+        return {k: round(1000 * v / max(1, self.frames), 3) for k, v in self.seconds.items()}

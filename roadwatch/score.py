@@ -1,0 +1,161 @@
+"""Scoring sightings against the synthetic world's ground truth (the demo's figures).
+
+**Truth passes.** A vehicle's frames at one camera are split into passes where it is absent
+for more than ``gap`` frames. A pass *counts* (``passes_truth``) when the vehicle is plainly
+there: at least ``min_frames`` frames with visibility ≥ ``min_visibility`` and a box at least
+``min_height`` pixels high. Glimpses (a vehicle clipped at the edge of the frame for a
+moment) neither count nor are held against the pipeline.
+
+**Assigning a sighting.** Each frame of a sighting's track votes for the truth vehicle its
+box overlaps best (IoU ≥ ``min_iou``), weighted by that IoU; the winner's pass is the
+sighting's. A sighting no truth vehicle overlaps is *false*.
+
+**Re-identification.** A pair is two final sightings given one identity; it is true when both
+were assigned the same truth vehicle. ``reid_precision`` = true pairs / pairs;
+``reid_recall`` = true pairs / pairs of sightings assigned the same truth vehicle (sightings
+of glimpses included, sightings without identity counted as unpaired).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from roadwatch.events import Sighting
+from tracking.bytetrack import iou
+
+
+@dataclass(frozen=True, slots=True)
+class TruthPass:
+    """One truth vehicle's pass at one camera."""
+
+    camera: str
+    identity: int
+    first_frame: int
+    last_frame: int
+    counts: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    """Per camera: frame index → ``[(identity, box)]``, and the passes."""
+
+    boxes: dict[str, dict[int, list[tuple[int, tuple[float, float, float, float]]]]]
+    passes: tuple[TruthPass, ...]
+    vehicles: int
+
+
+def load_truth(
+    truth_dir: Path,
+    *,
+    gap: int = 10,
+    min_frames: int = 3,
+    min_visibility: float = 0.6,
+    min_height: float = 40.0,
+) -> Truth:
+    """Read ``<camera>.json`` truth files (``synth.export``) and cut them into passes.
+
+    Raises:
+        OSError, ValueError: A file is missing or not truth JSON.
+    """
+    boxes: dict[str, dict[int, list[tuple[int, tuple[float, float, float, float]]]]] = {}
+    passes: list[TruthPass] = []
+    vehicles: set[int] = set()
+    for path in sorted(truth_dir.glob("*.json")):
+        document = json.loads(path.read_text())
+        camera = path.stem
+        frames: dict[int, list[tuple[int, tuple[float, float, float, float]]]] = {}
+        seen: dict[int, list[tuple[int, bool]]] = defaultdict(list)
+        for frame in document["frames"]:
+            rows = []
+            for v in frame["vehicles"]:
+                x1, y1, x2, y2 = (float(c) for c in v["xyxy"])
+                rows.append((int(v["identity"]), (x1, y1, x2, y2)))
+                plain = v["visibility"] >= min_visibility and y2 - y1 >= min_height
+                seen[int(v["identity"])].append((int(frame["index"]), plain))
+            frames[int(frame["index"])] = rows
+        boxes[camera] = frames
+        for identity, hits in seen.items():
+            vehicles.add(identity)
+            start = 0
+            for k in range(1, len(hits) + 1):
+                if k == len(hits) or hits[k][0] - hits[k - 1][0] > gap:
+                    part = hits[start:k]
+                    counts = sum(plain for _, plain in part) >= min_frames
+                    passes.append(TruthPass(camera, identity, part[0][0], part[-1][0], counts))
+                    start = k
+    return Truth(boxes, tuple(passes), len(vehicles))
+
+
+def assign(sighting: Sighting, truth: Truth, min_iou: float = 0.3) -> TruthPass | None:
+    """The truth pass a sighting's track followed (module docstring), or None."""
+    frames = truth.boxes.get(sighting.camera, {})
+    votes: Counter[int] = Counter()
+    for index, box in sighting.path:
+        rows = frames.get(index, [])
+        if not rows:
+            continue
+        overlaps = iou(np.array([box]), np.array([b for _, b in rows]))[0]
+        best = int(np.argmax(overlaps))
+        if overlaps[best] >= min_iou:
+            votes[rows[best][0]] += float(overlaps[best])
+    if not votes:
+        return None
+    identity = votes.most_common(1)[0][0]
+    middle = (sighting.first_frame + sighting.last_frame) / 2
+    candidates = [p for p in truth.passes if p.camera == sighting.camera and p.identity == identity]
+    return min(candidates, key=lambda p: abs((p.first_frame + p.last_frame) / 2 - middle), default=None)
+
+
+def score(sightings: Iterable[Sighting], truth: Truth) -> dict[str, Any]:
+    """The demo's figures for the final sightings of a run (module docstring)."""
+    finals = [s for s in sightings if s.status == "final"]
+    assigned = [(s, assign(s, truth)) for s in finals]
+    counted = [p for p in truth.passes if p.counts]
+    found = {p for _, p in assigned if p is not None and p.counts}
+    per_pass = Counter(p for _, p in assigned if p is not None)
+    pairs = true_pairs = truth_pairs = found_pairs = 0
+    for i in range(len(assigned)):
+        for j in range(i + 1, len(assigned)):
+            (a, pa), (b, pb) = assigned[i], assigned[j]
+            same_truth = pa is not None and pb is not None and pa.identity == pb.identity
+            same_id = a.identity is not None and a.identity == b.identity
+            pairs += same_id
+            true_pairs += same_id and same_truth
+            truth_pairs += same_truth
+            found_pairs += same_truth and same_id
+    identities = {s.identity for s in finals if s.identity is not None}
+    return {
+        "vehicles_truth": truth.vehicles,
+        "passes_truth": len(counted),
+        "events": len(finals),
+        "passes_found": len(found),
+        "duplicate_events": sum(n - 1 for p, n in per_pass.items() if p.counts and n > 1),
+        "false_events": sum(p is None for _, p in assigned),
+        "glimpse_events": sum(p is not None and not p.counts for _, p in assigned),
+        "no_identity_events": sum(s.identity is None for s in finals),
+        "identities": len(identities),
+        "identities_truth": len({p.identity for p in counted}),
+        "reid_pairs": pairs,
+        "reid_precision": round(true_pairs / pairs, 4) if pairs else 1.0,
+        "reid_recall": round(found_pairs / truth_pairs, 4) if truth_pairs else 1.0,
+        "events_per_pass": round(len(finals) / len(counted), 4) if counted else 0.0,
+    }
+
+
+def describe(sightings: Sequence[Sighting], truth: Truth) -> list[str]:
+    """One line per final sighting with its truth assignment (for debugging a run)."""
+    lines = []
+    for s in sightings:
+        if s.status != "final":
+            continue
+        p = assign(s, truth)
+        where = "false" if p is None else f"truth {p.identity} {'pass' if p.counts else 'glimpse'}"
+        lines.append(f"{s.camera} track {s.track_id} frames {s.first_frame}-{s.last_frame} id {s.identity} ({where})")
+    return lines

@@ -1,0 +1,227 @@
+"""Best-shot stage: each track keeps its best crop and asks for recognition only when it pays.
+
+A shot's quality (:func:`shot_quality`) is the product of the detection score, the size of the
+vehicle (up to the re-id input), a penalty for a box cut by the frame edge, the sharpness of
+the crop, and a plate term: 0.5 without a plate, up to 1 for a confident plate 20 px high or
+more (the plate network needs pixels: an 8 px plate matches its own vehicle no better than
+chance). A track asks for recognition:
+
+- ``first``: once confirmed and its best shot reaches ``min_quality``;
+- ``better``: again when its best shot has grown ``rematch_gain`` times better than the one
+  last used;
+- ``plate``: again when a plate appears on a track last recognised without one;
+- ``end``: when it ends without ever reaching ``min_quality``, with its best shot (if it has
+  none at all its sighting says "no identity").
+
+Never per frame: a track asks at most once per doubling of its quality, plus once for a plate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from detectors.corners import rectified_plate
+from roadwatch.stages.track import TrackedFrame
+from streams.frame import Frame
+from tracking import TrackState
+
+Box = tuple[float, float, float, float]
+Reason = Literal["first", "better", "plate", "end"]
+_EDGE_PX = 2.0
+_MIN_SIDE_PX = 8  # a crop thinner than this carries nothing to embed
+
+
+@dataclass(frozen=True, slots=True)
+class Shot:
+    """The best view of one track so far.
+
+    Attributes:
+        camera: Camera id.
+        track_id: The track (per camera).
+        frame_index: Index of the frame the shot is from.
+        timestamp: That frame's time.
+        box: Vehicle box in the frame, pixels.
+        class_id: The track's class at the time.
+        vehicle_crop: ``(h, w, 3)`` uint8 BGR crop of the vehicle (a copy).
+        plate_crop: ``(H, W, 3)`` uint8 rectified plate at the plate network's input size, or None.
+        plate_box: Plate box in the frame, or None.
+        plate_confidence: Plate detection score (0 without a plate).
+        quality: :func:`shot_quality` of the shot.
+        frame: The whole frame (for the snapshot), not copied.
+    """
+
+    camera: str
+    track_id: int
+    frame_index: int
+    timestamp: float
+    box: Box
+    class_id: int
+    vehicle_crop: npt.NDArray[np.uint8]
+    plate_crop: npt.NDArray[np.uint8] | None
+    plate_box: Box | None
+    plate_confidence: float
+    quality: float
+    frame: Frame = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ShotRequest:
+    """A shot to recognise, why, and the identity its track holds now (None before the first)."""
+
+    shot: Shot
+    reason: Reason
+    identity: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ShotOptions:
+    """When a track asks for recognition (module docstring)."""
+
+    min_quality: float = 0.25
+    rematch_gain: float = 2.0
+    plate_size: tuple[int, int] = (32, 128)
+    two_line_aspect: float = 0.0
+
+
+def sharpness(crop: npt.NDArray[np.uint8]) -> float:
+    """Variance of the Laplacian of the crop scaled to 64 px high (grey): higher is sharper."""
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    h, w = grey.shape[:2]
+    scale = 64.0 / max(h, 1)
+    small = cv2.resize(grey, (max(1, round(w * scale)), 64), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(small, cv2.CV_32F).var())
+
+
+def shot_quality(
+    box: Box,
+    frame_size: tuple[int, int],
+    confidence: float,
+    sharp: float,
+    plate_height: float = 0.0,
+    plate_confidence: float = 0.0,
+) -> float:
+    """Quality in [0, 1] of a vehicle shot (module docstring).
+
+    Args:
+        box: Vehicle box, pixels.
+        frame_size: (height, width) of the frame.
+        confidence: Detection score.
+        sharp: :func:`sharpness` of the crop.
+        plate_height: Height of the plate box in pixels (0: no plate).
+        plate_confidence: Plate detection score.
+    """
+    x1, y1, x2, y2 = box
+    h, w = frame_size
+    size = min(1.0, float(np.sqrt(max(0.0, (x2 - x1) * (y2 - y1)))) / 128.0)
+    cut = x1 <= _EDGE_PX or y1 <= _EDGE_PX or x2 >= w - _EDGE_PX or y2 >= h - _EDGE_PX
+    sharp_term = 0.5 + 0.5 * sharp / (sharp + 100.0)
+    plate_term = 0.5 + 0.5 * min(1.0, plate_height / 20.0) * plate_confidence
+    return float(confidence * size * (0.4 if cut else 1.0) * sharp_term * plate_term)
+
+
+@dataclass(slots=True)
+class _Book:
+    best: Shot | None = None
+    asked_quality: float = 0.0
+    asked_plate: bool = False
+    asked: bool = False
+    identity: int | None = None
+
+
+class BestShots:
+    """Best shots of every live track of every camera."""
+
+    def __init__(self, options: ShotOptions) -> None:
+        self.options = options
+        self._books: dict[tuple[str, int], _Book] = {}
+
+    def update(self, tracked: TrackedFrame) -> list[ShotRequest]:
+        """Take this frame's views of its tracks; return the recognitions now due."""
+        frame, tracks, det = tracked.frame, tracked.tracks, tracked.detections
+        size = (frame.height, frame.width)
+        due: list[ShotRequest] = []
+        for n, track_id in enumerate(tracks.track_id.tolist()):
+            d = int(tracks.detection[n])
+            book = self._books.setdefault((frame.camera_id, track_id), _Book())
+            if d >= 0:
+                shot = self._shot(tracked, n, d, size, book)
+                if shot is not None:
+                    book.best = shot
+            if tracks.state[n] == TrackState.TENTATIVE or book.best is None:
+                continue
+            request = self._due(book)
+            if request is not None:
+                due.append(request)
+        return due
+
+    def _shot(self, tracked: TrackedFrame, n: int, d: int, size: tuple[int, int], book: _Book) -> Shot | None:
+        """A shot of track row ``n`` if it beats the track's best so far."""
+        frame, det = tracked.frame, tracked.detections
+        x1, y1, x2, y2 = (float(v) for v in det.xyxy[d])
+        ix1, iy1 = max(0, int(np.floor(x1))), max(0, int(np.floor(y1)))
+        ix2, iy2 = min(size[1], int(np.ceil(x2))), min(size[0], int(np.ceil(y2)))
+        if ix2 - ix1 < _MIN_SIDE_PX or iy2 - iy1 < _MIN_SIDE_PX:
+            return None
+        crop = frame.image[iy1:iy2, ix1:ix2]
+        p = int(tracked.plate[n])
+        plate_box = tuple(float(v) for v in det.xyxy[p]) if p >= 0 else None
+        plate_conf = float(det.confidence[p]) if p >= 0 else 0.0
+        plate_h = plate_box[3] - plate_box[1] if plate_box is not None else 0.0
+        quality = shot_quality((x1, y1, x2, y2), size, float(det.confidence[d]), sharpness(crop), plate_h, plate_conf)
+        if book.best is not None and quality <= book.best.quality:
+            return None
+        plate_crop = None
+        if plate_box is not None and plate_box[2] - plate_box[0] >= 2 and plate_h >= 2:
+            o = self.options
+            plate_crop = rectified_plate(frame.image, np.array(plate_box, np.float32), o.plate_size, o.two_line_aspect)
+        return Shot(
+            frame.camera_id,
+            int(tracked.tracks.track_id[n]),
+            frame.index,
+            frame.timestamp,
+            (x1, y1, x2, y2),
+            int(tracked.tracks.class_id[n]),
+            np.ascontiguousarray(crop).copy(),
+            plate_crop,
+            plate_box if plate_crop is not None else None,
+            plate_conf if plate_crop is not None else 0.0,
+            quality,
+            frame,
+        )
+
+    def _due(self, book: _Book) -> ShotRequest | None:
+        best = book.best
+        assert best is not None
+        o = self.options
+        if not book.asked:
+            if best.quality < o.min_quality:
+                return None
+            reason: Reason = "first"
+        elif best.plate_crop is not None and not book.asked_plate:
+            reason = "plate"
+        elif best.quality >= o.rematch_gain * book.asked_quality:
+            reason = "better"
+        else:
+            return None
+        book.asked, book.asked_quality, book.asked_plate = True, best.quality, best.plate_crop is not None
+        return ShotRequest(best, reason, book.identity)
+
+    def end(self, camera: str, track_id: int) -> tuple[ShotRequest | None, Shot | None]:
+        """A track ended: the recognition still due (if it never asked) and its best shot."""
+        book = self._books.pop((camera, track_id), None)
+        if book is None or book.best is None:
+            return None, None
+        if book.asked:
+            return None, book.best
+        return ShotRequest(book.best, "end", None), book.best
+
+    def recognised(self, camera: str, track_id: int, identity: int | None) -> None:
+        """Record the identity a track now holds (ignored for tracks already ended)."""
+        book = self._books.get((camera, track_id))
+        if book is not None and identity is not None:
+            book.identity = identity

@@ -1,0 +1,173 @@
+"""Sightings stage: one event per vehicle pass per camera.
+
+A pass is a confirmed track. Its sighting is written twice at most: ``provisional`` as soon as
+its identity is first known (alerts can act at once) and ``final`` when the track ends, with
+the identity it ended with. A track that ends while its recognition is still out (the gallery
+is unreachable) waits, and is written when the answer comes; :meth:`SightingBook.flush`
+writes whatever still waits when the run ends, with ``error`` saying why it has no identity.
+
+Times are the frames' own; a recording whose timestamps go backwards cannot make a pass end
+before it began (each camera's clock is held monotonic here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gallery.gallery import Match
+from roadwatch.events import Box, Sighting, sighting_id
+from roadwatch.stages.recognise import Recognition
+from roadwatch.stages.shots import Shot
+from roadwatch.stages.track import TrackedFrame
+from tracking import TrackState
+
+
+@dataclass(slots=True)
+class _Pass:
+    camera: str
+    track_id: int
+    first_frame: int
+    first_time: float
+    last_frame: int
+    last_time: float
+    class_id: int = -1
+    confirmed: bool = False
+    match: Match | None = None
+    provisional_sent: bool = False
+    ended: bool = False
+    waiting: int = 0  # recognitions still out
+    best: Shot | None = None
+    error: str = ""
+    path: list[tuple[int, Box]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotJob:
+    """Images of a final sighting to write (by the snapshot writer, off the pipeline thread)."""
+
+    paths: dict[str, Path]
+    shot: Shot
+
+
+class SightingBook:
+    """Passes of every camera, from first frame to final event.
+
+    Args:
+        class_names: Names of the tracks' class ids.
+        snapshots_dir: Where best shots are saved (``<camera>/<id>-frame.jpg`` etc.); None: not saved.
+    """
+
+    def __init__(self, class_names: Sequence[str], snapshots_dir: Path | None = None) -> None:
+        self.class_names = tuple(class_names)
+        self.snapshots_dir = snapshots_dir
+        self._passes: dict[tuple[str, int], _Pass] = {}
+        self._clock: dict[str, float] = {}
+        self.snapshot_jobs: list[SnapshotJob] = []
+
+    def observe(self, tracked: TrackedFrame) -> None:
+        """Extend the passes of one frame's tracks; forget tentative tracks that vanished."""
+        frame, tracks = tracked.frame, tracked.tracks
+        t = max(frame.timestamp, self._clock.get(frame.camera_id, frame.timestamp))
+        self._clock[frame.camera_id] = t
+        live = set(tracks.track_id.tolist())
+        for n, track_id in enumerate(tracks.track_id.tolist()):
+            key = (frame.camera_id, track_id)
+            p = self._passes.get(key)
+            if p is None:
+                p = self._passes[key] = _Pass(frame.camera_id, track_id, frame.index, t, frame.index, t)
+            if tracks.detection[n] >= 0:
+                p.last_frame, p.last_time = frame.index, t
+                box = tracks.xyxy[n]
+                p.path.append((frame.index, (float(box[0]), float(box[1]), float(box[2]), float(box[3]))))
+            p.class_id = int(tracks.class_id[n])
+            p.confirmed = p.confirmed or tracks.state[n] != TrackState.TENTATIVE
+        for key in [k for k, p in self._passes.items() if k[0] == frame.camera_id and not p.ended]:
+            if key[1] not in live and not self._passes[key].confirmed:
+                del self._passes[key]
+
+    def asked(self, camera: str, track_id: int) -> None:
+        """A recognition of this track was sent."""
+        p = self._passes.get((camera, track_id))
+        if p is not None:
+            p.waiting += 1
+
+    def recognised(self, recognition: Recognition) -> list[Sighting]:
+        """Take a recognition's outcome; returns the sightings it lets out."""
+        shot = recognition.request.shot
+        p = self._passes.get((shot.camera, shot.track_id))
+        if p is None:
+            return []
+        p.waiting = max(0, p.waiting - 1)
+        if not p.ended and (p.best is None or shot.quality > p.best.quality):
+            p.best = shot
+        if recognition.match is not None:
+            p.match, p.error = recognition.match, ""
+        elif recognition.error and p.match is None:
+            p.error = recognition.error
+        out = []
+        if p.match is not None and not p.provisional_sent and not p.ended:
+            p.provisional_sent = True
+            out.append(self._sighting(p, "provisional"))
+        if p.ended and p.waiting == 0:
+            out.append(self._final(p))
+        return out
+
+    def end(self, camera: str, track_id: int, best: Shot | None) -> list[Sighting]:
+        """A track ended; its final sighting now, or once its recognitions are back."""
+        p = self._passes.get((camera, track_id))
+        if p is None or not p.confirmed:
+            self._passes.pop((camera, track_id), None)
+            return []
+        p.ended, p.best = True, best or p.best
+        if best is None and p.match is None:
+            p.error = p.error or "no usable view of the vehicle"
+        return [self._final(p)] if p.waiting == 0 else []
+
+    def flush(self, reason: str) -> list[Sighting]:
+        """Final sightings of every ended pass still waiting (the run is over)."""
+        out = []
+        for p in list(self._passes.values()):
+            if p.ended:
+                p.error = p.error or reason if p.match is None else p.error
+                out.append(self._final(p))
+        return out
+
+    def _final(self, p: _Pass) -> Sighting:
+        del self._passes[(p.camera, p.track_id)]
+        return self._sighting(p, "final")
+
+    def _sighting(self, p: _Pass, status: str) -> Sighting:
+        ident = sighting_id(p.camera, p.track_id, p.first_frame)
+        best = p.best
+        snapshots: dict[str, str] = {}
+        if status == "final" and best is not None and self.snapshots_dir is not None:
+            folder = self.snapshots_dir / p.camera
+            paths = {"frame": folder / f"{ident}-frame.jpg", "vehicle": folder / f"{ident}-vehicle.jpg"}
+            if best.plate_crop is not None:
+                paths["plate"] = folder / f"{ident}-plate.jpg"
+            self.snapshot_jobs.append(SnapshotJob(paths, best))
+            snapshots = {k: str(v) for k, v in paths.items()}
+        m = p.match
+        return Sighting(
+            id=ident,
+            status=status,
+            camera=p.camera,
+            track_id=p.track_id,
+            first_time=p.first_time,
+            last_time=p.last_time,
+            first_frame=p.first_frame,
+            last_frame=p.last_frame,
+            identity=None if m is None else m.identity,
+            new=False if m is None else m.new,
+            library="" if m is None else m.library,
+            score=0.0 if m is None else m.score,
+            vehicle_type=self.class_names[p.class_id] if 0 <= p.class_id < len(self.class_names) else "",
+            best_box=None if best is None else best.box,
+            best_time=None if best is None else best.timestamp,
+            quality=0.0 if best is None else best.quality,
+            snapshots=snapshots,
+            error="" if m is not None else p.error,
+            path=tuple(p.path),
+        )
