@@ -367,6 +367,32 @@ class Embedder:
         has_plate[present] = True
         return Features(vehicles, plates, has_plate)
 
+    def features_of_views(
+        self,
+        vehicle_views: Sequence[Sequence[npt.NDArray[Any]]],
+        plate_views: Sequence[Sequence[npt.NDArray[Any]]],
+    ) -> Features:
+        """Features of N vehicles seen in several views each: every view embedded (one batch per
+        network for all vehicles), then each vehicle's views averaged and renormalised (temporal
+        average pooling, the usual way of pooling a tracklet in video re-id). A vehicle with no
+        plate view gets ``has_plate`` False.
+
+        Raises:
+            ValueError: The lists differ in length, a vehicle has no view, or a crop is malformed.
+            EmbedderError: A model fails at run time.
+        """
+        if len(plate_views) != len(vehicle_views):
+            raise ValueError(f"plate views for {len(plate_views)} vehicles, vehicle views for {len(vehicle_views)}")
+        if any(len(v) == 0 for v in vehicle_views):
+            raise ValueError("every vehicle needs at least one view")
+        vehicles = _pool(self.vehicle.encode([c for views in vehicle_views for c in views]), vehicle_views)
+        plates = np.zeros_like(vehicles)
+        has_plate = np.array([len(v) > 0 for v in plate_views], np.bool_)
+        if has_plate.any():
+            pooled = _pool(self.plate.encode([c for views in plate_views for c in views]), [v for v in plate_views if v])
+            plates[has_plate] = pooled
+        return Features(vehicles, plates, has_plate)
+
     def embed(
         self, vehicle_crops: Sequence[npt.NDArray[Any]], plate_crops: Sequence[npt.NDArray[Any] | None]
     ) -> Embeddings:
@@ -386,6 +412,13 @@ class Embedder:
         vehicles = self.embed_vehicles(vehicle_crops)
         position = {i: k for k, i in enumerate(present)}
         return self.fuse(vehicles, plates, [position.get(i) for i in range(len(vehicle_crops))])
+
+
+def _pool(vectors: npt.NDArray[np.float32], groups: Sequence[Sequence[object]]) -> npt.NDArray[np.float32]:
+    """Mean of consecutive rows, one mean per group (sized as ``groups``), renormalised."""
+    bounds = np.cumsum([0, *(len(g) for g in groups)])
+    means = np.stack([vectors[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+    return _normalise_rows(means.astype(np.float32))
 
 
 def _two_line_aspect(plate: OnnxEncoder) -> float:

@@ -28,7 +28,7 @@ from gallery.store import GalleryUnavailableError
 from roadwatch import __version__, app
 from roadwatch.detect_cmd import add_detect_commands
 from roadwatch.errors import CliError
-from roadwatch.events import JsonlEventSink, Sighting
+from roadwatch.events import FanOut, JsonlEventSink, RedisStreamSink, Sighting
 from roadwatch.gallery_cmd import add_gallery_commands
 from roadwatch.pipeline import Pipeline, RunSummary, camera_event
 from roadwatch.reid_cmd import add_reid_commands
@@ -282,7 +282,12 @@ def _run_pipeline(
             outputs=cfg.outputs,
         )
         flow = app.flow(built, cfg.recognition)
-    sink = JsonlEventSink(events_path, append=append)
+    sink: JsonlEventSink | FanOut = JsonlEventSink(events_path, append=append)
+    if flow is not None and cfg.outputs.events_stream:
+        stream = RedisStreamSink(
+            identities.store.client, f"{cfg.gallery.namespace}:events", max_len=cfg.outputs.events_stream_max_len
+        )
+        sink = FanOut(sink, stream)
     try:
 
         def on_state(health: CameraHealth) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import queue
 import threading
 import time
 from collections.abc import Mapping
@@ -183,3 +184,94 @@ class Sighting:
             "error": self.error,
         }
         return Event("sighting", self.camera, self.first_time, data)
+
+
+class RedisStreamSink:
+    """Appends events to a Redis stream (``XADD``, trimmed to about ``max_len`` entries), from its
+    own thread behind a bounded queue, so the pipeline never waits on the network.
+
+    Each entry has the fields ``kind``, ``camera``, ``id`` (the sighting id, if any) and ``event``
+    (the JSON line). Consumers read it with ``XREAD`` or consumer groups (``XREADGROUP``). While
+    Redis is unreachable the writer retries the same event with backoff (nothing is skipped);
+    ``write`` waits only when ``queue_size`` events are already waiting.
+
+    Args:
+        client: A connected ``redis.Redis``.
+        key: Stream key, e.g. ``rw:events``.
+        max_len: Approximate length the stream is trimmed to.
+        queue_size: Events waiting at most before ``write`` blocks.
+        close_timeout_s: How long :meth:`close` keeps retrying what is still queued.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        key: str,
+        *,
+        max_len: int = 100_000,
+        queue_size: int = 10_000,
+        close_timeout_s: float = 10.0,
+    ) -> None:
+        self.client = client
+        self.key = key
+        self.max_len = max_len
+        self.close_timeout_s = close_timeout_s
+        self.count = 0
+        self.failures = 0
+        self._queue: queue.Queue[Event | None] = queue.Queue(queue_size)
+        self._closing_at: float | None = None
+        self._thread = threading.Thread(target=self._run, name=f"stream-{key}", daemon=True)
+        self._thread.start()
+
+    def write(self, event: Event) -> None:
+        self._queue.put(event)
+
+    def close(self) -> None:
+        if self._closing_at is None:
+            self._closing_at = time.monotonic()
+            self._queue.put(None)
+            self._thread.join()
+
+    def _run(self) -> None:
+        delay = 0.05
+        while (event := self._queue.get()) is not None:
+            while True:
+                try:
+                    fields = {"kind": event.kind, "camera": event.camera_id, "event": event.to_json()}
+                    if "id" in event.data:
+                        fields["id"] = str(event.data["id"])
+                    self.client.xadd(self.key, fields, maxlen=self.max_len, approximate=True)
+                    self.count += 1
+                    delay = 0.05
+                    break
+                except Exception as exc:  # noqa: BLE001 - any client failure: retry, never crash
+                    self.failures += 1
+                    if self._closing_at is not None and time.monotonic() - self._closing_at > self.close_timeout_s:
+                        log.warning("%s: %d events not added to the stream: %s", self.key, self._left(), exc)
+                        return
+                    log.warning("%s: cannot add to the stream (%s); retrying in %.1f s", self.key, exc, delay)
+                    time.sleep(delay)
+                    delay = min(5.0, delay * 2)
+
+    def _left(self) -> int:
+        return 1 + self._queue.qsize()
+
+
+class FanOut:
+    """One sink that writes every event to several (the JSON lines file and the stream)."""
+
+    def __init__(self, *sinks: EventSink) -> None:
+        self.sinks = sinks
+
+    @property
+    def count(self) -> int:
+        """Events written to the first sink."""
+        return int(getattr(self.sinks[0], "count", 0))
+
+    def write(self, event: Event) -> None:
+        for sink in self.sinks:
+            sink.write(event)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()

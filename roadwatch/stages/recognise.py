@@ -77,8 +77,9 @@ class Recogniser:
         """Features of the requests' shots (one batch per network), or the error message."""
         started = time.perf_counter()
         try:
-            return self.embedder.features(
-                [r.shot.vehicle_crop for r in requests], [r.shot.plate_crop for r in requests]
+            return self.embedder.features_of_views(
+                [r.shot.vehicle_views or (r.shot.vehicle_crop,) for r in requests],
+                [r.shot.plate_views or (() if r.shot.plate_crop is None else (r.shot.plate_crop,)) for r in requests],
             )
         except (EmbedderError, ValueError) as exc:
             log.warning("re-id failed on %d shots: %s", len(requests), exc)

@@ -1,10 +1,12 @@
 """Best-shot stage: each track keeps its best crop and asks for recognition only when it pays.
 
-A shot's quality (:func:`shot_quality`) is the product of the detection score, the size of the
-vehicle (up to the re-id input), a penalty for a box cut by the frame edge, the sharpness of
-the crop, and a plate term: 0.5 without a plate, up to 1 for a confident plate 20 px high or
-more (the plate network needs pixels: an 8 px plate matches its own vehicle no better than
-chance). A track asks for recognition:
+A track keeps two views: its best vehicle view (:func:`view_quality`: detection score, size
+up to the re-id input, a penalty for a box cut by the frame edge, sharpness) and its best
+plate view (:func:`plate_quality`: score and height). They may come from different frames: a
+vehicle approaching a front camera shows its plate largest just as its box is cut by the
+bottom of the frame, and the plate network needs pixels (on the demo a plate 7 px high
+matched its own vehicle's near view at cosine 0.13). A shot joins the two; its quality
+(:func:`shot_quality`) is the view's, halved without a plate. A track asks for recognition:
 
 - ``first``: once confirmed and its best shot reaches ``min_quality``;
 - ``better``: again when its best shot has grown ``rematch_gain`` times better than the one
@@ -18,6 +20,7 @@ Never per frame: a track asks at most once per doubling of its quality, plus onc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,7 +36,9 @@ from tracking import TrackState
 Box = tuple[float, float, float, float]
 Reason = Literal["first", "better", "plate", "end"]
 _EDGE_PX = 2.0
-_MIN_SIDE_PX = 8  # a crop thinner than this carries nothing to embed
+_MIN_SIDE_PX = 8
+_MARGIN = 0.05  # synth.export cuts re-id training crops with 5 % of the box around it
+PLATE_FULL_PX = 24.0  # a plate this high has the pixels the plate network trained on  # a crop thinner than this carries nothing to embed
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +54,12 @@ class Shot:
         class_id: The track's class at the time.
         vehicle_crop: ``(h, w, 3)`` uint8 BGR crop of the vehicle (a copy).
         plate_crop: ``(H, W, 3)`` uint8 rectified plate at the plate network's input size, or None.
-        plate_box: Plate box in the frame, or None.
+        plate_box: Plate box in its frame (the best plate view may come from another frame), or None.
         plate_confidence: Plate detection score (0 without a plate).
         quality: :func:`shot_quality` of the shot.
         frame: The whole frame (for the snapshot), not copied.
+        vehicle_views: The track's best vehicle crops, best first (``vehicle_crop`` is the first).
+        plate_views: Its best rectified plates, best first (``plate_crop`` is the first).
     """
 
     camera: str
@@ -67,6 +74,8 @@ class Shot:
     plate_confidence: float
     quality: float
     frame: Frame = field(repr=False)
+    vehicle_views: tuple[npt.NDArray[np.uint8], ...] = field(default=(), repr=False)
+    plate_views: tuple[npt.NDArray[np.uint8], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +93,7 @@ class ShotOptions:
 
     min_quality: float = 0.25
     rematch_gain: float = 2.0
+    views: int = 5
     plate_size: tuple[int, int] = (32, 128)
     two_line_aspect: float = 0.0
 
@@ -97,35 +107,56 @@ def sharpness(crop: npt.NDArray[np.uint8]) -> float:
     return float(cv2.Laplacian(small, cv2.CV_32F).var())
 
 
-def shot_quality(
-    box: Box,
-    frame_size: tuple[int, int],
-    confidence: float,
-    sharp: float,
-    plate_height: float = 0.0,
-    plate_confidence: float = 0.0,
-) -> float:
-    """Quality in [0, 1] of a vehicle shot (module docstring).
+@dataclass(frozen=True, slots=True)
+class _View:
+    quality: float
+    frame: Frame
+    box: Box
+    confidence: float
+    crop: npt.NDArray[np.uint8]
+
+
+def _keep(kept: list[_View], quality: float, limit: int, make: Callable[[], _View]) -> bool:
+    """Insert a view into ``kept`` (best first, at most ``limit``) if it ranks; True if it did."""
+    if len(kept) >= limit and quality <= kept[-1].quality:
+        return False
+    kept.append(make())
+    kept.sort(key=lambda v: -v.quality)
+    del kept[limit:]
+    return True
+
+
+def view_quality(box: Box, frame_size: tuple[int, int], confidence: float, sharp: float) -> float:
+    """Quality in [0, 1] of a vehicle view: detection score × size (up to the re-id input) ×
+    0.4 if the box is cut by the frame edge × a sharpness term in [0.5, 1].
 
     Args:
         box: Vehicle box, pixels.
         frame_size: (height, width) of the frame.
         confidence: Detection score.
         sharp: :func:`sharpness` of the crop.
-        plate_height: Height of the plate box in pixels (0: no plate).
-        plate_confidence: Plate detection score.
     """
     x1, y1, x2, y2 = box
     h, w = frame_size
     size = min(1.0, float(np.sqrt(max(0.0, (x2 - x1) * (y2 - y1)))) / 128.0)
     cut = x1 <= _EDGE_PX or y1 <= _EDGE_PX or x2 >= w - _EDGE_PX or y2 >= h - _EDGE_PX
-    sharp_term = 0.5 + 0.5 * sharp / (sharp + 100.0)
-    plate_term = 0.5 + 0.5 * min(1.0, plate_height / 20.0) * plate_confidence
-    return float(confidence * size * (0.4 if cut else 1.0) * sharp_term * plate_term)
+    return float(confidence * size * (0.4 if cut else 1.0) * (0.5 + 0.5 * sharp / (sharp + 100.0)))
+
+
+def plate_quality(height: float, confidence: float) -> float:
+    """Quality in [0, 1] of a plate view: detection score × height up to ``PLATE_FULL_PX``."""
+    return float(confidence * min(1.0, height / PLATE_FULL_PX))
+
+
+def shot_quality(view: float, plate: float) -> float:
+    """A shot's quality: its vehicle view's, halved without a plate (``0.5 + 0.5 × plate``)."""
+    return float(view * (0.5 + 0.5 * plate))
 
 
 @dataclass(slots=True)
 class _Book:
+    views: list[_View] = field(default_factory=list)  # best first
+    plates: list[_View] = field(default_factory=list)
     best: Shot | None = None
     asked_quality: float = 0.0
     asked_plate: bool = False
@@ -150,7 +181,7 @@ class BestShots:
             book = self._books.setdefault((frame.camera_id, track_id), _Book())
             if d >= 0:
                 shot = self._shot(tracked, n, d, size, book)
-                if shot is not None:
+                if shot is not None and (book.best is None or shot.quality >= book.best.quality):
                     book.best = shot
             if tracks.state[n] == TrackState.TENTATIVE or book.best is None:
                 continue
@@ -160,38 +191,55 @@ class BestShots:
         return due
 
     def _shot(self, tracked: TrackedFrame, n: int, d: int, size: tuple[int, int], book: _Book) -> Shot | None:
-        """A shot of track row ``n`` if it beats the track's best so far."""
+        """A new best shot of track row ``n`` if its vehicle or its plate view improved."""
         frame, det = tracked.frame, tracked.detections
         x1, y1, x2, y2 = (float(v) for v in det.xyxy[d])
-        ix1, iy1 = max(0, int(np.floor(x1))), max(0, int(np.floor(y1)))
-        ix2, iy2 = min(size[1], int(np.ceil(x2))), min(size[0], int(np.ceil(y2)))
+        mx, my = (x2 - x1) * _MARGIN, (y2 - y1) * _MARGIN  # the context the re-id crops trained with
+        ix1, iy1 = max(0, int(np.floor(x1 - mx))), max(0, int(np.floor(y1 - my)))
+        ix2, iy2 = min(size[1], int(np.ceil(x2 + mx))), min(size[0], int(np.ceil(y2 + my)))
         if ix2 - ix1 < _MIN_SIDE_PX or iy2 - iy1 < _MIN_SIDE_PX:
             return None
+        o = self.options
         crop = frame.image[iy1:iy2, ix1:ix2]
+        quality = view_quality((x1, y1, x2, y2), size, float(det.confidence[d]), sharpness(crop))
+        improved = _keep(
+            book.views, quality, o.views, lambda: _View(quality, frame, (x1, y1, x2, y2), float(det.confidence[d]), crop.copy())
+        )
         p = int(tracked.plate[n])
-        plate_box = tuple(float(v) for v in det.xyxy[p]) if p >= 0 else None
-        plate_conf = float(det.confidence[p]) if p >= 0 else 0.0
-        plate_h = plate_box[3] - plate_box[1] if plate_box is not None else 0.0
-        quality = shot_quality((x1, y1, x2, y2), size, float(det.confidence[d]), sharpness(crop), plate_h, plate_conf)
-        if book.best is not None and quality <= book.best.quality:
+        if p >= 0:
+            px1, py1, px2, py2 = (float(v) for v in det.xyxy[p])
+            plate = plate_quality(py2 - py1, float(det.confidence[p]))
+            if px2 - px1 >= 2 and py2 - py1 >= 2:
+                improved |= _keep(
+                    book.plates,
+                    plate,
+                    o.views,
+                    lambda: _View(
+                        plate,
+                        frame,
+                        (px1, py1, px2, py2),
+                        float(det.confidence[p]),
+                        rectified_plate(frame.image, det.xyxy[p], o.plate_size, o.two_line_aspect),
+                    ),
+                )
+        if not improved or not book.views:
             return None
-        plate_crop = None
-        if plate_box is not None and plate_box[2] - plate_box[0] >= 2 and plate_h >= 2:
-            o = self.options
-            plate_crop = rectified_plate(frame.image, np.array(plate_box, np.float32), o.plate_size, o.two_line_aspect)
+        view, plate_view = book.views[0], (book.plates[0] if book.plates else None)
         return Shot(
-            frame.camera_id,
+            view.frame.camera_id,
             int(tracked.tracks.track_id[n]),
-            frame.index,
-            frame.timestamp,
-            (x1, y1, x2, y2),
+            view.frame.index,
+            view.frame.timestamp,
+            view.box,
             int(tracked.tracks.class_id[n]),
-            np.ascontiguousarray(crop).copy(),
-            plate_crop,
-            plate_box if plate_crop is not None else None,
-            plate_conf if plate_crop is not None else 0.0,
-            quality,
-            frame,
+            view.crop,
+            None if plate_view is None else plate_view.crop,
+            None if plate_view is None else plate_view.box,
+            0.0 if plate_view is None else plate_view.confidence,
+            shot_quality(view.quality, 0.0 if plate_view is None else plate_view.quality),
+            view.frame,
+            tuple(v.crop for v in book.views),
+            tuple(v.crop for v in book.plates),
         )
 
     def _due(self, book: _Book) -> ShotRequest | None:
