@@ -444,6 +444,22 @@ class ReidConfig(Section):
     train: ReidTrainConfig = Field(default_factory=ReidTrainConfig, description="Training settings.")
 
 
+class CameraLink(Section):
+    """A road from one camera to another: a vehicle seen at ``from_camera`` reaches ``to_camera``
+    between ``min_s`` and ``max_s`` seconds later (if it takes that road)."""
+
+    from_camera: str = Field(pattern=f"^{CAMERA_ID_PATTERN}$", description="Upstream camera id.")
+    to_camera: str = Field(pattern=f"^{CAMERA_ID_PATTERN}$", description="Downstream camera id.")
+    min_s: float = Field(0.0, ge=0, le=86400, description="Shortest travel time, seconds.")
+    max_s: float = Field(gt=0, le=86400, description="Longest travel time, seconds.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CameraLink:
+        if self.min_s > self.max_s:
+            raise FieldError(("min_s",), f"must not exceed max_s ({self.max_s})")
+        return self
+
+
 class TrackingConfig(Section):
     """Per-camera tracking (ByteTrack association, ``tracking/``)."""
 
@@ -476,6 +492,14 @@ class RecognitionConfig(Section):
     rematch_gain: float = Field(
         2.0, gt=1, le=100, description="Quality ratio over the last matched shot that triggers a re-match."
     )
+    views: int = Field(5, ge=1, le=64, description="Best views per track whose embeddings are averaged.")
+    min_plate_px: float = Field(
+        0.0,
+        ge=0,
+        le=512,
+        description="Plates lower than this (pixels) are not embedded (0: every plate; 12, the smallest the "
+        "plate network trained on, measured worse on the calibration world, docs/research).",
+    )
     batch_frames: int = Field(4, ge=1, le=64, description="Frames taken from the cameras per pipeline step.")
     finish_wait_s: float = Field(
         30.0, ge=0, le=3600, description="At the end of a run, how long to retry an unreachable gallery."
@@ -504,6 +528,15 @@ class GalleryConfig(Section):
     fusion_threshold: float = Field(0.9, ge=0, le=1, description="Cosine above which a fused match holds.")
     plate_threshold: float = Field(0.9, ge=0, le=1, description="Cosine for plate-only matches.")
     vehicle_threshold: float = Field(0.9, ge=0, le=1, description="Cosine for vehicle-only matches.")
+    linked_threshold: float = Field(
+        0.55,
+        ge=0,
+        le=1,
+        description="Similarity (fused where both sides show a plate, else vehicle) above which a candidate "
+        "last seen at a linked upstream camera, within the link's travel time, is the same vehicle "
+        "(docs/ARCHITECTURE.md, Identity; set by measurement).",
+    )
+    candidates: int = Field(10, ge=1, le=1000, description="Nearest identities per library checked against links.")
     max_exemplars: int = Field(8, ge=1, le=256, description="Feature exemplars kept per identity.")
     nlist: int = Field(4096, ge=1, le=1 << 20, description="IVF lists once an index trains (see GALLERY.md).")
     nprobe: int = Field(16, ge=1, le=1 << 20, description="IVF lists scanned per query.")
@@ -601,6 +634,9 @@ class RoadwatchConfig(Section):
     cameras: tuple[CameraConfig, ...] = Field((), description="Cameras to read.")
     streams: StreamsConfig = Field(default_factory=StreamsConfig, description="Stream reader settings.")
     detectors: DetectorsConfig = Field(default_factory=DetectorsConfig, description="Detection stage.")
+    links: tuple[CameraLink, ...] = Field(
+        (), description="Roads between cameras with their travel times (a prior for re-identification)."
+    )
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Per-camera tracking.")
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig, description="Best shots.")
     reid: ReidConfig = Field(default_factory=ReidConfig, description="Re-identification networks.")
@@ -619,6 +655,11 @@ class RoadwatchConfig(Section):
                     f"duplicate camera id '{camera.id}' (also cameras[{seen[camera.id]}])",
                 )
             seen[camera.id] = i
+        if self.cameras:
+            for j, link in enumerate(self.links):
+                for name in ("from_camera", "to_camera"):
+                    if getattr(link, name) not in seen:
+                        raise FieldError(("links", j, name), f"unknown camera id '{getattr(link, name)}'")
         toll = self.alerts.toll
         if toll is not None:
             for name in ("entry_cameras", "gate_cameras"):

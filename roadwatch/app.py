@@ -6,9 +6,11 @@ parts builds it here, so ``run``, ``replay``, ``demo``, ``detect`` and ``search`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from config.schema import (
+    CameraLink,
     DetectorsConfig,
     GalleryConfig,
     OutputsConfig,
@@ -90,12 +92,16 @@ def stages(
     tracking: TrackingConfig,
     recognition: RecognitionConfig,
     reid_cfg: ReidConfig,
+    gallery_cfg: GalleryConfig,
+    links: Sequence[CameraLink],
     outputs: OutputsConfig,
 ) -> Stages:
     """The pipeline's stages around built models and gallery."""
     shot_options = ShotOptions(
         min_quality=recognition.min_quality,
         rematch_gain=recognition.rematch_gain,
+        views=recognition.views,
+        min_plate_px=recognition.min_plate_px,
         plate_size=reid_cfg.plate_input,
         two_line_aspect=reid.two_line_aspect,
     )
@@ -103,7 +109,14 @@ def stages(
         detector=detection,
         tracks=TrackStage(tracker_options(tracking), PLATE),
         shots=BestShots(shot_options),
-        recogniser=Recogniser(reid, identities, CLASSES),
+        recogniser=Recogniser(
+            reid,
+            identities,
+            CLASSES,
+            links=[(k.from_camera, k.to_camera, k.min_s, k.max_s) for k in links],
+            linked_threshold=gallery_cfg.linked_threshold,
+            candidates=gallery_cfg.candidates,
+        ),
         sightings=SightingBook(CLASSES, outputs.snapshots_dir),
         snapshots=SnapshotWriter() if outputs.snapshots_dir is not None else None,
     )

@@ -14,16 +14,17 @@ import re
 import signal
 import sys
 import threading
+from itertools import pairwise
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from config import CameraConfig, ConfigError, RoadwatchConfig, load_config, redact_url
-from config.schema import CAMERA_ID_PATTERN
+from config.schema import CAMERA_ID_PATTERN, CameraLink
 from gallery.store import GalleryUnavailableError
 from roadwatch import __version__, app
 from roadwatch.detect_cmd import add_detect_commands
@@ -41,6 +42,9 @@ from streams import (
     SourceUnavailableError,
     build_readers,
 )
+
+if TYPE_CHECKING:
+    from synth.scenario import ScenarioSpec
 
 log = logging.getLogger("roadwatch")
 
@@ -197,6 +201,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     base = load_config(args.config) if args.config else RoadwatchConfig()
     cfg = base.model_copy(
         update={
+            "links": base.links or _scenario_links(spec),
             "gallery": base.gallery.model_copy(update={"data_dir": run_dir / "gallery"}),
             "outputs": base.outputs.model_copy(
                 update={"events_path": run_dir / "events.jsonl", "snapshots_dir": run_dir / "snapshots"}
@@ -242,6 +247,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _scenario_links(spec: ScenarioSpec) -> tuple[CameraLink, ...]:
+    """The roads of a scenario as camera links, the way an operator would write them down: each
+    pair of consecutive cameras on a route, travel times from a quarter of the route's mean to
+    twice it plus 5 s (a sighting's time is its best view's, not the moment it passes a line)."""
+    links: dict[tuple[str, str], CameraLink] = {}
+    for route in spec.routes:
+        for (a, b), mean in zip(pairwise(route.cameras), route.travel_s, strict=False):
+            links.setdefault((a, b), CameraLink(from_camera=a, to_camera=b, min_s=0.25 * mean, max_s=2 * mean + 5))
+    return tuple(links.values())
+
+
 def _sighting_line(s: Sighting) -> str:
     """One readable line for a final sighting."""
     who = "no identity" + (f" ({s.error})" if s.error else "")
@@ -279,6 +295,8 @@ def _run_pipeline(
             tracking=cfg.tracking,
             recognition=cfg.recognition,
             reid_cfg=cfg.reid,
+            gallery_cfg=cfg.gallery,
+            links=cfg.links,
             outputs=cfg.outputs,
         )
         flow = app.flow(built, cfg.recognition)

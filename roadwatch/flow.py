@@ -131,7 +131,7 @@ class Flow:
                     continue
                 shot = recognition.request.shot
                 if recognition.match is not None:
-                    s.shots.recognised(shot.camera, shot.track_id, recognition.match.identity)
+                    s.shots.recognised(shot.camera, shot.track_id, recognition.match.identity, recognition.match.new)
                 out += s.sightings.recognised(recognition)
             jobs, s.sightings.snapshot_jobs = s.sightings.snapshot_jobs, []
         if s.snapshots is not None:

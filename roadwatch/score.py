@@ -157,5 +157,8 @@ def describe(sightings: Sequence[Sighting], truth: Truth) -> list[str]:
             continue
         p = assign(s, truth)
         where = "false" if p is None else f"truth {p.identity} {'pass' if p.counts else 'glimpse'}"
-        lines.append(f"{s.camera} track {s.track_id} frames {s.first_frame}-{s.last_frame} id {s.identity} ({where})")
+        lines.append(
+            f"{s.camera} track {s.track_id} t {s.first_time:.1f}-{s.last_time:.1f} id {s.identity} "
+            f"{'new' if s.new else s.library} {s.score:.2f} ({where})"
+        )
     return lines

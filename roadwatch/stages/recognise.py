@@ -1,13 +1,21 @@
 """Recognition stage: shots → features (one batch per network, across tracks and cameras) →
 gallery decisions.
 
-- ``first`` and ``end`` requests go through :meth:`gallery.Gallery.match`: the fused, then the
-  plate, then the vehicle library decide between a known identity and a new one, which is
-  enrolled (method 1, seed 004).
-- ``better`` and ``plate`` requests (a track already holding an identity) only look up
-  (:meth:`~gallery.Gallery.lookup`): a different known identity above its threshold takes
-  over (the earlier view was too poor to find it); otherwise the track keeps its identity and
-  the better view is added to it as an exemplar.
+**Identifying** a track's features (one vector per network, the mean of its best views):
+
+1. Method 1 (seed 004): with a plate, the fusion library, then the plate library; without,
+   the vehicle library; the nearest identity above that library's threshold (0.9) is the
+   vehicle.
+2. Camera links (``links`` in the config: roads between cameras with their travel times):
+   among the ``candidates`` nearest identities, the most similar one whose last sighting was
+   at a linked upstream camera within the link's travel time is the vehicle when its
+   similarity (fused where both show a plate, else vehicle) passes ``linked_threshold``.
+3. Otherwise the vehicle is new and is enrolled (``Gallery.match``, race-free).
+
+A ``first`` or ``end`` request takes that answer (a known identity gains the view as an
+exemplar). A ``better`` or ``plate`` request (the track already holds an identity) switches
+only to a *different* identity found that way, leaving out the one the track itself enrolled;
+otherwise the better view is added to the track's identity as an exemplar.
 
 When Redis cannot be reached the requests come back with ``error`` set and the stage stops
 calling Redis for a backoff period (doubling from ``retry_s`` up to ``retry_cap_s``): the
@@ -22,10 +30,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gallery.gallery import Gallery, Match
-from gallery.store import GalleryUnavailableError
+from gallery.store import TRANSIENT, GalleryUnavailableError, reason
 from gallery.store import Sighting as GallerySighting
 from reid.embedder import Embedder, EmbedderError
-from reid.fusion import Features
+from reid.fusion import F32, Features
 from roadwatch.stages.shots import ShotRequest
 
 log = logging.getLogger(__name__)
@@ -60,10 +68,18 @@ class Recogniser:
         gallery: Gallery,
         class_names: Sequence[str],
         *,
+        links: Sequence[tuple[str, str, float, float]] = (),
+        linked_threshold: float = 0.55,
+        candidates: int = 10,
         retry_s: float = 0.5,
         retry_cap_s: float = 15.0,
     ) -> None:
         self.embedder = embedder
+        self.links: dict[str, dict[str, tuple[float, float]]] = {}
+        for source, target, low, high in links:
+            self.links.setdefault(target, {})[source] = (low, high)
+        self.linked_threshold = linked_threshold
+        self.candidates = candidates
         self.gallery = gallery
         self.class_names = tuple(class_names)
         self.retry_s, self.retry_cap_s = retry_s, retry_cap_s
@@ -119,20 +135,60 @@ class Recogniser:
         )
         wanted = features.for_gallery(0)
         try:
+            exclude = request.identity if request.enrolled else None
+            found = self._identify(wanted, shot.camera, shot.timestamp, exclude)
             if request.identity is None:
-                result: Match | None = self.gallery.match(wanted, sighting)
-            else:
-                found = self.gallery.lookup(wanted)
-                if found is not None and found.identity != request.identity:
-                    result = self.gallery.match(wanted, sighting)
-                    self.switches += 1
+                if found is None:
+                    result: Match | None = self.gallery.match(wanted, sighting)  # enrols (or finds a twin)
                 else:
-                    self.gallery.extend(request.identity, wanted, sighting)
-                    result = None
-        except GalleryUnavailableError as exc:
+                    self.gallery.extend(found.identity, wanted, sighting)
+                    result = found
+            elif found is not None and found.identity != request.identity:
+                self.gallery.extend(found.identity, wanted, sighting)
+                result = found
+                self.switches += 1
+            else:
+                self.gallery.extend(request.identity, wanted, sighting)
+                result = None
+        except (GalleryUnavailableError, *TRANSIENT) as exc:
+            message = str(exc) if isinstance(exc, GalleryUnavailableError) else f"gallery: {reason(exc)}"
             self._down_until = time.monotonic() + self._delay
-            log.warning("%s; retrying in %.1f s", exc, self._delay)
+            log.warning("%s; retrying in %.1f s", message, self._delay)
             self._delay = min(self.retry_cap_s, self._delay * 2)
-            return Recognition(request, None, features, str(exc), retry=True)
+            return Recognition(request, None, features, message, retry=True)
         self._delay = self.retry_s
         return Recognition(request, result, features)
+
+    def _identify(
+        self, wanted: dict[str, F32], camera: str, timestamp: float, exclude: int | None
+    ) -> Match | None:
+        """The known identity of these features, or None (module docstring)."""
+        self.gallery.sync()
+        libraries = ["fusion", "plate"] if "plate" in wanted else ["vehicle"]
+        k = self.candidates + (exclude is not None)
+        hits = {
+            lib: [(i, s) for i, s in self.gallery.search(lib, wanted[lib], k) if i != exclude]
+            for lib in {*libraries, "vehicle"} & set(wanted)
+        }
+        for lib in libraries:
+            if hits[lib] and hits[lib][0][1] > self.gallery.thresholds[lib]:
+                return Match(hits[lib][0][0], lib, hits[lib][0][1], new=False)
+        upstream = self.links.get(camera)
+        if not upstream:
+            return None
+        score: dict[int, tuple[float, str]] = {i: (s, "vehicle") for i, s in hits["vehicle"]}
+        for i, s in hits.get("fusion", []):
+            score[i] = (s, "fusion")  # both sides show a plate: the fused cosine decides
+        ids = sorted(score, key=lambda i: -score[i][0])
+        for identity, record in zip(ids, self.gallery.store.records(ids), strict=True):
+            s, lib = score[identity]
+            if s <= self.linked_threshold:
+                break
+            try:
+                last_camera, dt = record.get("last_camera", ""), timestamp - float(record.get("last_ts", "nan"))
+            except ValueError:
+                continue
+            window = upstream.get(last_camera)
+            if window is not None and window[0] <= dt <= window[1]:
+                return Match(identity, f"{lib}+link", s, new=False)
+        return None

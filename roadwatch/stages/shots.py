@@ -80,11 +80,13 @@ class Shot:
 
 @dataclass(frozen=True, slots=True)
 class ShotRequest:
-    """A shot to recognise, why, and the identity its track holds now (None before the first)."""
+    """A shot to recognise, why, and the identity its track holds now (None before the first;
+    ``enrolled``: the track itself enrolled it)."""
 
     shot: Shot
     reason: Reason
     identity: int | None
+    enrolled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class ShotOptions:
     min_quality: float = 0.25
     rematch_gain: float = 2.0
     views: int = 5
+    min_plate_px: float = 0.0
     plate_size: tuple[int, int] = (32, 128)
     two_line_aspect: float = 0.0
 
@@ -162,6 +165,7 @@ class _Book:
     asked_plate: bool = False
     asked: bool = False
     identity: int | None = None
+    enrolled: bool = False
 
 
 class BestShots:
@@ -209,7 +213,7 @@ class BestShots:
         if p >= 0:
             px1, py1, px2, py2 = (float(v) for v in det.xyxy[p])
             plate = plate_quality(py2 - py1, float(det.confidence[p]))
-            if px2 - px1 >= 2 and py2 - py1 >= 2:
+            if py2 - py1 >= max(2.0, o.min_plate_px) and px2 - px1 >= 2:
                 improved |= _keep(
                     book.plates,
                     plate,
@@ -257,7 +261,7 @@ class BestShots:
         else:
             return None
         book.asked, book.asked_quality, book.asked_plate = True, best.quality, best.plate_crop is not None
-        return ShotRequest(best, reason, book.identity)
+        return ShotRequest(best, reason, book.identity, book.enrolled)
 
     def end(self, camera: str, track_id: int) -> tuple[ShotRequest | None, Shot | None]:
         """A track ended: the recognition still due (if it never asked) and its best shot."""
@@ -268,8 +272,9 @@ class BestShots:
             return None, book.best
         return ShotRequest(book.best, "end", None), book.best
 
-    def recognised(self, camera: str, track_id: int, identity: int | None) -> None:
-        """Record the identity a track now holds (ignored for tracks already ended)."""
+    def recognised(self, camera: str, track_id: int, identity: int, new: bool) -> None:
+        """Record the identity a track now holds and whether it enrolled it (ignored for tracks
+        already ended)."""
         book = self._books.get((camera, track_id))
-        if book is not None and identity is not None:
-            book.identity = identity
+        if book is not None:
+            book.identity, book.enrolled = identity, new
