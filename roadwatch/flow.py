@@ -16,7 +16,7 @@ from detectors.base import Detector
 from roadwatch.events import Sighting
 from roadwatch.snapshots import SnapshotWriter
 from roadwatch.stages.recognise import Recogniser, Recognition
-from roadwatch.stages.shots import BestShots, Shot, ShotRequest
+from roadwatch.stages.shots import BestShots, ShotRequest
 from roadwatch.stages.sightings import SightingBook
 from roadwatch.stages.track import TrackedFrame, TrackStage
 from streams.frame import Frame
@@ -103,17 +103,13 @@ class Flow:
         s = self.stages
         out: list[Sighting] = []
         with self._timed("shots"):
-            bests: list[Shot | None] = []
-            for camera, track_id in endings:
-                due, best = s.shots.end(camera, track_id)
-                if due is not None:
-                    requests.append(due)
-                bests.append(best)
+            finals: list[ShotRequest | None] = [s.shots.end(camera, track_id) for camera, track_id in endings]
+            requests += [r for r in finals if r is not None]
         with self._timed("sightings"):
             for request in requests:
                 s.sightings.asked(request.shot.camera, request.shot.track_id)
-            for (camera, track_id), best in zip(endings, bests, strict=True):
-                out += s.sightings.end(camera, track_id, best)
+            for (camera, track_id), final in zip(endings, finals, strict=True):
+                out += s.sightings.end(camera, track_id, None if final is None else final.shot)
         features: list = []
         if requests:
             with self._timed("embed"):
@@ -131,7 +127,7 @@ class Flow:
                     continue
                 shot = recognition.request.shot
                 if recognition.match is not None:
-                    s.shots.recognised(shot.camera, shot.track_id, recognition.match.identity, recognition.match.new)
+                    s.shots.recognised(shot.camera, shot.track_id, recognition.match.identity)
                 out += s.sightings.recognised(recognition)
             jobs, s.sightings.snapshot_jobs = s.sightings.snapshot_jobs, []
         if s.snapshots is not None:

@@ -12,10 +12,11 @@ gallery decisions.
    similarity (fused where both show a plate, else vehicle) passes ``linked_threshold``.
 3. Otherwise the vehicle is new and is enrolled (``Gallery.match``, race-free).
 
-A ``first`` or ``end`` request takes that answer (a known identity gains the view as an
-exemplar). A ``better`` or ``plate`` request (the track already holds an identity) switches
-only to a *different* identity found that way, leaving out the one the track itself enrolled;
-otherwise the better view is added to the track's identity as an exemplar.
+``first``, ``better`` and ``plate`` requests (a live track) only identify: the answer is the
+track's provisional identity, nothing is written. The ``end`` request decides: a known
+identity gains the pass's views as an exemplar, or a new identity is enrolled. Deciding once
+per pass, with the best views, was measured against deciding at the first good view and
+correcting later (``docs/research/pipeline-reid.md``).
 
 When Redis cannot be reached the requests come back with ``error`` set and the stage stops
 calling Redis for a backoff period (doubling from ``retry_s`` up to ``retry_cap_s``): the
@@ -50,6 +51,7 @@ class Recognition:
         features: The shot's features (kept so a failed request is not embedded twice).
         error: Why the request failed (empty when it did not); ``gallery`` errors are retried.
         retry: The request should be sent again (the gallery was unreachable).
+        final: The answer decides the pass's identity (an ``end`` request).
     """
 
     request: ShotRequest
@@ -57,6 +59,7 @@ class Recognition:
     features: Features | None
     error: str = ""
     retry: bool = False
+    final: bool = False
 
 
 class Recogniser:
@@ -85,7 +88,6 @@ class Recogniser:
         self.retry_s, self.retry_cap_s = retry_s, retry_cap_s
         self._down_until = 0.0
         self._delay = retry_s
-        self.switches = 0
         self.embed_s = 0.0
         self.match_s = 0.0
 
@@ -134,41 +136,31 @@ class Recogniser:
             vehicle_type=self.class_names[shot.class_id] if 0 <= shot.class_id < len(self.class_names) else "",
         )
         wanted = features.for_gallery(0)
+        final = request.reason == "end"
         try:
-            exclude = request.identity if request.enrolled else None
-            found = self._identify(wanted, shot.camera, shot.timestamp, exclude)
-            if request.identity is None:
-                if found is None:
-                    result: Match | None = self.gallery.match(wanted, sighting)  # enrols (or finds a twin)
-                else:
-                    self.gallery.extend(found.identity, wanted, sighting)
-                    result = found
-            elif found is not None and found.identity != request.identity:
+            found = self._identify(wanted, shot.camera, shot.timestamp)
+            if not final:
+                result = found
+            elif found is None:
+                result = self.gallery.match(wanted, sighting)  # enrols (or finds a twin enrolled meanwhile)
+            else:
                 self.gallery.extend(found.identity, wanted, sighting)
                 result = found
-                self.switches += 1
-            else:
-                self.gallery.extend(request.identity, wanted, sighting)
-                result = None
         except (GalleryUnavailableError, *TRANSIENT) as exc:
             message = str(exc) if isinstance(exc, GalleryUnavailableError) else f"gallery: {reason(exc)}"
             self._down_until = time.monotonic() + self._delay
             log.warning("%s; retrying in %.1f s", message, self._delay)
             self._delay = min(self.retry_cap_s, self._delay * 2)
-            return Recognition(request, None, features, message, retry=True)
+            return Recognition(request, None, features, message, retry=True, final=final)
         self._delay = self.retry_s
-        return Recognition(request, result, features)
+        return Recognition(request, result, features, final=final)
 
-    def _identify(
-        self, wanted: dict[str, F32], camera: str, timestamp: float, exclude: int | None
-    ) -> Match | None:
+    def _identify(self, wanted: dict[str, F32], camera: str, timestamp: float) -> Match | None:
         """The known identity of these features, or None (module docstring)."""
         self.gallery.sync()
         libraries = ["fusion", "plate"] if "plate" in wanted else ["vehicle"]
-        k = self.candidates + (exclude is not None)
         hits = {
-            lib: [(i, s) for i, s in self.gallery.search(lib, wanted[lib], k) if i != exclude]
-            for lib in {*libraries, "vehicle"} & set(wanted)
+            lib: self.gallery.search(lib, wanted[lib], self.candidates) for lib in {*libraries, "vehicle"} & set(wanted)
         }
         for lib in libraries:
             if hits[lib] and hits[lib][0][1] > self.gallery.thresholds[lib]:

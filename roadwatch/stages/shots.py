@@ -12,10 +12,12 @@ matched its own vehicle's near view at cosine 0.13). A shot joins the two; its q
 - ``better``: again when its best shot has grown ``rematch_gain`` times better than the one
   last used;
 - ``plate``: again when a plate appears on a track last recognised without one;
-- ``end``: when it ends without ever reaching ``min_quality``, with its best shot (if it has
-  none at all its sighting says "no identity").
+- ``end``: when it ends, with its best shot: this request decides the identity (a track with
+  no usable view at all gets none and its sighting says so).
 
-Never per frame: a track asks at most once per doubling of its quality, plus once for a plate.
+The first three only look the vehicle up (a provisional identity, for fast alerts); the gallery
+is written once per pass, at the end, with the best views. Never per frame: a track asks at
+most once per doubling of its quality, plus once for a plate, plus once at its end.
 """
 
 from __future__ import annotations
@@ -80,13 +82,11 @@ class Shot:
 
 @dataclass(frozen=True, slots=True)
 class ShotRequest:
-    """A shot to recognise, why, and the identity its track holds now (None before the first;
-    ``enrolled``: the track itself enrolled it)."""
+    """A shot to recognise, why, and the identity its track was last found to be (None before)."""
 
     shot: Shot
     reason: Reason
     identity: int | None
-    enrolled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +165,6 @@ class _Book:
     asked_plate: bool = False
     asked: bool = False
     identity: int | None = None
-    enrolled: bool = False
 
 
 class BestShots:
@@ -261,20 +260,18 @@ class BestShots:
         else:
             return None
         book.asked, book.asked_quality, book.asked_plate = True, best.quality, best.plate_crop is not None
-        return ShotRequest(best, reason, book.identity, book.enrolled)
+        return ShotRequest(best, reason, book.identity)
 
-    def end(self, camera: str, track_id: int) -> tuple[ShotRequest | None, Shot | None]:
-        """A track ended: the recognition still due (if it never asked) and its best shot."""
+    def end(self, camera: str, track_id: int) -> ShotRequest | None:
+        """A track ended: the request that decides its identity, with its best shot (None when
+        the track never had a usable view)."""
         book = self._books.pop((camera, track_id), None)
         if book is None or book.best is None:
-            return None, None
-        if book.asked:
-            return None, book.best
-        return ShotRequest(book.best, "end", None), book.best
+            return None
+        return ShotRequest(book.best, "end", book.identity)
 
-    def recognised(self, camera: str, track_id: int, identity: int, new: bool) -> None:
-        """Record the identity a track now holds and whether it enrolled it (ignored for tracks
-        already ended)."""
+    def recognised(self, camera: str, track_id: int, identity: int) -> None:
+        """Record the identity a live track was found to be (ignored for tracks already ended)."""
         book = self._books.get((camera, track_id))
         if book is not None:
-            book.identity, book.enrolled = identity, new
+            book.identity = identity

@@ -102,12 +102,11 @@ class SightingBook:
         p.waiting = max(0, p.waiting - 1)
         if not p.ended and (p.best is None or shot.quality > p.best.quality):
             p.best = shot
-        if recognition.match is not None:
-            p.match, p.error = recognition.match, ""
-        elif recognition.error and p.match is None:
-            p.error = recognition.error
         out = []
-        if p.match is not None and not p.provisional_sent and not p.ended:
+        if recognition.final:
+            p.match, p.error = recognition.match, recognition.error
+        elif recognition.match is not None and not p.provisional_sent and not p.ended:
+            p.match = recognition.match
             p.provisional_sent = True
             out.append(self._sighting(p, "provisional"))
         if p.ended and p.waiting == 0:
