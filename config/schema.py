@@ -463,7 +463,9 @@ class CameraLink(Section):
 class TrackingConfig(Section):
     """Per-camera tracking (ByteTrack association, ``tracking/``)."""
 
-    high_score: float = Field(0.5, ge=0, le=1, description="Detections at or above this score lead the first pass.")
+    high_score: float = Field(
+        0.5, ge=0, le=1, description="Detections at or above this score lead the first pass."
+    )
     low_score: float = Field(
         0.1, ge=0, le=1, description="Detections between this and high_score only continue tracks."
     )
@@ -536,7 +538,15 @@ class GalleryConfig(Section):
         "last seen at a linked upstream camera, within the link's travel time, is the same vehicle "
         "(docs/ARCHITECTURE.md, Identity; set by measurement).",
     )
-    candidates: int = Field(10, ge=1, le=1000, description="Nearest identities per library checked against links.")
+    linked_margin: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="How much a linked candidate's similarity must beat the next linked candidate's.",
+    )
+    candidates: int = Field(
+        10, ge=1, le=1000, description="Nearest identities per library checked against links."
+    )
     max_exemplars: int = Field(8, ge=1, le=256, description="Feature exemplars kept per identity.")
     nlist: int = Field(4096, ge=1, le=1 << 20, description="IVF lists once an index trains (see GALLERY.md).")
     nprobe: int = Field(16, ge=1, le=1 << 20, description="IVF lists scanned per query.")
@@ -613,7 +623,9 @@ class OutputsConfig(Section):
         Path("events.jsonl"), description="JSON-lines event log (config-relative)."
     )
     snapshots_dir: ConfigPath | None = Field(None, description="Best-shot crops; None: not saved.")
-    events_stream: bool = Field(True, description="Also append sightings to the gallery Redis's event stream.")
+    events_stream: bool = Field(
+        True, description="Also append sightings to the gallery Redis's event stream."
+    )
     events_stream_max_len: int = Field(
         100_000, ge=100, le=100_000_000, description="Events the Redis stream keeps (older ones trimmed)."
     )

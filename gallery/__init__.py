@@ -5,6 +5,7 @@
 - ``gallery.gallery``: match-or-enrol (method 1), restart and rebuild, batch enrolment.
 - ``gallery.connect``: embedded or URL backends, retries, one clear error when Redis is gone.
 - ``gallery.portable``: export and import as one checked file.
-- ``gallery.search`` and ``gallery.image_search``: method 5's search by image.
+- ``gallery.search``: method 5's post-processing of search results (search by image itself,
+  which composes detection and re-id, is the app's ``roadwatch.search``).
 - ``gallery.bench``: ``roadwatch bench gallery``.
 """

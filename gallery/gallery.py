@@ -505,7 +505,9 @@ class Gallery:
 
     def _extend(self, identity: int, units: dict[str, npt.NDArray[np.float32]], sighting: Sighting) -> None:
         lists = self._lists(units)
-        position, blobs, follows = self.store.add_exemplars(identity, units, sighting, lists, since=self.position)
+        position, blobs, follows = self.store.add_exemplars(
+            identity, units, sighting, lists, since=self.position
+        )
         for name, blob in blobs.items():
             rows = unpack(blob, name)
             known = np.full(len(rows), -1, np.int64)

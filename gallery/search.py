@@ -83,3 +83,15 @@ def postprocess(
         scores[c.category] = scores.get(c.category, 0.0) + 1.0 / position
     ordered = sorted(by_rank, key=lambda c: (-scores[c.category], c.category, -c.rank, c.identity))
     return [SearchResult(c.identity, c.distance, c.rank, c.category, scores[c.category]) for c in ordered]
+
+
+def parse_seen(text: str) -> list[tuple[str, float]]:
+    """``"camera ts;camera ts"`` (the record's ``seen`` field) as ``[(camera, ts), ...]``."""
+    out = []
+    for part in text.split(";"):
+        camera, _, ts = part.rpartition(" ")
+        try:
+            out.append((camera, float(ts)))
+        except ValueError:
+            continue
+    return out

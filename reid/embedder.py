@@ -11,6 +11,7 @@ and fuses their vectors. Every stage hands over an :class:`Embeddings`.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import re
 from collections.abc import Sequence
@@ -382,14 +383,18 @@ class Embedder:
             EmbedderError: A model fails at run time.
         """
         if len(plate_views) != len(vehicle_views):
-            raise ValueError(f"plate views for {len(plate_views)} vehicles, vehicle views for {len(vehicle_views)}")
+            raise ValueError(
+                f"plate views for {len(plate_views)} vehicles, vehicle views for {len(vehicle_views)}"
+            )
         if any(len(v) == 0 for v in vehicle_views):
             raise ValueError("every vehicle needs at least one view")
         vehicles = _pool(self.vehicle.encode([c for views in vehicle_views for c in views]), vehicle_views)
         plates = np.zeros_like(vehicles)
         has_plate = np.array([len(v) > 0 for v in plate_views], np.bool_)
         if has_plate.any():
-            pooled = _pool(self.plate.encode([c for views in plate_views for c in views]), [v for v in plate_views if v])
+            pooled = _pool(
+                self.plate.encode([c for views in plate_views for c in views]), [v for v in plate_views if v]
+            )
             plates[has_plate] = pooled
         return Features(vehicles, plates, has_plate)
 
@@ -417,7 +422,7 @@ class Embedder:
 def _pool(vectors: npt.NDArray[np.float32], groups: Sequence[Sequence[object]]) -> npt.NDArray[np.float32]:
     """Mean of consecutive rows, one mean per group (sized as ``groups``), renormalised."""
     bounds = np.cumsum([0, *(len(g) for g in groups)])
-    means = np.stack([vectors[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+    means = np.stack([vectors[a:b].mean(axis=0) for a, b in itertools.pairwise(bounds)])
     return _normalise_rows(means.astype(np.float32))
 
 

@@ -41,9 +41,10 @@ def embed_items(embedder: Embedder, items: list[ReidItem]) -> dict[str, Any]:
     }
 
 
-def evaluate_reid(
-    data: Path, vehicle_model: Path, plate_model: Path, *, reid: ReidConfig, plot: Path | None = None
-) -> dict[str, Any]:
+CMC_RANKS = 20  # ranks of each CMC curve in the report
+
+
+def evaluate_reid(data: Path, vehicle_model: Path, plate_model: Path, *, reid: ReidConfig) -> dict[str, Any]:
     """mAP and CMC of the three feature kinds on the query/gallery splits of ``data``.
 
     Returns:
@@ -80,19 +81,8 @@ def evaluate_reid(
             g["cams"],
         ),
     }
-    if plot is not None:
-        from roadwatch.plot import line_plot
-
-        curves = {kind: [(float(r + 1), float(v)) for r, v in enumerate(s.cmc)] for kind, s in scores.items()}
-        line_plot(
-            plot,
-            curves,
-            title="CMC, held-out identities",
-            x_label="rank",
-            y_label="match rate",
-            y_range=(0, 1),
-        )
     report: dict[str, Any] = {kind: s.to_dict() for kind, s in scores.items()}
+    report["cmc"] = {kind: [round(float(v), 4) for v in s.cmc[:CMC_RANKS]] for kind, s in scores.items()}
     report["queries"] = len(query_items)
     report["gallery"] = len(gallery_items)
     report["queries_with_plate"] = int(q["has_plate"].sum())

@@ -25,7 +25,8 @@ def fuse(vehicle: npt.ArrayLike, plate: npt.ArrayLike) -> F32:
         raise ValueError(f"vehicle {v.shape} and plate {p.shape} features differ in shape")
     joined = np.concatenate([v, p], axis=1)
     norms = np.linalg.norm(joined, axis=1, keepdims=True)
-    return (joined / np.maximum(norms, 1e-12)).astype(np.float32)
+    fused: F32 = (joined / np.maximum(norms, 1e-12)).astype(np.float32)
+    return fused
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,7 @@ def stages(
             CLASSES,
             links=[(k.from_camera, k.to_camera, k.min_s, k.max_s) for k in links],
             linked_threshold=gallery_cfg.linked_threshold,
+            linked_margin=gallery_cfg.linked_margin,
             candidates=gallery_cfg.candidates,
         ),
         sightings=SightingBook(CLASSES, outputs.snapshots_dir),

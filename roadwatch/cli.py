@@ -14,9 +14,9 @@ import re
 import signal
 import sys
 import threading
-from itertools import pairwise
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -113,12 +113,15 @@ def _parser() -> argparse.ArgumentParser:
     add_gallery_commands(commands, benches)
 
     demo = commands.add_parser(
-        "demo", help="render the synthetic toll road, run the whole pipeline over it, score it against the truth"
+        "demo",
+        help="render the synthetic toll road, run the whole pipeline over it, score it against the truth",
     )
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="where the demo writes")
     demo.add_argument("--seed", type=int, default=7, help="world seed (the default models trained on 0-6)")
     demo.add_argument("--seconds", type=float, default=60.0, help="seconds of synthetic footage")
-    demo.add_argument("--config", type=Path, help="config file (its cameras, gallery and outputs are replaced)")
+    demo.add_argument(
+        "--config", type=Path, help="config file (its cameras, gallery and outputs are replaced)"
+    )
     demo.add_argument("--json", action="store_true", help="print a JSON summary last")
     demo.set_defaults(handler=cmd_demo)
     return parser
@@ -217,7 +220,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(_sighting_line(sighting), flush=True)
 
     events = cfg.outputs.events_path
-    summary, sink_count = _run_pipeline(cfg, cameras, events, append=False, json_mode=True, on_sighting=on_sighting)
+    summary, _ = _run_pipeline(cfg, cameras, events, append=False, json_mode=True, on_sighting=on_sighting)
     truth = load_truth(world_dir / "truth")
     figures = score(seen, truth)
     if args.verbose:
@@ -254,7 +257,9 @@ def _scenario_links(spec: ScenarioSpec) -> tuple[CameraLink, ...]:
     links: dict[tuple[str, str], CameraLink] = {}
     for route in spec.routes:
         for (a, b), mean in zip(pairwise(route.cameras), route.travel_s, strict=False):
-            links.setdefault((a, b), CameraLink(from_camera=a, to_camera=b, min_s=0.25 * mean, max_s=2 * mean + 5))
+            links.setdefault(
+                (a, b), CameraLink(from_camera=a, to_camera=b, min_s=0.25 * mean, max_s=2 * mean + 5)
+            )
     return tuple(links.values())
 
 
@@ -303,7 +308,9 @@ def _run_pipeline(
     sink: JsonlEventSink | FanOut = JsonlEventSink(events_path, append=append)
     if flow is not None and cfg.outputs.events_stream:
         stream = RedisStreamSink(
-            identities.store.client, f"{cfg.gallery.namespace}:events", max_len=cfg.outputs.events_stream_max_len
+            identities.store.client,
+            f"{cfg.gallery.namespace}:events",
+            max_len=cfg.outputs.events_stream_max_len,
         )
         sink = FanOut(sink, stream)
     try:
@@ -356,7 +363,7 @@ def _report(
 
 
 @contextmanager
-def _progress(readers: Sequence[CameraReader], *, enabled: bool) -> Iterator[Callable[[Any], None] | None]:
+def _progress(readers: Sequence[CameraReader], *, enabled: bool) -> Iterator[Callable[..., None] | None]:
     """A tqdm bar on a terminal; its total appears once the recordings have opened."""
     if not enabled:
         yield None

@@ -58,7 +58,7 @@ def _config(path: Path | None) -> RoadwatchConfig:
 def cmd_train_detector(args: argparse.Namespace) -> int:
     """Train, write the loss curves, print a summary."""
     from detectors.train import DetectorTrainingError, train_detector
-    from roadwatch.plot import line_plot
+    from roadwatch.report import line_plot
 
     cfg = _config(args.config)
     updates: dict[str, Any] = {}

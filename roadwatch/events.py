@@ -244,9 +244,12 @@ class RedisStreamSink:
                     self.count += 1
                     delay = 0.05
                     break
-                except Exception as exc:  # noqa: BLE001 - any client failure: retry, never crash
+                except Exception as exc:
                     self.failures += 1
-                    if self._closing_at is not None and time.monotonic() - self._closing_at > self.close_timeout_s:
+                    if (
+                        self._closing_at is not None
+                        and time.monotonic() - self._closing_at > self.close_timeout_s
+                    ):
                         log.warning("%s: %d events not added to the stream: %s", self.key, self._left(), exc)
                         return
                     log.warning("%s: cannot add to the stream (%s); retrying in %.1f s", self.key, exc, delay)

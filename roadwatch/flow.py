@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from detectors.base import Detector
+from reid.fusion import Features
 from roadwatch.events import Sighting
 from roadwatch.snapshots import SnapshotWriter
 from roadwatch.stages.recognise import Recogniser, Recognition
@@ -110,11 +111,15 @@ class Flow:
                 s.sightings.asked(request.shot.camera, request.shot.track_id)
             for (camera, track_id), final in zip(endings, finals, strict=True):
                 out += s.sightings.end(camera, track_id, None if final is None else final.shot)
-        features: list = []
+        features: list[Features | None] = []
         if requests:
             with self._timed("embed"):
                 batch = s.recogniser.embed(requests)
-            features = [None] * len(requests) if isinstance(batch, str) else [batch.take([i]) for i in range(len(requests))]
+            features = (
+                [None] * len(requests)
+                if isinstance(batch, str)
+                else [batch.take([i]) for i in range(len(requests))]
+            )
         retried, self._pending = self._pending, []
         with self._timed("match"):
             recognitions = s.recogniser.match(

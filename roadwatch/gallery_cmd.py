@@ -196,9 +196,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     from detectors.runtime import DetectorModelError
     from detectors.stage import BUNDLED, build_detector
     from gallery.connect import open_gallery
-    from gallery.image_search import search_image
     from reid.embedder import Embedder, EmbedderError
     from roadwatch.reid_cmd import _model_paths
+    from roadwatch.search import search_image
 
     if args.top < 1:
         raise CliError(f"--top must be >= 1, got {args.top}")

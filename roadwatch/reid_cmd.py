@@ -101,7 +101,7 @@ def cmd_train_reid(args: argparse.Namespace) -> int:
     from reid.data import TWO_LINE_ASPECT, TWO_LINE_ASPECT_KEY
     from reid.export import export_onnx, parity
     from reid.train import TrainingError, train_reid
-    from roadwatch.plot import line_plot
+    from roadwatch.report import line_plot
 
     cfg = _config(args.config)
     train_cfg = cfg.reid.train
@@ -216,7 +216,19 @@ def cmd_eval_reid(args: argparse.Namespace) -> int:
     cfg = _config(args.config)
     _require_data(args.data)
     vehicle_model, plate_model = _model_paths(cfg, args.models)
-    report = evaluate_reid(args.data, vehicle_model, plate_model, reid=cfg.reid, plot=args.plot)
+    report = evaluate_reid(args.data, vehicle_model, plate_model, reid=cfg.reid)
+    if args.plot is not None:
+        from roadwatch.report import line_plot
+
+        curves = {kind: [(float(r + 1), v) for r, v in enumerate(cmc)] for kind, cmc in report["cmc"].items()}
+        line_plot(
+            args.plot,
+            curves,
+            title="CMC, held-out identities",
+            x_label="rank",
+            y_label="match rate",
+            y_range=(0, 1),
+        )
     human = "  ".join(
         f"{k}: mAP {report[k]['mAP']:.3f} R1 {report[k]['rank1']:.3f}" for k in ("vehicle", "plate", "fusion")
     )

@@ -96,7 +96,7 @@ def load_truth(
 def assign(sighting: Sighting, truth: Truth, min_iou: float = 0.3) -> TruthPass | None:
     """The truth pass a sighting's track followed (module docstring), or None."""
     frames = truth.boxes.get(sighting.camera, {})
-    votes: Counter[int] = Counter()
+    votes: dict[int, float] = defaultdict(float)
     for index, box in sighting.path:
         rows = frames.get(index, [])
         if not rows:
@@ -107,7 +107,7 @@ def assign(sighting: Sighting, truth: Truth, min_iou: float = 0.3) -> TruthPass 
             votes[rows[best][0]] += float(overlaps[best])
     if not votes:
         return None
-    identity = votes.most_common(1)[0][0]
+    identity = max(votes, key=lambda i: votes[i])
     middle = (sighting.first_frame + sighting.last_frame) / 2
     candidates = [p for p in truth.passes if p.camera == sighting.camera and p.identity == identity]
     return min(candidates, key=lambda p: abs((p.first_frame + p.last_frame) / 2 - middle), default=None)

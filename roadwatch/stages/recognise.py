@@ -9,7 +9,8 @@ gallery decisions.
 2. Camera links (``links`` in the config: roads between cameras with their travel times):
    among the ``candidates`` nearest identities, the most similar one whose last sighting was
    at a linked upstream camera within the link's travel time is the vehicle when its
-   similarity (fused where both show a plate, else vehicle) passes ``linked_threshold``.
+   similarity (fused where both show a plate, else vehicle) passes ``linked_threshold`` and
+   beats the next such candidate by ``linked_margin``.
 3. Otherwise the vehicle is new and is enrolled (``Gallery.match``, race-free).
 
 ``first``, ``better`` and ``plate`` requests (a live track) only identify: the answer is the
@@ -73,6 +74,7 @@ class Recogniser:
         *,
         links: Sequence[tuple[str, str, float, float]] = (),
         linked_threshold: float = 0.55,
+        linked_margin: float = 0.0,
         candidates: int = 10,
         retry_s: float = 0.5,
         retry_cap_s: float = 15.0,
@@ -82,12 +84,14 @@ class Recogniser:
         for source, target, low, high in links:
             self.links.setdefault(target, {})[source] = (low, high)
         self.linked_threshold = linked_threshold
+        self.linked_margin = linked_margin
         self.candidates = candidates
         self.gallery = gallery
         self.class_names = tuple(class_names)
         self.retry_s, self.retry_cap_s = retry_s, retry_cap_s
         self._down_until = 0.0
         self._delay = retry_s
+        self._last_error = "gallery unreachable"
         self.embed_s = 0.0
         self.match_s = 0.0
 
@@ -97,7 +101,10 @@ class Recogniser:
         try:
             return self.embedder.features_of_views(
                 [r.shot.vehicle_views or (r.shot.vehicle_crop,) for r in requests],
-                [r.shot.plate_views or (() if r.shot.plate_crop is None else (r.shot.plate_crop,)) for r in requests],
+                [
+                    r.shot.plate_views or (() if r.shot.plate_crop is None else (r.shot.plate_crop,))
+                    for r in requests
+                ],
             )
         except (EmbedderError, ValueError) as exc:
             log.warning("re-id failed on %d shots: %s", len(requests), exc)
@@ -105,7 +112,9 @@ class Recogniser:
         finally:
             self.embed_s += time.perf_counter() - started
 
-    def match(self, requests: Sequence[ShotRequest], features: Sequence[Features | None]) -> list[Recognition]:
+    def match(
+        self, requests: Sequence[ShotRequest], features: Sequence[Features | None]
+    ) -> list[Recognition]:
         """Gallery decisions for requests whose features are known (None: embedding failed)."""
         started = time.perf_counter()
         out = []
@@ -113,7 +122,11 @@ class Recogniser:
             if feature is None:
                 out.append(Recognition(request, None, None, "re-id failed"))
             elif time.monotonic() < self._down_until:
-                out.append(Recognition(request, None, feature, "gallery unreachable", retry=True))
+                out.append(
+                    Recognition(
+                        request, None, feature, self._last_error, retry=True, final=request.reason == "end"
+                    )
+                )
             else:
                 out.append(self._match_one(request, feature))
         self.match_s += time.perf_counter() - started
@@ -133,7 +146,9 @@ class Recogniser:
         sighting = GallerySighting(
             camera=shot.camera,
             timestamp=shot.timestamp,
-            vehicle_type=self.class_names[shot.class_id] if 0 <= shot.class_id < len(self.class_names) else "",
+            vehicle_type=self.class_names[shot.class_id]
+            if 0 <= shot.class_id < len(self.class_names)
+            else "",
         )
         wanted = features.for_gallery(0)
         final = request.reason == "end"
@@ -149,6 +164,7 @@ class Recogniser:
         except (GalleryUnavailableError, *TRANSIENT) as exc:
             message = str(exc) if isinstance(exc, GalleryUnavailableError) else f"gallery: {reason(exc)}"
             self._down_until = time.monotonic() + self._delay
+            self._last_error = message
             log.warning("%s; retrying in %.1f s", message, self._delay)
             self._delay = min(self.retry_cap_s, self._delay * 2)
             return Recognition(request, None, features, message, retry=True, final=final)
@@ -160,7 +176,8 @@ class Recogniser:
         self.gallery.sync()
         libraries = ["fusion", "plate"] if "plate" in wanted else ["vehicle"]
         hits = {
-            lib: self.gallery.search(lib, wanted[lib], self.candidates) for lib in {*libraries, "vehicle"} & set(wanted)
+            lib: self.gallery.search(lib, wanted[lib], self.candidates)
+            for lib in {*libraries, "vehicle"} & set(wanted)
         }
         for lib in libraries:
             if hits[lib] and hits[lib][0][1] > self.gallery.thresholds[lib]:
@@ -172,15 +189,22 @@ class Recogniser:
         for i, s in hits.get("fusion", []):
             score[i] = (s, "fusion")  # both sides show a plate: the fused cosine decides
         ids = sorted(score, key=lambda i: -score[i][0])
+        plausible = []
         for identity, record in zip(ids, self.gallery.store.records(ids), strict=True):
-            s, lib = score[identity]
-            if s <= self.linked_threshold:
-                break
             try:
-                last_camera, dt = record.get("last_camera", ""), timestamp - float(record.get("last_ts", "nan"))
+                last_camera, dt = (
+                    record.get("last_camera", ""),
+                    timestamp - float(record.get("last_ts", "nan")),
+                )
             except ValueError:
                 continue
             window = upstream.get(last_camera)
             if window is not None and window[0] <= dt <= window[1]:
-                return Match(identity, f"{lib}+link", s, new=False)
+                plausible.append(identity)
+        if not plausible:
+            return None
+        best, (s, lib) = plausible[0], score[plausible[0]]
+        runner_up = score[plausible[1]][0] if len(plausible) > 1 else -1.0
+        if s > self.linked_threshold and s - runner_up >= self.linked_margin:
+            return Match(best, f"{lib}+link", s, new=False)
         return None

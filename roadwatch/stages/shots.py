@@ -38,9 +38,9 @@ from tracking import TrackState
 Box = tuple[float, float, float, float]
 Reason = Literal["first", "better", "plate", "end"]
 _EDGE_PX = 2.0
-_MIN_SIDE_PX = 8
+_MIN_SIDE_PX = 8  # a crop thinner than this carries nothing to embed
 _MARGIN = 0.05  # synth.export cuts re-id training crops with 5 % of the box around it
-PLATE_FULL_PX = 24.0  # a plate this high has the pixels the plate network trained on  # a crop thinner than this carries nothing to embed
+PLATE_FULL_PX = 24.0  # a plate this high has the pixels the plate network trained on
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +176,7 @@ class BestShots:
 
     def update(self, tracked: TrackedFrame) -> list[ShotRequest]:
         """Take this frame's views of its tracks; return the recognitions now due."""
-        frame, tracks, det = tracked.frame, tracked.tracks, tracked.detections
+        frame, tracks = tracked.frame, tracked.tracks
         size = (frame.height, frame.width)
         due: list[ShotRequest] = []
         for n, track_id in enumerate(tracks.track_id.tolist()):
@@ -206,7 +206,10 @@ class BestShots:
         crop = frame.image[iy1:iy2, ix1:ix2]
         quality = view_quality((x1, y1, x2, y2), size, float(det.confidence[d]), sharpness(crop))
         improved = _keep(
-            book.views, quality, o.views, lambda: _View(quality, frame, (x1, y1, x2, y2), float(det.confidence[d]), crop.copy())
+            book.views,
+            quality,
+            o.views,
+            lambda: _View(quality, frame, (x1, y1, x2, y2), float(det.confidence[d]), crop.copy()),
         )
         p = int(tracked.plate[n])
         if p >= 0:

@@ -56,7 +56,10 @@ class TrackStage:
         tracker = self._trackers.setdefault(frame.camera_id, ByteTracker(self.options))
         vehicles = np.flatnonzero(detections.class_id != self.plate_class)
         tracks = tracker.update(
-            detections.xyxy[vehicles], detections.confidence[vehicles], detections.class_id[vehicles], frame.index
+            detections.xyxy[vehicles],
+            detections.confidence[vehicles],
+            detections.class_id[vehicles],
+            frame.index,
         )
         matched = np.full(len(tracks), -1, np.int32)
         hit = tracks.detection >= 0
@@ -89,11 +92,15 @@ def _with_detection(tracks: Tracks, detection: npt.NDArray[np.int32]) -> Tracks:
     )
 
 
-def _plates_of(detections: Detections, vehicle: npt.NDArray[np.int32], plate_class: int) -> npt.NDArray[np.int32]:
+def _plates_of(
+    detections: Detections, vehicle: npt.NDArray[np.int32], plate_class: int
+) -> npt.NDArray[np.int32]:
     """For each track's vehicle detection, its most confident plate detection (or -1)."""
     best: dict[int, int] = {}
     for j in np.flatnonzero(detections.class_id == plate_class):
         parent = int(detections.parent[j])
-        if parent >= 0 and (parent not in best or detections.confidence[j] > detections.confidence[best[parent]]):
+        if parent >= 0 and (
+            parent not in best or detections.confidence[j] > detections.confidence[best[parent]]
+        ):
             best[parent] = int(j)
     return np.array([best.get(int(v), -1) if v >= 0 else -1 for v in vehicle], np.int32)

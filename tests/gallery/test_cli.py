@@ -14,12 +14,13 @@ from config import load_config
 from detectors.gate import GateResult
 from gallery.connect import open_gallery
 from gallery.gallery import Gallery
-from gallery.image_search import parse_seen, search_image
+from gallery.search import parse_seen
 from gallery.store import Sighting
 from reid.embedder import Embedder
 from roadwatch.cli import main
 from roadwatch.gallery_cmd import parse_age
 from roadwatch.reid_cmd import BUNDLED_MODELS
+from roadwatch.search import search_image
 
 
 def _config(tmp_path: Path, namespace: str = "cli") -> Path:

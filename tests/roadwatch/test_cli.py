@@ -21,14 +21,17 @@ def test_replay_counts_every_frame(
     sample_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     events = tmp_path / "events.jsonl"
-    code = main(["replay", str(sample_clip), "--events", str(events), "--json"])
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("gallery: {data_dir: g}\n")
+    code = main(["replay", str(sample_clip), "--config", str(cfg), "--events", str(events), "--json"])
     summary = last_json(capsys.readouterr().out)
     assert code == 0
     assert summary["frames_read"] == summary["frames_processed"] == 40
     assert summary["frames_dropped"] == 0
-    assert {"seconds", "fps"} <= summary.keys()
+    assert {"seconds", "fps", "stage_ms"} <= summary.keys()
+    assert set(summary["stage_ms"]) == {"detect", "track", "shots", "embed", "match", "sightings"}  # type: ignore[arg-type]
     lines = [json.loads(line) for line in events.read_text().splitlines()]
-    assert [e["state"] for e in lines] == ["connecting", "streaming", "ended"]
+    assert [e["state"] for e in lines if e["kind"] == "camera.state"] == ["connecting", "streaming", "ended"]
     assert {e["camera_id"] for e in lines} == {"sample"}
 
 
@@ -40,8 +43,20 @@ def test_replay_of_image_folder_with_camera_id(tmp_path: Path, capsys: pytest.Ca
     frames.mkdir()
     for i in range(3):
         cv2.imwrite(str(frames / f"{i:03d}.png"), np.full((6, 6, 3), i, np.uint8))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("gallery: {data_dir: g}\n")
     code = main(
-        ["replay", str(frames), "--camera-id", "gate-1", "--events", str(tmp_path / "e.jsonl"), "--json"]
+        [
+            "replay",
+            str(frames),
+            "--config",
+            str(cfg),
+            "--camera-id",
+            "gate-1",
+            "--events",
+            str(tmp_path / "e.jsonl"),
+            "--json",
+        ]
     )
     summary = last_json(capsys.readouterr().out)
     assert code == 0
@@ -76,13 +91,36 @@ def test_replay_rejects_bad_camera_id(sample_clip: Path, capsys: pytest.CaptureF
     assert "--camera-id" in capsys.readouterr().err
 
 
+DEMO_KEYS = {
+    "frames",
+    "vehicles_truth",
+    "passes_truth",
+    "events",
+    "identities",
+    "identities_truth",
+    "reid_precision",
+    "reid_recall",
+    "events_per_pass",
+    "seconds",
+    "fps",
+    "stage_ms",
+}
+
+
 def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--dir", str(tmp_path), "--duration", "2", "--json"]) == 0
-    summary = last_json(capsys.readouterr().out)
-    assert summary["frames_processed"] == summary["frames_read"] == 3 * 20  # 3 cameras, 2 s at 10 fps
-    assert summary["frames_dropped"] == 0
-    assert (tmp_path / "toll-road-2s" / "preview.png").stat().st_size > 0
-    assert (tmp_path / "events.jsonl").read_text().count("camera.state") == 3 * 3
+    assert main(["demo", "--dir", str(tmp_path), "--seconds", "6", "--json"]) == 0
+    out = capsys.readouterr().out
+    summary = last_json(out)
+    assert summary.keys() >= DEMO_KEYS
+    assert summary["frames"] == 3 * 60  # 3 cameras, 6 s at 10 fps: every frame processed
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    finals = [e for e in events if e["kind"] == "sighting" and e["status"] == "final"]
+    assert summary["events"] == len(finals)
+    assert summary["identities"] == len({e["identity"] for e in finals if e["identity"] is not None})
+    assert 0 <= summary["reid_precision"] <= 1
+    assert 0 <= summary["reid_recall"] <= 1
+    assert Path(str(summary["contact_sheet"])).stat().st_size > 0
+    assert (tmp_path / "toll-road-seed7-6s" / "truth" / "gate.json").is_file()
 
 
 def test_config_check_prints_resolved_config_with_secrets_masked(
@@ -117,7 +155,8 @@ def test_config_check_names_each_bad_field(tmp_path: Path, capsys: pytest.Captur
     assert any("cameras[2].fps_cap" in line and "-5" in line for line in err)
     assert any(
         line.endswith(
-            "colour: unknown key (known: cameras, streams, detectors, reid, gallery, alerts, outputs, api)"
+            "colour: unknown key (known: cameras, streams, detectors, links, tracking, recognition, reid, "
+            "gallery, alerts, outputs, api)"
         )
         for line in err
     )
@@ -174,7 +213,7 @@ def test_run_shuts_down_cleanly_on_signal(
     assert summary["frames_processed"] > 0
     # every reader joined and the log was flushed: each camera's last event is its final state
     lines = [json.loads(line) for line in events.read_text().splitlines()]
-    last = {e["camera_id"]: e["state"] for e in lines}
+    last = {e["camera_id"]: e["state"] for e in lines if e["kind"] == "camera.state"}
     assert last == {"live": "ended", "dead": "ended"}
     assert summary["events"] == len(lines)
     assert "Traceback" not in err

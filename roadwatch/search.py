@@ -1,5 +1,8 @@
 """Search by image (method 5, seed 002): intent gate, every vehicle detected, each one searched.
 
+App layer: it composes the gate, the detector, re-id and the gallery (libraries never compose
+each other).
+
 1. The intent gate looks at the whole image first: not a vehicle → the answer says so and
    nothing is searched.
 2. The detector finds every vehicle (and plates inside them). A picture the gate calls a
@@ -27,8 +30,16 @@ from detectors.corners import rectified_plate
 from detectors.gate import GateResult, IntentGate
 from detectors.stage import PLATE, DetectionStage
 from gallery.gallery import Gallery
-from gallery.search import DEFAULT_MAX_ENTROPY, DEFAULT_MIN_RANK, Candidate, SearchResult, postprocess
+from gallery.search import (
+    DEFAULT_MAX_ENTROPY,
+    DEFAULT_MIN_RANK,
+    Candidate,
+    SearchResult,
+    parse_seen,
+    postprocess,
+)
 from reid.embedder import Embedder
+from reid.fusion import fuse
 
 Category = Literal["type", "colour"]
 
@@ -117,9 +128,9 @@ def search_image(
     next_plate = 0
     for n, box in enumerate(boxes):
         if plates[n] is not None:
-            fused = np.concatenate([vehicle_vectors[n], plate_vectors[next_plate]])
+            query = fuse(vehicle_vectors[n], plate_vectors[next_plate])[0]  # the one fusion rule
             next_plate += 1
-            library, query = "fusion", fused / np.linalg.norm(fused)
+            library = "fusion"
         else:
             library, query = "vehicle", vehicle_vectors[n]
         near = gallery.search(library, query, candidates)
@@ -163,15 +174,3 @@ def _hits(
             )
         )
     return hits
-
-
-def parse_seen(text: str) -> list[tuple[str, float]]:
-    """``"camera ts;camera ts"`` (the record's ``seen`` field) as ``[(camera, ts), ...]``."""
-    out = []
-    for part in text.split(";"):
-        camera, _, ts = part.rpartition(" ")
-        try:
-            out.append((camera, float(ts)))
-        except ValueError:
-            continue
-    return out
