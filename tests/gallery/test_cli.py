@@ -17,9 +17,9 @@ from gallery.gallery import Gallery
 from gallery.search import parse_seen
 from gallery.store import Sighting
 from reid.embedder import Embedder
+from roadwatch.app import REID_MODELS as BUNDLED_MODELS
 from roadwatch.cli import main
-from roadwatch.gallery_cmd import parse_age
-from roadwatch.reid_cmd import BUNDLED_MODELS
+from roadwatch.cli.gallery import parse_age
 from roadwatch.search import search_image
 
 

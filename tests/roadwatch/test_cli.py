@@ -241,3 +241,20 @@ def test_bench_synth_prints_frames_per_second(capsys: pytest.CaptureFixture[str]
     result = last_json(capsys.readouterr().out)
     assert result["frames"] == 5
     assert result["fps"] > 0
+
+
+def test_replay_annotate_writes_every_frame(
+    sample_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cv2
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("gallery: {data_dir: g}\n")
+    out = tmp_path / "seen.mp4"
+    args = ["replay", str(sample_clip), "--config", str(cfg), "--events", str(tmp_path / "e.jsonl")]
+    assert main([*args, "--annotate", str(out), "--json"]) == 0
+    summary = last_json(capsys.readouterr().out)
+    assert summary["annotated_frames"] == 40
+    capture = cv2.VideoCapture(str(out))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
+    assert (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (160, 96)

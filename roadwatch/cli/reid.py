@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from config import RoadwatchConfig, load_config
 from config.schema import ReidConfig
+from roadwatch.cli.common import reid_model_paths
 from roadwatch.errors import CliError
 from roadwatch.progress import step_progress
 
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from reid.nets import Feature  # imports torch: kept out of CLI start-up
 
 EXIT_OK = 0
-BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "reid" / "models"
 DEFAULT_DATA = Path("data/reid-fleet/reid")
 MAKE_DATA = "roadwatch synth --scenario reid-fleet --out data/reid-fleet --parts reid,plates"
 
@@ -74,15 +74,6 @@ def add_reid_commands(commands: Any, bench: Any) -> dict[str, Any]:
 
 def _config(path: Path | None) -> RoadwatchConfig:
     return load_config(path) if path else RoadwatchConfig()
-
-
-def _model_paths(cfg: RoadwatchConfig, folder: Path | None) -> tuple[Path, Path]:
-    if folder is not None:
-        return folder / "vehicle.onnx", folder / "plate.onnx"
-    return (
-        cfg.reid.vehicle_model or BUNDLED_MODELS / "vehicle.onnx",
-        cfg.reid.plate_model or BUNDLED_MODELS / "plate.onnx",
-    )
 
 
 def _require_data(path: Path) -> None:
@@ -215,7 +206,7 @@ def cmd_eval_reid(args: argparse.Namespace) -> int:
 
     cfg = _config(args.config)
     _require_data(args.data)
-    vehicle_model, plate_model = _model_paths(cfg, args.models)
+    vehicle_model, plate_model = reid_model_paths(cfg, args.models)
     report = evaluate_reid(args.data, vehicle_model, plate_model, reid=cfg.reid)
     if args.plot is not None:
         from roadwatch.report import line_plot
@@ -243,7 +234,7 @@ def cmd_bench_reid(args: argparse.Namespace) -> int:
     from reid.embedder import Embedder
 
     cfg = _config(args.config)
-    vehicle_model, plate_model = _model_paths(cfg, args.models)
+    vehicle_model, plate_model = reid_model_paths(cfg, args.models)
     embedder = Embedder.from_files(vehicle_model, plate_model, threads=args.threads, batch_size=args.batch)
     rng = np.random.default_rng(0)
     vehicles = [rng.integers(0, 256, (120, 150, 3), dtype=np.uint8) for _ in range(args.batch)]

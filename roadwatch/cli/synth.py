@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from roadwatch.cli.common import load_scenario_spec
 from roadwatch.errors import CliError
 
 EXIT_OK = 0
@@ -42,17 +43,6 @@ def add_synth_commands(commands: Any) -> Any:
     return benches
 
 
-def _load(scenario: str, duration: float | None = None) -> Any:
-    from synth.scenario import load_scenario
-
-    spec = load_scenario(scenario)
-    if duration is not None:
-        if duration <= 0:
-            raise CliError(f"--duration must be > 0, got {duration}")
-        spec = spec.model_copy(update={"duration_s": duration})
-    return spec
-
-
 def cmd_synth(args: argparse.Namespace) -> int:
     """Simulate, render and export a world."""
     from tqdm import tqdm
@@ -63,7 +53,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     parts = frozenset(p.strip() for p in args.parts.split(",") if p.strip())
     if not parts or not parts <= ALL_PARTS:
         raise CliError(f"--parts: choose from {', '.join(sorted(ALL_PARTS))} (got {args.parts!r})")
-    spec = _load(args.scenario, args.duration)
+    spec = load_scenario_spec(args.scenario, args.duration)
     world = simulate(spec, args.seed)
     total = round(spec.duration_s * spec.fps) * len(spec.cameras)
     with tqdm(
@@ -93,7 +83,7 @@ def cmd_bench_synth(args: argparse.Namespace) -> int:
     from synth.world import simulate
 
     cv2.setNumThreads(1)
-    spec = _load(args.scenario)
+    spec = load_scenario_spec(args.scenario)
     renderer = CameraRenderer(simulate(spec, args.seed), args.camera)
     renderer.render(0)  # warm caches
     started = time.perf_counter()

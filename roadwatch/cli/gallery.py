@@ -197,7 +197,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from detectors.stage import BUNDLED, build_detector
     from gallery.connect import open_gallery
     from reid.embedder import Embedder, EmbedderError
-    from roadwatch.reid_cmd import _model_paths
+    from roadwatch.cli.common import reid_model_paths
     from roadwatch.search import search_image
 
     if args.top < 1:
@@ -214,7 +214,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             cfg.detectors.vehicle.gate_model or BUNDLED / "gate.onnx", provider=cfg.detectors.provider
         )
         detector = build_detector(cfg.detectors)
-        vehicle_model, plate_model = _model_paths(cfg, None)
+        vehicle_model, plate_model = reid_model_paths(cfg, None)
         embedder = Embedder.from_files(
             vehicle_model, plate_model, provider=cfg.reid.provider, threads=cfg.reid.threads
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from config import RoadwatchConfig, load_config
+from detectors.stage import BUNDLED
 from roadwatch.errors import CliError
 from roadwatch.progress import step_progress
 
@@ -18,7 +19,6 @@ EXIT_OK = 0
 EVAL_DATA = [Path("data/city/detection"), Path("data/toll-road/detection")]
 EXTRA_WORLDS = [(scenario, seed) for seed in (1, 2, 3, 4, 5, 6) for scenario in ("city", "toll-road")]
 DEFAULT_DATA = [*EVAL_DATA, *(Path(f"data/{name}-s{seed}/detection") for name, seed in EXTRA_WORLDS)]
-BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "detectors" / "models"
 MAKE_DATA = " && ".join(
     [
         "roadwatch synth --scenario city --out data/city --parts detection",
@@ -191,7 +191,7 @@ def load_pipeline(
         classes = tuple(payload["meta"]["classes"])
         first_input = tuple(payload["meta"]["input_size"])
     else:
-        folder = args.models or cfg.detectors.models or BUNDLED_MODELS
+        folder = args.models or cfg.detectors.models or BUNDLED
         try:
             runner = OnnxDetector(
                 folder / "detector_features.onnx",
@@ -251,7 +251,7 @@ def _gate_report(path: Path, cfg: RoadwatchConfig, frames: Any, pipeline: Any) -
     from detectors.gate import IntentGate
     from detectors.runtime import DetectorModelError
     from reid.embedder import Embedder
-    from roadwatch.reid_cmd import BUNDLED_MODELS as REID_MODELS
+    from roadwatch.app import REID_MODELS
 
     try:
         gate = IntentGate(path, provider=cfg.detectors.provider)
@@ -312,7 +312,7 @@ def cmd_bench_detect(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from roadwatch.synth_cmd import _load
+    from roadwatch.cli.common import load_scenario_spec
     from synth.render import CameraRenderer
     from synth.world import simulate
 
@@ -320,7 +320,7 @@ def cmd_bench_detect(args: argparse.Namespace) -> int:
         raise CliError(f"--frames must be >= 1, got {args.frames}")
     cfg = _config(args.config)
     pipeline = load_pipeline(args, cfg)
-    renderer = CameraRenderer(simulate(_load(args.scenario), 0), args.camera)
+    renderer = CameraRenderer(simulate(load_scenario_spec(args.scenario), 0), args.camera)
     # the busiest frames: every vehicle is a candidate for plates and the second pass
     step = max(1, renderer.frame_count // (args.frames * 3))
     rendered = [renderer.render(i) for i in range(0, renderer.frame_count, step)]
@@ -354,8 +354,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     import numpy as np
 
     cfg = _config(args.config)
-    pipeline = load_pipeline(args, cfg)
-    classes = pipeline.spec.classes
+    pipeline, classes = _detector_for_drawing(args, cfg)
     if not args.source.is_file():
         raise CliError(f"{args.source}: no such file")
     image = (
@@ -366,7 +365,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
     if image is not None:
         detections = pipeline.detect_image(np.asarray(image))
-        canvas = draw(pipeline, image, detections, counts)
+        canvas = draw(classes, image, detections, counts)
         if not cv2.imwrite(str(args.out), canvas):
             raise CliError(f"{args.out}: cannot write the image (use .png or .jpg)")
         frames = 1
@@ -382,7 +381,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
                 ok, frame = capture.read()
                 if not ok:
                     break
-                canvas = draw(pipeline, frame, pipeline.detect_image(frame), counts)
+                canvas = draw(classes, frame, pipeline.detect_image(frame), counts)
                 if writer is None:
                     h, w = canvas.shape[:2]
                     writer = cv2.VideoWriter(str(args.out), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
@@ -404,16 +403,34 @@ def cmd_detect(args: argparse.Namespace) -> int:
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
-def draw(pipeline: Any, image: Any, detections: Any, counts: dict[str, int]) -> Any:
+def _detector_for_drawing(args: argparse.Namespace, cfg: RoadwatchConfig) -> tuple[Any, tuple[str, ...]]:
+    """A torch checkpoint's two-pass pipeline (``--checkpoint``), else the configured detection
+    stage (``detectors.vehicle.kind``), built like ``run`` and ``replay`` build it."""
+    from detectors.stage import CLASSES
+    from roadwatch import app
+
+    if args.checkpoint is not None:
+        pipeline = load_pipeline(args, cfg)
+        return pipeline, tuple(pipeline.spec.classes)
+    detectors = cfg.detectors
+    if args.models is not None:
+        detectors = detectors.model_copy(update={"models": args.models})
+    stage = app.detector(detectors)
+    if stage is None:
+        raise CliError("detectors.vehicle.kind is 'none': nothing to detect")
+    return stage, CLASSES
+
+
+def draw(classes: tuple[str, ...], image: Any, detections: Any, counts: dict[str, int]) -> Any:
     """The frame (as BGR) with each detection's box, class and score; counts per class."""
     import cv2
 
     from detectors.data import as_bgr
 
     canvas = as_bgr(image).copy()
-    plate_id = pipeline.spec.plate_id
+    plate_id = classes.index("plate") if "plate" in classes else -1
     for box, score, cls in zip(detections.xyxy, detections.confidence, detections.class_id, strict=True):
-        name = pipeline.spec.classes[int(cls)]
+        name = classes[int(cls)]
         counts[name] = counts.get(name, 0) + 1
         colour = (0, 0, 255) if int(cls) == plate_id else (0, 200, 0)
         x1, y1, x2, y2 = (round(float(v)) for v in box)

@@ -1,0 +1,226 @@
+"""What several command modules share: running the pipeline, reporting a run, signals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from config import CameraConfig, RoadwatchConfig
+from gallery.store import GalleryUnavailableError
+from roadwatch import app
+from roadwatch.errors import CliError
+from roadwatch.events import FanOut, JsonlEventSink, RedisStreamSink, Sighting
+from roadwatch.pipeline import Pipeline, RunSummary, camera_event
+from streams import CameraHealth, CameraReader, CameraState, FrameSource, build_readers
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def run_pipeline(
+    cfg: RoadwatchConfig,
+    cameras: Sequence[CameraConfig],
+    events_path: Path,
+    *,
+    append: bool,
+    json_mode: bool,
+    status_every: float | None = None,
+    on_sighting: Callable[[Sighting], None] | None = None,
+    on_frame: Callable[..., None] | None = None,
+) -> tuple[RunSummary, int]:
+    """Wire readers, stages and event log; run until done or signalled."""
+    detection = app.detector(cfg.detectors)
+    flow = None
+    if detection is not None:
+        reid = app.embedder(cfg.reid)
+        try:
+            identities = app.gallery(cfg.gallery)
+        except GalleryUnavailableError as exc:
+            raise CliError(str(exc)) from None
+        built = app.stages(
+            detection=detection,
+            reid=reid,
+            identities=identities,
+            tracking=cfg.tracking,
+            recognition=cfg.recognition,
+            reid_cfg=cfg.reid,
+            gallery_cfg=cfg.gallery,
+            links=cfg.links,
+            outputs=cfg.outputs,
+        )
+        flow = app.flow(built, cfg.recognition)
+    sink: JsonlEventSink | FanOut = JsonlEventSink(events_path, append=append)
+    if flow is not None and cfg.outputs.events_stream:
+        stream = RedisStreamSink(
+            identities.store.client,
+            f"{cfg.gallery.namespace}:events",
+            max_len=cfg.outputs.events_stream_max_len,
+        )
+        sink = FanOut(sink, stream)
+    try:
+
+        def on_state(health: CameraHealth) -> None:
+            sink.write(camera_event(health))
+            if health.state is CameraState.FAILED:
+                print(f"roadwatch: error: camera {health.camera_id}: {health.last_error}", file=sys.stderr)
+
+        bus, readers = build_readers(cameras, cfg.streams, on_state=on_state, synthetic=synthetic_source)
+        stop = threading.Event()
+        with progress(readers, enabled=not json_mode and sys.stderr.isatty()) as bar:
+            callbacks = [c for c in (bar, on_frame) if c is not None]
+
+            def each_frame(*frame: Any) -> None:
+                for callback in callbacks:
+                    callback(*frame)
+
+            pipeline = Pipeline(
+                bus=bus,
+                readers=readers,
+                flow=flow,
+                sink=sink,
+                batch_frames=cfg.recognition.batch_frames,
+                on_frame=each_frame if callbacks else None,
+                on_sighting=on_sighting,
+            )
+            with stop_on_signals(stop), status_lines(readers, stop, status_every):
+                summary = pipeline.run(stop)
+    finally:
+        sink.close()
+        if flow is not None:
+            flow.close()
+    return summary, sink.count
+
+
+def synthetic_source(camera: CameraConfig) -> FrameSource:
+    from synth.source import synthetic_source  # imported on demand: rendering needs Pillow and fonts
+
+    return synthetic_source(camera)
+
+
+def report(
+    summary: RunSummary,
+    events: int,
+    events_path: Path,
+    *,
+    json_mode: bool,
+    fail_on_camera: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """Print a run's summary (one JSON object with ``--json``); the exit status."""
+    failed = [c for c in summary.cameras if c.state is CameraState.FAILED]
+    if json_mode:
+        print(
+            json.dumps(
+                {**summary.to_dict(), "events": events, "events_path": str(events_path), **(extra or {})}
+            )
+        )
+    else:
+        print(
+            f"{summary.frames_processed}/{summary.frames_read} frames processed, "
+            f"{summary.frames_dropped} dropped, {summary.seconds:.2f} s ({summary.fps:.1f} fps); "
+            f"{events} events -> {events_path}"
+        )
+    return EXIT_FAILED if failed and fail_on_camera else EXIT_OK
+
+
+@contextmanager
+def progress(readers: Sequence[CameraReader], *, enabled: bool) -> Iterator[Callable[..., None] | None]:
+    """A tqdm bar on a terminal; its total appears once the recordings have opened."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(unit="frame", file=sys.stderr, dynamic_ncols=True) as bar:
+
+        def on_frame(*_: Any) -> None:
+            if bar.total is None:
+                counts = [r.frame_count for r in readers]
+                if all(c is not None for c in counts):
+                    bar.total = sum(c for c in counts if c is not None)
+            bar.update(1)
+
+        yield on_frame
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """First SIGINT/SIGTERM sets ``stop`` (clean shutdown); a second one interrupts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, _: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print(f"roadwatch: {signal.Signals(signum).name}: stopping ...", file=sys.stderr)
+        stop.set()
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def status_lines(
+    readers: Sequence[CameraReader], stop: threading.Event, every: float | None
+) -> Iterator[None]:
+    """Log one health line per camera every ``every`` seconds (live runs)."""
+    if not every or every <= 0:
+        yield
+        return
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.wait(every) and not stop.is_set():
+            for reader in readers:
+                h = reader.health()
+                print(
+                    f"roadwatch: camera {h.camera_id}: {h.state.value} {h.fps:.1f} fps, "
+                    f"read {h.frames_read}, dropped {h.frames_dropped}, reconnects {h.reconnects}"
+                    + (f", last error: {h.last_error}" if h.last_error else ""),
+                    file=sys.stderr,
+                )
+
+    thread = threading.Thread(target=loop, name="status", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def load_scenario_spec(scenario: str, duration: float | None = None) -> Any:
+    """A bundled scenario (or a scenario YAML file), its duration optionally replaced.
+
+    Raises:
+        CliError: ``duration`` is not positive (a bad scenario raises the loader's error).
+    """
+    from synth.scenario import load_scenario
+
+    spec = load_scenario(scenario)
+    if duration is not None:
+        if duration <= 0:
+            raise CliError(f"--duration must be > 0, got {duration}")
+        spec = spec.model_copy(update={"duration_s": duration})
+    return spec
+
+
+def reid_model_paths(cfg: RoadwatchConfig, folder: Path | None) -> tuple[Path, Path]:
+    """The vehicle and plate models: from ``folder``, else the config, else the shipped ones."""
+    if folder is not None:
+        return folder / "vehicle.onnx", folder / "plate.onnx"
+    return (
+        cfg.reid.vehicle_model or app.REID_MODELS / "vehicle.onnx",
+        cfg.reid.plate_model or app.REID_MODELS / "plate.onnx",
+    )
