@@ -2,14 +2,19 @@
 
 Each frame (:meth:`ByteTracker.update`):
 
+0. A detection lying mostly (``contained`` of its area) inside a higher-scoring one is set
+   aside: detectors add partial boxes (a windscreen, a grille) on large near vehicles, and
+   the assignment would otherwise let a track latch onto the part while the whole starts a
+   second track (measured on the demo: one vehicle, two sightings).
 1. Every live track's Kalman filter predicts its box, by as many steps as frames passed (a gap
    of dropped frames is one longer step, not a lost track).
 2. **High-score pass**: detections scoring ≥ ``high_score`` are assigned to confirmed and lost
-   tracks by IoU with the predicted boxes (Hungarian assignment; a pair needs IoU ≥
-   ``match_iou``).
+   tracks by IoU with the predicted boxes times the detection score (ByteTrack's fused score;
+   Hungarian assignment; a pair needs at least ``match_iou``), so of two overlapping boxes the
+   confident whole wins over a doubtful part.
 3. **Low-score pass**: detections between ``low_score`` and ``high_score`` (a vehicle half
    hidden behind another, a blurred one) may only continue confirmed tracks still unmatched,
-   at a stricter IoU (``low_match_iou``); they never start a track.
+   at a stricter plain IoU (``low_match_iou``); they never start a track.
 4. **Buffered pass**: tentative tracks (no velocity learnt yet) and confirmed tracks still
    unmatched take the remaining high-score detections by *buffered* IoU (each box widened by
    ``buffer`` of its size on every side, C-BIoU, Yang et al. 2023), so a fast vehicle whose
@@ -103,6 +108,7 @@ class TrackerOptions:
     low_match_iou: float = 0.5
     buffer: float = 0.3
     birth_overlap: float = 0.6
+    contained: float = 0.7
     min_hits: int = 3
     max_lost: int = 30
 
@@ -161,6 +167,24 @@ def inside(box: npt.NDArray[np.float64], others: list[npt.NDArray[np.float64]], 
     return bool((inter / area >= share).any())
 
 
+def _contained(
+    xyxy: npt.NDArray[np.float64], score: npt.NDArray[np.float64], share: float
+) -> npt.NDArray[np.bool_]:
+    """Which boxes have at least ``share`` of their area inside a box that scores higher."""
+    n = len(xyxy)
+    if n < 2 or share > 1:
+        return np.zeros(n, np.bool_)
+    lt = np.maximum(xyxy[:, None, :2], xyxy[None, :, :2])
+    rb = np.minimum(xyxy[:, None, 2:], xyxy[None, :, 2:])
+    inter = np.prod((rb - lt).clip(0), axis=2)  # (N, N)
+    area = np.maximum(np.prod((xyxy[:, 2:] - xyxy[:, :2]).clip(0), axis=1), 1e-9)
+    inside = inter / area[:, None] >= share  # row i mostly inside column j
+    higher = score[None, :] > score[:, None]
+    np.fill_diagonal(inside, False)
+    result: npt.NDArray[np.bool_] = (inside & higher).any(axis=1)
+    return result
+
+
 def assign(similarity: npt.NDArray[np.float64], minimum: float) -> list[tuple[int, int]]:
     """Hungarian assignment maximising total similarity; pairs below ``minimum`` are refused."""
     if similarity.size == 0:
@@ -201,6 +225,7 @@ class ByteTracker:
             raise ValueError(f"{len(xyxy)} boxes, {len(score)} scores and {len(classes)} classes")
         if not np.isfinite(xyxy).all():
             raise ValueError("boxes hold NaN or infinite coordinates")
+        score = np.where(_contained(xyxy, score, self.options.contained), -1.0, score)  # never matched
         previous = self._frame
         steps = 1 if previous is None or frame <= previous else frame - previous
         now = frame if previous is None or frame > previous else previous + 1
@@ -215,7 +240,7 @@ class ByteTracker:
         tentative = [t for t in self._tracks if not t.confirmed]
         left_high, left_tracks = self._match(established, high, xyxy, o.match_iou, now, score, classes)
         tracked = [t for t in left_tracks if t.last_seen == previous]  # not lost: seen last frame
-        _, unmatched = self._match(tracked, low, xyxy, o.low_match_iou, now, score, classes)
+        _, unmatched = self._match(tracked, low, xyxy, o.low_match_iou, now, score, classes, fuse=False)
         unmatched += [t for t in left_tracks if t.last_seen != previous]
         left_high, _ = self._match(
             tentative + unmatched, left_high, xyxy, o.match_iou, now, score, classes, buffer=o.buffer
@@ -236,13 +261,17 @@ class ByteTracker:
         score: npt.NDArray[np.float64],
         classes: npt.NDArray[np.int64],
         buffer: float = 0.0,
+        fuse: bool = True,
     ) -> tuple[npt.NDArray[np.int64], list[_Track]]:
         """Assign ``detections`` to ``tracks``; return the detections and tracks left over."""
         tracks = [t for t in tracks if t.last_seen != now]
         if not tracks or not len(detections):
             return detections, tracks
         predicted = np.stack([t.kalman.box for t in tracks])
-        pairs = assign(iou(widen(predicted, buffer), widen(xyxy[detections], buffer)), minimum)
+        overlap = iou(widen(predicted, buffer), widen(xyxy[detections], buffer))
+        if fuse:
+            overlap = overlap * score[detections][None, :]  # ByteTrack's fused score
+        pairs = assign(overlap, minimum)
         for r, c in pairs:
             d = int(detections[c])
             track = tracks[r]

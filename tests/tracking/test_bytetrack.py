@@ -161,3 +161,14 @@ def test_malformed_input_is_refused(
 def test_options_are_checked() -> None:
     with pytest.raises(ValueError, match="low_score"):
         TrackerOptions(low_score=0.6, high_score=0.5)
+
+
+def test_partial_box_inside_a_stronger_one_is_set_aside() -> None:
+    """A windscreen box inside a car's box: one track, following the whole car."""
+    tracker = ByteTracker(TrackerOptions(min_hits=1))
+    for f in range(4):
+        car = box(200 + 30 * f, 200, 120, 100)
+        part = box(200 + 30 * f, 190, 60, 30)
+        tracks = step(tracker, [part, car], f, scores=[0.7, 0.9])
+        assert tracks.track_id.tolist() == [1]
+        assert tracks.detection.tolist() == [1]
