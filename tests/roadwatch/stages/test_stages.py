@@ -1,0 +1,147 @@
+"""The stages one by one on hand-made frames: tracking with plates, best shots, sightings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors.base import Detections
+from gallery.gallery import Match
+from roadwatch.stages.recognise import Recognition
+from roadwatch.stages.shots import BestShots, ShotOptions, plate_quality, shot_quality, view_quality
+from roadwatch.stages.sightings import SightingBook
+from roadwatch.stages.track import TrackStage
+from streams import Frame
+from tracking import TrackerOptions
+
+PLATE = 6
+CLASSES = ("car", "suv", "van", "truck", "bus", "motorcycle", "plate")
+
+
+def _frame(index: int, time: float | None = None, camera: str = "cam") -> Frame:
+    rng = np.random.default_rng(index)
+    image = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)  # texture: sharpness is not zero
+    return Frame(camera, index, index / 10 if time is None else time, image)
+
+
+def _car(x: float, plate: bool = True, score: float = 0.9) -> Detections:
+    boxes = [[x, 60, x + 100, 140]]
+    scores, classes, parents = [score], [0], [-1]
+    if plate:
+        boxes.append([x + 35, 120, x + 65, 132])
+        scores.append(0.8)
+        classes.append(PLATE)
+        parents.append(0)
+    return Detections(
+        np.array(boxes, np.float32),
+        np.array(scores, np.float32),
+        np.array(classes, np.int32),
+        np.array(parents, np.int32),
+    )
+
+
+def test_track_stage_attaches_each_vehicles_plate() -> None:
+    stage = TrackStage(TrackerOptions(min_hits=1), PLATE)
+    tracked = stage.update(_frame(0), _car(50))
+    assert tracked.tracks.track_id.tolist() == [1]
+    assert tracked.tracks.detection.tolist() == [0]  # index into the frame's detections
+    assert tracked.plate.tolist() == [1]
+    bare = stage.update(_frame(1), _car(52, plate=False))
+    assert bare.plate.tolist() == [-1]
+
+
+def test_track_stage_keeps_cameras_apart() -> None:
+    stage = TrackStage(TrackerOptions(min_hits=1), PLATE)
+    a = stage.update(_frame(0, camera="a"), _car(50))
+    b = stage.update(_frame(0, camera="b"), _car(50))
+    assert a.tracks.track_id.tolist() == b.tracks.track_id.tolist() == [1]
+    assert set(stage.cameras) == {"a", "b"}
+    assert stage.finish("a") == (1,)
+
+
+def test_track_stage_with_no_detections() -> None:
+    stage = TrackStage(TrackerOptions(), PLATE)
+    tracked = stage.update(_frame(0), Detections.empty())
+    assert len(tracked.tracks) == 0
+    assert tracked.plate.shape == (0,)
+
+
+@pytest.mark.parametrize(
+    ("box", "expected_cut"),
+    [((10, 10, 138, 138), False), ((0, 10, 128, 138), True), ((10, 10, 320, 138), True)],
+)
+def test_view_quality_penalises_boxes_cut_by_the_frame(box: tuple[float, ...], expected_cut: bool) -> None:
+    q = view_quality(box, (240, 320), 1.0, sharp=1e9)  # type: ignore[arg-type]
+    assert q == pytest.approx(0.4 if expected_cut else 1.0, rel=1e-3)
+
+
+def test_quality_grows_with_size_score_and_plate() -> None:
+    small = view_quality((10, 10, 42, 42), (240, 320), 0.9, 100.0)
+    large = view_quality((10, 10, 138, 138), (240, 320), 0.9, 100.0)
+    assert 0 < small < large
+    assert view_quality((10, 10, 138, 138), (240, 320), 0.5, 100.0) < large
+    assert plate_quality(8, 0.9) < plate_quality(24, 0.9) == pytest.approx(0.9)
+    assert shot_quality(0.8, 0.0) == pytest.approx(0.4)
+    assert shot_quality(0.8, 1.0) == pytest.approx(0.8)
+
+
+def _tracked(stage: TrackStage, index: int, x: float, plate: bool = True) -> object:
+    return stage.update(_frame(index), _car(x, plate=plate))
+
+
+def test_best_shots_ask_once_then_only_for_a_plate_or_a_marked_gain() -> None:
+    stage = TrackStage(TrackerOptions(min_hits=2), PLATE)
+    shots = BestShots(ShotOptions(min_quality=0.1, rematch_gain=2.0, views=3))
+    reasons = []
+    for i in range(10):
+        tracked = stage.update(_frame(i), _car(40 + 2 * i, plate=i >= 5))
+        reasons += [r.reason for r in shots.update(tracked)]
+    assert reasons == ["first", "plate"]  # not per frame: the view barely changes
+    final = shots.end("cam", 1)
+    assert final is not None
+    assert final.reason == "end"
+    assert final.shot.plate_crop is not None
+    assert final.shot.plate_crop.shape == (32, 128, 3)
+    assert 1 <= len(final.shot.vehicle_views) <= 3
+    assert shots.end("cam", 1) is None  # forgotten once ended
+
+
+def test_a_tentative_track_asks_nothing() -> None:
+    stage = TrackStage(TrackerOptions(min_hits=3), PLATE)
+    shots = BestShots(ShotOptions(min_quality=0.0))
+    assert shots.update(stage.update(_frame(0), _car(40))) == []
+
+
+def test_sightings_never_end_before_they_begin_when_time_goes_backwards() -> None:
+    stage = TrackStage(TrackerOptions(min_hits=1), PLATE)
+    book = SightingBook(CLASSES)
+    times = [5.0, 5.1, 4.0, 3.0, 5.2]  # a recording whose timestamps jump back
+    for i, t in enumerate(times):
+        book.observe(stage.update(_frame(i, time=t), _car(40 + 2 * i)))
+    out = book.end("cam", 1, None)
+    assert len(out) == 1
+    assert out[0].first_time == 5.0
+    assert out[0].last_time >= out[0].first_time
+    assert out[0].identity is None
+    assert out[0].error
+
+
+def test_provisional_then_final_with_the_same_id() -> None:
+    stage = TrackStage(TrackerOptions(min_hits=1), PLATE)
+    shots = BestShots(ShotOptions(min_quality=0.0))
+    book = SightingBook(CLASSES)
+    tracked = stage.update(_frame(0), _car(40))
+    book.observe(tracked)
+    (first,) = shots.update(tracked)
+    book.asked("cam", 1)
+    out = book.recognised(Recognition(first, Match(7, "fusion", 0.95, new=False), None))
+    assert [s.status for s in out] == ["provisional"]
+    final = shots.end("cam", 1)
+    assert final is not None
+    book.asked("cam", 1)
+    assert book.end("cam", 1, final.shot) == []  # waits for the deciding answer
+    done = book.recognised(Recognition(final, Match(7, "fusion", 0.97, new=False), None, final=True))
+    assert [s.status for s in done] == ["final"]
+    assert done[0].id == out[0].id
+    assert done[0].identity == 7
+    assert done[0].path[0][0] == 0
