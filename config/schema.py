@@ -383,7 +383,7 @@ class ReidTrainConfig(Section):
         1,
         ge=0,
         description="Seed of initialisation, sampling and augmentation (the shipped weights: 1; "
-        "docs/REID.md, Seeds).",
+        "docs/research/reid-experiments.md, Seeds).",
     )
     threads: int = Field(2, ge=1, le=256, description="Torch threads.")
     checkpoint_every: int = Field(250, ge=1, description="Steps between checkpoints.")
