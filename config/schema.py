@@ -502,6 +502,13 @@ class RecognitionConfig(Section):
         description="Plates lower than this (pixels) are not embedded (0: every plate; 12, the smallest the "
         "plate network trained on, measured worse on the calibration world, docs/research).",
     )
+    merge_gap_s: float = Field(
+        2.0,
+        ge=0,
+        le=600,
+        description="Two passes of one identity at one camera overlapping or this close are one pass "
+        "(a vehicle tracked twice) and give one sighting.",
+    )
     batch_frames: int = Field(4, ge=1, le=64, description="Frames taken from the cameras per pipeline step.")
     finish_wait_s: float = Field(
         30.0, ge=0, le=3600, description="At the end of a run, how long to retry an unreachable gallery."

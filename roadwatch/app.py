@@ -118,7 +118,7 @@ def stages(
             linked_margin=gallery_cfg.linked_margin,
             candidates=gallery_cfg.candidates,
         ),
-        sightings=SightingBook(CLASSES, outputs.snapshots_dir),
+        sightings=SightingBook(CLASSES, outputs.snapshots_dir, merge_gap_s=recognition.merge_gap_s),
         snapshots=SnapshotWriter() if outputs.snapshots_dir is not None else None,
     )
 

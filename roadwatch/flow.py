@@ -63,19 +63,25 @@ class Flow:
         requests: list[ShotRequest] = []
         endings: list[tuple[str, int]] = []
         tracked_frames = []
+        released: list[Sighting] = []
         for frame in frames:
             with self._timed("detect"):
                 detections = s.detector.detect(frame)
             with self._timed("track"):
                 tracked = s.tracks.update(frame, detections)
             with self._timed("sightings"):
-                s.sightings.observe(tracked)
+                released += s.sightings.observe(tracked)
             with self._timed("shots"):
                 requests += s.shots.update(tracked)
             endings += [(frame.camera_id, track_id) for track_id in tracked.tracks.ended]
             tracked_frames.append(tracked)
             self.frames += 1
-        return self._recognise(requests, endings), tracked_frames
+        return released + self._recognise(requests, endings), tracked_frames
+
+    @property
+    def owed(self) -> int:
+        """Recognitions waiting for the gallery to come back."""
+        return len(self._pending)
 
     def retry(self) -> list[Sighting]:
         """Send again the recognitions that found the gallery unreachable (call when idle)."""
@@ -98,6 +104,11 @@ class Flow:
             error = self._pending[0].error
             self._pending = []
             out += s.sightings.flush(error)
+        out += s.sightings.release_all()
+        jobs, s.sightings.snapshot_jobs = s.sightings.snapshot_jobs, []
+        if s.snapshots is not None:
+            for job in jobs:
+                s.snapshots.submit(job)
         return out
 
     def _recognise(self, requests: list[ShotRequest], endings: list[tuple[str, int]]) -> list[Sighting]:

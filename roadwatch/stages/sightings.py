@@ -8,11 +8,17 @@ writes whatever still waits when the run ends, with ``error`` saying why it has 
 
 Times are the frames' own; a recording whose timestamps go backwards cannot make a pass end
 before it began (each camera's clock is held monotonic here).
+
+**One vehicle, one pass.** A final sighting with an identity is held until its camera's clock
+is ``merge_gap_s`` past its end. A second pass of the same identity at the same camera that
+overlaps it, or starts within ``merge_gap_s`` of its end, is the same vehicle tracked twice
+(a track cut in two, or a second track on a part of it): it is merged in, and one final
+sighting is written (the first pass's id, the union of times and frames, the better shot).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +49,24 @@ class _Pass:
     path: list[tuple[int, Box]] = field(default_factory=list)
 
 
+def _merge(into: _Pass, other: _Pass) -> None:
+    """Fold ``other`` (a second track of the same vehicle at the same camera) into ``into``."""
+    if other.first_time < into.first_time or (
+        other.first_time == into.first_time and other.first_frame < into.first_frame
+    ):
+        into.first_time, into.first_frame = other.first_time, other.first_frame
+        into.track_id = other.track_id  # the id is the earliest track's
+    if other.last_time > into.last_time:
+        into.last_time, into.last_frame = other.last_time, other.last_frame
+    if other.best is not None and (into.best is None or other.best.quality > into.best.quality):
+        into.best = other.best
+    if len(other.path) > len(into.path):
+        into.class_id = other.class_id
+    into.path = sorted(into.path + other.path, key=lambda step: step[0])
+    if into.match is not None and other.match is not None and other.match.new and not into.match.new:
+        into.match = other.match  # whichever enrolled the identity, the merged pass did
+
+
 @dataclass(frozen=True, slots=True)
 class SnapshotJob:
     """Images of a final sighting to write (by the snapshot writer, off the pipeline thread)."""
@@ -59,15 +83,21 @@ class SightingBook:
         snapshots_dir: Where best shots are saved (``<camera>/<id>-frame.jpg`` etc.); None: not saved.
     """
 
-    def __init__(self, class_names: Sequence[str], snapshots_dir: Path | None = None) -> None:
+    def __init__(
+        self, class_names: Sequence[str], snapshots_dir: Path | None = None, *, merge_gap_s: float = 2.0
+    ) -> None:
         self.class_names = tuple(class_names)
         self.snapshots_dir = snapshots_dir
+        self.merge_gap_s = merge_gap_s
+        self.merged = 0
         self._passes: dict[tuple[str, int], _Pass] = {}
+        self._held: list[_Pass] = []
         self._clock: dict[str, float] = {}
         self.snapshot_jobs: list[SnapshotJob] = []
 
-    def observe(self, tracked: TrackedFrame) -> None:
-        """Extend the passes of one frame's tracks; forget tentative tracks that vanished."""
+    def observe(self, tracked: TrackedFrame) -> list[Sighting]:
+        """Extend the passes of one frame's tracks; forget tentative tracks that vanished; return
+        the held final sightings this camera's clock has now passed."""
         frame, tracks = tracked.frame, tracked.tracks
         t = max(frame.timestamp, self._clock.get(frame.camera_id, frame.timestamp))
         self._clock[frame.camera_id] = t
@@ -86,6 +116,7 @@ class SightingBook:
         for key in [k for k, p in self._passes.items() if k[0] == frame.camera_id and not p.ended]:
             if key[1] not in live and not self._passes[key].confirmed:
                 del self._passes[key]
+        return self._release(lambda h: h.camera == frame.camera_id and h.last_time + self.merge_gap_s < t)
 
     def asked(self, camera: str, track_id: int) -> None:
         """A recognition of this track was sent."""
@@ -110,7 +141,7 @@ class SightingBook:
             p.provisional_sent = True
             out.append(self._sighting(p, "provisional"))
         if p.ended and p.waiting == 0:
-            out.append(self._final(p))
+            out += self._final(p)
         return out
 
     def end(self, camera: str, track_id: int, best: Shot | None) -> list[Sighting]:
@@ -122,20 +153,41 @@ class SightingBook:
         p.ended, p.best = True, best or p.best
         if best is None and p.match is None:
             p.error = p.error or "no usable view of the vehicle"
-        return [self._final(p)] if p.waiting == 0 else []
+        return self._final(p) if p.waiting == 0 else []
 
     def flush(self, reason: str) -> list[Sighting]:
-        """Final sightings of every ended pass still waiting (the run is over)."""
+        """Final sightings of every ended pass still waiting for its identity (the run is over)."""
         out = []
         for p in list(self._passes.values()):
             if p.ended:
                 p.error = p.error or reason if p.match is None else p.error
-                out.append(self._final(p))
+                out += self._final(p)
         return out
 
-    def _final(self, p: _Pass) -> Sighting:
+    def release_all(self) -> list[Sighting]:
+        """Every held final sighting (the run is over)."""
+        return self._release(lambda _: True)
+
+    def _final(self, p: _Pass) -> list[Sighting]:
         del self._passes[(p.camera, p.track_id)]
-        return self._sighting(p, "final")
+        if p.match is None:
+            return [self._sighting(p, "final")]
+        for h in self._held:
+            same = h.camera == p.camera and h.match is not None and h.match.identity == p.match.identity
+            gap = self.merge_gap_s
+            if same and p.first_time <= h.last_time + gap and h.first_time <= p.last_time + gap:
+                _merge(h, p)
+                self.merged += 1
+                return []
+        self._held.append(p)
+        return []
+
+    def _release(self, due: Callable[[_Pass], bool]) -> list[Sighting]:
+        ready = [h for h in self._held if due(h)]
+        if not ready:
+            return []
+        self._held = [h for h in self._held if not due(h)]
+        return [self._sighting(h, "final") for h in ready]
 
     def _sighting(self, p: _Pass, status: str) -> Sighting:
         ident = sighting_id(p.camera, p.track_id, p.first_frame)

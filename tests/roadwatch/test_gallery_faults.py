@@ -45,9 +45,10 @@ class Gone(MovingCar):
 
 
 def _pass(flow: Flow, camera: str, images: list[npt.NDArray[np.uint8]]) -> list[Sighting]:
-    """One car crossing ``camera`` for 20 frames, then 30 empty frames (its track ends)."""
+    """One car crossing ``camera`` for 20 frames, then 80 empty frames (its track ends, and its
+    camera's clock passes the end by more than the merge gap)."""
     out = []
-    for i in range(50):
+    for i in range(100):
         sightings, _ = flow.process([Frame(camera, i, i / 20, images[i % len(images)])])
         out += sightings
     return out
@@ -80,11 +81,14 @@ def test_sightings_wait_for_redis_and_are_matched_when_it_returns(
         during = [s for s in _pass(flow, "b", images) if s.status == "final"]
         assert during == []  # the pass ended, its identity is still owed
         server = start_redis(redis_port, folder)  # the same data: the append-only file
+        assert flow.owed == 1
         later: list[Sighting] = []
         deadline = time.monotonic() + 30
-        while not later and time.monotonic() < deadline:
-            later = [s for s in flow.retry() if s.status == "final"]
+        while flow.owed and time.monotonic() < deadline:
+            later += flow.retry()
             time.sleep(0.1)
+        assert flow.owed == 0
+        later = [s for s in later + flow.finish() if s.status == "final"]
         assert len(later) == 1
         assert later[0].camera == "b"
         assert later[0].identity == first[0].identity

@@ -7,6 +7,7 @@ import pytest
 
 from detectors.base import Detections
 from gallery.gallery import Match
+from roadwatch.events import Sighting
 from roadwatch.stages.recognise import Recognition
 from roadwatch.stages.shots import BestShots, ShotOptions, plate_quality, shot_quality, view_quality
 from roadwatch.stages.sightings import SightingBook
@@ -140,8 +141,59 @@ def test_provisional_then_final_with_the_same_id() -> None:
     assert final is not None
     book.asked("cam", 1)
     assert book.end("cam", 1, final.shot) == []  # waits for the deciding answer
-    done = book.recognised(Recognition(final, Match(7, "fusion", 0.97, new=False), None, final=True))
+    assert book.recognised(Recognition(final, Match(7, "fusion", 0.97, new=False), None, final=True)) == []
+    done = book.release_all()  # held for merge_gap_s of camera time, or to the end of the run
     assert [s.status for s in done] == ["final"]
     assert done[0].id == out[0].id
     assert done[0].identity == 7
     assert done[0].path[0][0] == 0
+
+
+def _pass_of(
+    book: SightingBook, stage: TrackStage, shots: BestShots, frames: range, x0: float
+) -> list[Sighting]:
+    released = []
+    for i in frames:
+        tracked = stage.update(_frame(i), _car(x0 + 2 * i))
+        released += book.observe(tracked)
+        shots.update(tracked)
+    return released
+
+
+def test_two_passes_of_one_identity_at_one_camera_merge_into_one_sighting() -> None:
+    stage = TrackStage(TrackerOptions(min_hits=1), PLATE)
+    shots = BestShots(ShotOptions(min_quality=0.0))
+    book = SightingBook(CLASSES, merge_gap_s=2.0)
+    out = []
+    for frames in (range(0, 5), range(8, 12)):  # a second track 0.3 s later: the same car cut in two
+        out += _pass_of(book, stage, shots, frames, 40)
+        request = shots.end("cam", 1)
+        assert stage.finish("cam") == (1,)
+        assert request is not None
+        book.asked("cam", 1)
+        out += book.end("cam", 1, request.shot)
+        out += book.recognised(Recognition(request, Match(4, "vehicle", 0.95, new=False), None, final=True))
+    assert out == []
+    (merged,) = book.release_all()
+    assert (merged.first_frame, merged.last_frame) == (0, 11)
+    assert merged.identity == 4
+    assert book.merged == 1
+
+
+def test_passes_far_apart_stay_two_sightings() -> None:
+    stage = TrackStage(TrackerOptions(min_hits=1), PLATE)
+    shots = BestShots(ShotOptions(min_quality=0.0))
+    book = SightingBook(CLASSES, merge_gap_s=2.0)
+    released = []
+    for frames in (range(0, 5), range(60, 65)):  # the same car back 5.5 s later
+        released += _pass_of(book, stage, shots, frames, 40)
+        request = shots.end("cam", 1)
+        stage.finish("cam")
+        assert request is not None
+        book.asked("cam", 1)
+        released += book.end("cam", 1, request.shot)
+        released += book.recognised(
+            Recognition(request, Match(4, "vehicle", 0.95, new=False), None, final=True)
+        )
+    released += book.release_all()
+    assert len(released) == 2
