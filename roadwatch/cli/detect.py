@@ -404,18 +404,16 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 def _detector_for_drawing(args: argparse.Namespace, cfg: RoadwatchConfig) -> tuple[Any, tuple[str, ...]]:
-    """A torch checkpoint's two-pass pipeline (``--checkpoint``), else the configured detection
-    stage (``detectors.vehicle.kind``), built like ``run`` and ``replay`` build it."""
+    """The built-in two-pass pipeline of a torch checkpoint or a model folder (``--checkpoint``,
+    ``--models``: any classes, for models being trained), else the configured detection stage
+    (``detectors.vehicle.kind``), built as ``run`` and ``replay`` build it."""
     from detectors.stage import CLASSES
     from roadwatch import app
 
-    if args.checkpoint is not None:
+    if args.checkpoint is not None or args.models is not None:
         pipeline = load_pipeline(args, cfg)
         return pipeline, tuple(pipeline.spec.classes)
-    detectors = cfg.detectors
-    if args.models is not None:
-        detectors = detectors.model_copy(update={"models": args.models})
-    stage = app.detector(detectors)
+    stage = app.detector(cfg.detectors)
     if stage is None:
         raise CliError("detectors.vehicle.kind is 'none': nothing to detect")
     return stage, CLASSES

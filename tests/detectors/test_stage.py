@@ -71,4 +71,8 @@ def test_wrong_models_are_refused_at_start(tmp_path: Path) -> None:
 
 
 def test_none_means_no_stage() -> None:
-    assert build_detector(DetectorsConfig()) is None
+    assert build_detector(DetectorsConfig.model_validate({"vehicle": {"kind": "none"}})) is None
+
+
+def test_builtin_is_the_default() -> None:
+    assert DetectorsConfig().vehicle.kind == "builtin"

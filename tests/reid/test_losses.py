@@ -80,10 +80,11 @@ def test_triplet_labels_in_any_order_give_the_same_loss() -> None:
 
 @pytest.mark.parametrize("normalize", [True, False])
 def test_triplet_identical_positive_pair_has_finite_gradients(normalize: bool) -> None:
-    # d_ap = 0 exactly for anchors 0 and 1; d_an = sqrt2; anchor 2 has no positive.
+    # d_ap = 0 for anchors 0 and 1 (clamped to sqrt(1e-12) = 1e-6 before the root, which the
+    # loss carries); d_an = sqrt2; anchor 2 has no positive.
     x = _t([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]).requires_grad_()
     loss = batch_hard_triplet_loss(x, _ids([0, 0, 1]), margin=2.0, normalize=normalize)
-    assert loss.item() == pytest.approx(2.0 - SQRT2, abs=1e-6)
+    assert loss.item() == pytest.approx(2.0 - SQRT2 + 1e-6, abs=1e-6)
     loss.backward()
     assert x.grad is not None
     assert torch.isfinite(x.grad).all()

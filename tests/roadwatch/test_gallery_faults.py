@@ -18,8 +18,8 @@ from roadwatch.cli import main
 from roadwatch.events import Sighting
 from roadwatch.flow import Flow
 from streams import Frame
-from tests.roadwatch.test_pipeline import MovingCar, _flow
-from tests.support import REDIS_SERVER, free_port, start_redis
+from tests.roadwatch.test_pipeline import MovingCar
+from tests.support import REDIS_SERVER, free_port, make_flow, start_redis
 
 
 def _images(clip: Path) -> list[npt.NDArray[np.uint8]]:
@@ -71,7 +71,7 @@ def test_sightings_wait_for_redis_and_are_matched_when_it_returns(
     cfg = GalleryConfig(
         redis_url=f"redis://127.0.0.1:{redis_port}/0", data_dir=tmp_path / "g", retries=0, timeout_s=0.5
     )
-    flow = _flow(Gone(until=20), tmp_path, gallery=cfg)
+    flow = make_flow(Gone(until=20), tmp_path, gallery=cfg)
     try:
         first = [s for s in _pass(flow, "a", images) if s.status == "final"]
         assert len(first) == 1
@@ -109,7 +109,7 @@ def test_sightings_still_owed_at_the_end_are_written_with_the_reason(
     cfg = GalleryConfig(
         redis_url=f"redis://127.0.0.1:{redis_port}/0", data_dir=tmp_path / "g", retries=0, timeout_s=0.5
     )
-    flow = _flow(Gone(until=20), tmp_path, gallery=cfg, finish_wait_s=1.0)
+    flow = make_flow(Gone(until=20), tmp_path, gallery=cfg, finish_wait_s=1.0)
     server.kill()
     server.wait()
     try:

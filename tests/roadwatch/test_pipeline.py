@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 
 from config import CameraConfig, StreamsConfig
-from config.schema import GalleryConfig, OutputsConfig, RecognitionConfig, ReidConfig, TrackingConfig
 from detectors import Detections
-from roadwatch import app
 from roadwatch.events import JsonlEventSink, Sighting
 from roadwatch.flow import Flow
 from roadwatch.pipeline import Pipeline
 from streams import Frame, build_readers
+from tests.support import make_flow
 
 
 class MovingCar:
@@ -45,27 +44,12 @@ def _cameras(clip: Path, n: int = 2) -> tuple[CameraConfig, ...]:
     return tuple(CameraConfig(id=c, kind="file", path=clip, queue_size=2) for c in "ab"[:n])
 
 
-def _flow(detector: object, tmp: Path, gallery: GalleryConfig | None = None, **recognition: float) -> Flow:
-    stages = app.stages(
-        detection=detector,  # type: ignore[arg-type]
-        reid=app.embedder(ReidConfig()),
-        identities=app.gallery(gallery or GalleryConfig(data_dir=tmp / "gallery")),
-        tracking=TrackingConfig(),
-        recognition=RecognitionConfig(**recognition),  # type: ignore[arg-type]
-        reid_cfg=ReidConfig(),
-        gallery_cfg=gallery or GalleryConfig(),
-        links=(),
-        outputs=OutputsConfig(snapshots_dir=tmp / "snapshots"),
-    )
-    return app.flow(stages, RecognitionConfig(**recognition))  # type: ignore[arg-type]
-
-
 def _run(
     clip: Path, tmp: Path, detector: object, *, cameras: int = 2, flow: Flow | None = None
 ) -> tuple[list[Sighting], list[dict[str, object]], object]:
     bus, readers = build_readers(_cameras(clip, cameras), StreamsConfig())
     sink = JsonlEventSink(tmp / "events.jsonl", append=False)
-    flow = flow or _flow(detector, tmp)
+    flow = flow or make_flow(detector, tmp)
     seen: list[Sighting] = []
     summary = Pipeline(bus=bus, readers=readers, flow=flow, sink=sink, on_sighting=seen.append).run(
         threading.Event()
@@ -153,7 +137,7 @@ def test_stop_event_ends_the_run_and_joins_readers(sample_clip: Path, tmp_path: 
 
     bus, readers = build_readers(_cameras(sample_clip), StreamsConfig())
     sink = JsonlEventSink(tmp_path / "events.jsonl")
-    flow = _flow(StopAfterFive(), tmp_path)
+    flow = make_flow(StopAfterFive(), tmp_path)
     summary = Pipeline(bus=bus, readers=readers, flow=flow, sink=sink, batch_frames=1).run(stop)
     sink.close()
     flow.close()
@@ -165,7 +149,7 @@ def test_stop_event_ends_the_run_and_joins_readers(sample_clip: Path, tmp_path: 
 def test_batching_frames_changes_nothing(sample_clip: Path, tmp_path: Path, batch: int) -> None:
     bus, readers = build_readers(_cameras(sample_clip), StreamsConfig())
     sink = JsonlEventSink(tmp_path / "events.jsonl")
-    flow = _flow(MovingCar(), tmp_path)
+    flow = make_flow(MovingCar(), tmp_path)
     seen: list[Sighting] = []
     on: Callable[[Sighting], None] = seen.append
     Pipeline(bus=bus, readers=readers, flow=flow, sink=sink, batch_frames=batch, on_sighting=on).run(

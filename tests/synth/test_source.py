@@ -13,6 +13,7 @@ from roadwatch.events import JsonlEventSink
 from roadwatch.pipeline import Pipeline
 from streams import SourceError, build_readers
 from synth.source import SyntheticSource, synthetic_source
+from tests.support import make_flow
 
 
 def test_renders_the_requested_camera(tiny_scenario: Path) -> None:
@@ -64,7 +65,9 @@ def test_config_camera_of_kind_synthetic_runs_in_the_pipeline(tiny_scenario: Pat
             assert frame.image.shape == (224, 400, 3)
             return Detections.empty()
 
-    summary = Pipeline(bus=bus, readers=readers, detector=StopAfter(), sink=sink).run(stop)
+    flow = make_flow(StopAfter(), tmp_path)
+    summary = Pipeline(bus=bus, readers=readers, flow=flow, sink=sink, batch_frames=1).run(stop)
+    flow.close()
     sink.close()
     assert summary.frames_processed == 8
 
