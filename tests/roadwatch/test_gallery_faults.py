@@ -4,6 +4,7 @@ matched once the server is back."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,16 +62,20 @@ def redis_port(tmp_path: Path) -> Iterator[int]:
     return free_port()
 
 
+def _server(tmp: Path, port: int) -> tuple[Path, subprocess.Popen[bytes], GalleryConfig]:
+    """A redis-server persisting into ``tmp/redis``, and a gallery config that gives up at once."""
+    folder = tmp / "redis"
+    folder.mkdir()
+    server = start_redis(port, folder)
+    cfg = GalleryConfig(redis_url=f"redis://127.0.0.1:{port}/0", data_dir=tmp / "g", retries=0, timeout_s=0.5)
+    return folder, server, cfg
+
+
 def test_sightings_wait_for_redis_and_are_matched_when_it_returns(
     sample_clip: Path, tmp_path: Path, redis_port: int
 ) -> None:
-    folder = tmp_path / "redis"
-    folder.mkdir()
-    server = start_redis(redis_port, folder)
+    folder, server, cfg = _server(tmp_path, redis_port)
     images = _images(sample_clip)
-    cfg = GalleryConfig(
-        redis_url=f"redis://127.0.0.1:{redis_port}/0", data_dir=tmp_path / "g", retries=0, timeout_s=0.5
-    )
     flow = make_flow(Gone(until=20), tmp_path, gallery=cfg)
     try:
         first = [s for s in _pass(flow, "a", images) if s.status == "final"]
@@ -103,12 +108,7 @@ def test_sightings_wait_for_redis_and_are_matched_when_it_returns(
 def test_sightings_still_owed_at_the_end_are_written_with_the_reason(
     sample_clip: Path, tmp_path: Path, redis_port: int
 ) -> None:
-    folder = tmp_path / "redis"
-    folder.mkdir()
-    server = start_redis(redis_port, folder)
-    cfg = GalleryConfig(
-        redis_url=f"redis://127.0.0.1:{redis_port}/0", data_dir=tmp_path / "g", retries=0, timeout_s=0.5
-    )
+    _, server, cfg = _server(tmp_path, redis_port)
     flow = make_flow(Gone(until=20), tmp_path, gallery=cfg, finish_wait_s=1.0)
     server.kill()
     server.wait()
