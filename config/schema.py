@@ -509,6 +509,13 @@ class RecognitionConfig(Section):
         description="Two passes of one identity at one camera overlapping or this close are one pass "
         "(a vehicle tracked twice) and give one sighting.",
     )
+    merge_hold_frames: int = Field(
+        40,
+        ge=0,
+        le=100_000,
+        description="Frames a final sighting is held, beyond tracking.max_lost, for a second track of the "
+        "same vehicle to end and be merged into it.",
+    )
     batch_frames: int = Field(4, ge=1, le=64, description="Frames taken from the cameras per pipeline step.")
     finish_wait_s: float = Field(
         30.0, ge=0, le=3600, description="At the end of a run, how long to retry an unreachable gallery."

@@ -118,7 +118,12 @@ def stages(
             linked_margin=gallery_cfg.linked_margin,
             candidates=gallery_cfg.candidates,
         ),
-        sightings=SightingBook(CLASSES, outputs.snapshots_dir, merge_gap_s=recognition.merge_gap_s),
+        sightings=SightingBook(
+            CLASSES,
+            outputs.snapshots_dir,
+            merge_gap_s=recognition.merge_gap_s,
+            hold_frames=tracking.max_lost + recognition.merge_hold_frames,
+        ),
         snapshots=SnapshotWriter() if outputs.snapshots_dir is not None else None,
     )
 

@@ -9,11 +9,14 @@ writes whatever still waits when the run ends, with ``error`` saying why it has 
 Times are the frames' own; a recording whose timestamps go backwards cannot make a pass end
 before it began (each camera's clock is held monotonic here).
 
-**One vehicle, one pass.** A final sighting with an identity is held until its camera's clock
-is ``merge_gap_s`` past its end. A second pass of the same identity at the same camera that
-overlaps it, or starts within ``merge_gap_s`` of its end, is the same vehicle tracked twice
-(a track cut in two, or a second track on a part of it): it is merged in, and one final
-sighting is written (the first pass's id, the union of times and frames, the better shot).
+**One vehicle, one pass.** A final sighting is held until its camera has shown
+``hold_frames`` more frames (a track ends only ``tracking.max_lost`` frames after its last
+detection, so the hold must outlast that). A second pass at the same camera that overlaps
+it or starts within ``merge_gap_s`` of its end is the same vehicle tracked twice (a track cut
+in two, or a second track on a part of it) when the two share an identity, or when in a frame
+both were seen in one's box lies mostly inside the other's. It is merged in and one final
+sighting is written: the earlier track's id, the union of times and frames, the better shot
+and the identity that shot was given.
 """
 
 from __future__ import annotations
@@ -49,6 +52,19 @@ class _Pass:
     path: list[tuple[int, Box]] = field(default_factory=list)
 
 
+_SAME_BOX = 0.6  # share of the smaller box inside the other one: the same vehicle
+
+
+def _inside(a: Box, b: Box) -> float:
+    """The share of the smaller of two boxes that lies inside the other."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h / smaller if smaller > 0 else 0.0
+
+
 def _merge(into: _Pass, other: _Pass) -> None:
     """Fold ``other`` (a second track of the same vehicle at the same camera) into ``into``."""
     if other.first_time < into.first_time or (
@@ -60,10 +76,14 @@ def _merge(into: _Pass, other: _Pass) -> None:
         into.last_time, into.last_frame = other.last_time, other.last_frame
     if other.best is not None and (into.best is None or other.best.quality > into.best.quality):
         into.best = other.best
+        if other.match is not None:
+            into.match = other.match  # the identity the better view was given
     if len(other.path) > len(into.path):
         into.class_id = other.class_id
     into.path = sorted(into.path + other.path, key=lambda step: step[0])
-    if into.match is not None and other.match is not None and other.match.new and not into.match.new:
+    if into.match is None:
+        into.match, into.error = other.match, other.error
+    elif other.match is not None and other.match.identity == into.match.identity and other.match.new:
         into.match = other.match  # whichever enrolled the identity, the merged pass did
 
 
@@ -84,11 +104,17 @@ class SightingBook:
     """
 
     def __init__(
-        self, class_names: Sequence[str], snapshots_dir: Path | None = None, *, merge_gap_s: float = 2.0
+        self,
+        class_names: Sequence[str],
+        snapshots_dir: Path | None = None,
+        *,
+        merge_gap_s: float = 2.0,
+        hold_frames: int = 60,
     ) -> None:
         self.class_names = tuple(class_names)
         self.snapshots_dir = snapshots_dir
         self.merge_gap_s = merge_gap_s
+        self.hold_frames = hold_frames
         self.merged = 0
         self._passes: dict[tuple[str, int], _Pass] = {}
         self._held: list[_Pass] = []
@@ -116,7 +142,9 @@ class SightingBook:
         for key in [k for k, p in self._passes.items() if k[0] == frame.camera_id and not p.ended]:
             if key[1] not in live and not self._passes[key].confirmed:
                 del self._passes[key]
-        return self._release(lambda h: h.camera == frame.camera_id and h.last_time + self.merge_gap_s < t)
+        return self._release(
+            lambda h: h.camera == frame.camera_id and frame.index > h.last_frame + self.hold_frames
+        )
 
     def asked(self, camera: str, track_id: int) -> None:
         """A recognition of this track was sent."""
@@ -170,17 +198,26 @@ class SightingBook:
 
     def _final(self, p: _Pass) -> list[Sighting]:
         del self._passes[(p.camera, p.track_id)]
-        if p.match is None:
-            return [self._sighting(p, "final")]
         for h in self._held:
-            same = h.camera == p.camera and h.match is not None and h.match.identity == p.match.identity
-            gap = self.merge_gap_s
-            if same and p.first_time <= h.last_time + gap and h.first_time <= p.last_time + gap:
+            if h.camera == p.camera and self._same_vehicle(h, p):
                 _merge(h, p)
                 self.merged += 1
                 return []
         self._held.append(p)
         return []
+
+    def _same_vehicle(self, a: _Pass, b: _Pass) -> bool:
+        """Two passes at one camera are one vehicle when they share an identity and overlap or
+        nearly touch in time, or when one's boxes lie mostly inside the other's in a frame both
+        were seen in (two tracks on one vehicle, whatever identities they were given)."""
+        gap = self.merge_gap_s
+        near = b.first_time <= a.last_time + gap and a.first_time <= b.last_time + gap
+        if not near:
+            return False
+        if a.match is not None and b.match is not None and a.match.identity == b.match.identity:
+            return True
+        boxes = dict(a.path)
+        return any(index in boxes and _inside(boxes[index], box) >= _SAME_BOX for index, box in b.path)
 
     def _release(self, due: Callable[[_Pass], bool]) -> list[Sighting]:
         ready = [h for h in self._held if due(h)]

@@ -11,9 +11,9 @@ from roadwatch.events import Sighting
 from roadwatch.stages.recognise import Recognition
 from roadwatch.stages.shots import BestShots, ShotOptions, plate_quality, shot_quality, view_quality
 from roadwatch.stages.sightings import SightingBook
-from roadwatch.stages.track import TrackStage
+from roadwatch.stages.track import TrackedFrame, TrackStage
 from streams import Frame
-from tracking import TrackerOptions
+from tracking import TrackerOptions, Tracks, TrackState
 
 PLATE = 6
 CLASSES = ("car", "suv", "van", "truck", "bus", "motorcycle", "plate")
@@ -119,7 +119,8 @@ def test_sightings_never_end_before_they_begin_when_time_goes_backwards() -> Non
     times = [5.0, 5.1, 4.0, 3.0, 5.2]  # a recording whose timestamps jump back
     for i, t in enumerate(times):
         book.observe(stage.update(_frame(i, time=t), _car(40 + 2 * i)))
-    out = book.end("cam", 1, None)
+    assert book.end("cam", 1, None) == []  # held a while, in case a second track of it ends
+    out = book.release_all()
     assert len(out) == 1
     assert out[0].first_time == 5.0
     assert out[0].last_time >= out[0].first_time
@@ -197,3 +198,44 @@ def test_passes_far_apart_stay_two_sightings() -> None:
         )
     released += book.release_all()
     assert len(released) == 2
+
+
+def _two_tracks(index: int, boxes: list[list[float]]) -> TrackedFrame:
+    """A frame whose tracker followed ``boxes`` as tracks 1, 2, ... (all confirmed)."""
+    n = len(boxes)
+    ids = np.arange(1, n + 1, dtype=np.int32)
+    xyxy = np.array(boxes, np.float32).reshape(-1, 4)
+    detections = Detections(xyxy, np.full(n, 0.9, np.float32), np.zeros(n, np.int32))
+    tracks = Tracks(
+        ids,
+        xyxy,
+        np.zeros(n, np.int32),
+        np.full(n, 0.9, np.float32),
+        np.full(n, TrackState.CONFIRMED, np.int32),
+        np.ones(n, np.int32),
+        np.ones(n, np.int32),
+        np.arange(n, dtype=np.int32),
+    )
+    return TrackedFrame(_frame(index), detections, tracks, np.full(n, -1, np.int32))
+
+
+def test_a_second_track_inside_the_first_is_the_same_vehicle_whatever_its_identity() -> None:
+    book = SightingBook(CLASSES)
+    for i in range(6):  # the whole car, and from frame 2 a second track on its front half
+        whole = [40 + 2 * i, 60, 140 + 2 * i, 140]
+        book.observe(_two_tracks(i, [whole, [42 + 2 * i, 62, 90 + 2 * i, 138]] if i >= 2 else [whole]))
+    assert book.end("cam", 2, None) == []
+    assert book.end("cam", 1, None) == []
+    (one,) = book.release_all()
+    assert (one.first_frame, one.last_frame) == (0, 5)
+    assert one.track_id == 1
+    assert book.merged == 1
+
+
+def test_side_by_side_vehicles_stay_apart() -> None:
+    book = SightingBook(CLASSES)
+    for i in range(6):
+        book.observe(_two_tracks(i, [[40, 60, 140, 140], [150, 60, 250, 140]]))
+    book.end("cam", 1, None)
+    book.end("cam", 2, None)
+    assert len(book.release_all()) == 2
