@@ -13,10 +13,10 @@ before it began (each camera's clock is held monotonic here).
 ``hold_frames`` more frames (a track ends only ``tracking.max_lost`` frames after its last
 detection, so the hold must outlast that). A second pass at the same camera that overlaps
 it or starts within ``merge_gap_s`` of its end is the same vehicle tracked twice (a track cut
-in two, or a second track on a part of it) when the two share an identity, or when in a frame
-both were seen in one's box lies mostly inside the other's. It is merged in and one final
-sighting is written: the earlier track's id, the union of times and frames, the better shot
-and the identity that shot was given.
+in two, or a second track on a part of it) when the two share an identity, or when one's box
+lies mostly inside the other's in 80 % of the frames both were seen in. It is merged in and
+one final sighting is written: the earlier track's id, the union of times and frames, the
+better shot and the identity that shot was given.
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ class _Pass:
     path: list[tuple[int, Box]] = field(default_factory=list)
 
 
-_SAME_BOX = 0.6  # share of the smaller box inside the other one: the same vehicle
+_SAME_BOX = 0.7  # share of the smaller box inside the other one: the same vehicle ...
+_SAME_SHARE = 0.8  # ... in this share of the frames both tracks were seen in (a far vehicle
+# passing behind a near one is inside its box for a moment only)
 
 
 def _inside(a: Box, b: Box) -> float:
@@ -208,8 +210,8 @@ class SightingBook:
 
     def _same_vehicle(self, a: _Pass, b: _Pass) -> bool:
         """Two passes at one camera are one vehicle when they share an identity and overlap or
-        nearly touch in time, or when one's boxes lie mostly inside the other's in a frame both
-        were seen in (two tracks on one vehicle, whatever identities they were given)."""
+        nearly touch in time, or when one's boxes lie mostly inside the other's in most frames
+        both were seen in (two tracks on one vehicle, whatever identities they were given)."""
         gap = self.merge_gap_s
         near = b.first_time <= a.last_time + gap and a.first_time <= b.last_time + gap
         if not near:
