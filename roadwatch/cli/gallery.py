@@ -194,10 +194,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     from detectors.gate import IntentGate
     from detectors.runtime import DetectorModelError
-    from detectors.stage import BUNDLED, build_detector
+    from detectors.stage import BUNDLED
     from gallery.connect import open_gallery
-    from reid.embedder import Embedder, EmbedderError
-    from roadwatch.cli.common import reid_model_paths
+    from roadwatch import app
     from roadwatch.search import search_image
 
     if args.top < 1:
@@ -213,13 +212,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         gate = IntentGate(
             cfg.detectors.vehicle.gate_model or BUNDLED / "gate.onnx", provider=cfg.detectors.provider
         )
-        detector = build_detector(cfg.detectors)
-        vehicle_model, plate_model = reid_model_paths(cfg, None)
-        embedder = Embedder.from_files(
-            vehicle_model, plate_model, provider=cfg.reid.provider, threads=cfg.reid.threads
-        )
-    except (DetectorModelError, EmbedderError) as exc:
+    except DetectorModelError as exc:
         raise CliError(str(exc)) from None
+    detector = app.detector(cfg.detectors)  # the same builders as the pipeline's
+    embedder = app.embedder(cfg.reid)
 
     def work() -> Any:
         gallery = open_gallery(cfg.gallery)
