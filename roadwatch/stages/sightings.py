@@ -13,10 +13,9 @@ before it began (each camera's clock is held monotonic here).
 ``hold_frames`` more frames (a track ends only ``tracking.max_lost`` frames after its last
 detection, so the hold must outlast that). A second pass at the same camera that overlaps
 it or starts within ``merge_gap_s`` of its end is the same vehicle tracked twice (a track cut
-in two, or a second track on a part of it) when the two share an identity, or when one's box
-lies mostly inside the other's in 80 % of the frames both were seen in. It is merged in and
-one final sighting is written: the earlier track's id, the union of times and frames, the
-better shot and the identity that shot was given.
+in two, or a second track on a part of it) when the two share an identity. It is merged in
+and one final sighting is written: the earlier track's id, the union of times and frames, the
+better shot.
 """
 
 from __future__ import annotations
@@ -52,21 +51,6 @@ class _Pass:
     path: list[tuple[int, Box]] = field(default_factory=list)
 
 
-_SAME_BOX = 0.7  # share of the smaller box inside the other one: the same vehicle ...
-_SAME_SHARE = 0.8  # ... in this share of the frames both tracks were seen in (a far vehicle
-# passing behind a near one is inside its box for a moment only)
-
-
-def _inside(a: Box, b: Box) -> float:
-    """The share of the smaller of two boxes that lies inside the other."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return w * h / smaller if smaller > 0 else 0.0
-
-
 def _merge(into: _Pass, other: _Pass) -> None:
     """Fold ``other`` (a second track of the same vehicle at the same camera) into ``into``."""
     if other.first_time < into.first_time or (
@@ -78,8 +62,6 @@ def _merge(into: _Pass, other: _Pass) -> None:
         into.last_time, into.last_frame = other.last_time, other.last_frame
     if other.best is not None and (into.best is None or other.best.quality > into.best.quality):
         into.best = other.best
-        if other.match is not None:
-            into.match = other.match  # the identity the better view was given
     if len(other.path) > len(into.path):
         into.class_id = other.class_id
     into.path = sorted(into.path + other.path, key=lambda step: step[0])
