@@ -192,16 +192,12 @@ class SightingBook:
 
     def _same_vehicle(self, a: _Pass, b: _Pass) -> bool:
         """Two passes at one camera are one vehicle when they share an identity and overlap or
-        nearly touch in time, or when one's boxes lie mostly inside the other's in most frames
-        both were seen in (two tracks on one vehicle, whatever identities they were given)."""
+        nearly touch in time. (Merging also passes whose boxes nest, whatever their identities,
+        lost more passes of distinct vehicles than it saved: docs/research/pipeline-reid.md.)"""
         gap = self.merge_gap_s
         near = b.first_time <= a.last_time + gap and a.first_time <= b.last_time + gap
-        if not near:
-            return False
-        if a.match is not None and b.match is not None and a.match.identity == b.match.identity:
-            return True
-        boxes = dict(a.path)
-        return any(index in boxes and _inside(boxes[index], box) >= _SAME_BOX for index, box in b.path)
+        same = a.match is not None and b.match is not None and a.match.identity == b.match.identity
+        return near and same
 
     def _release(self, due: Callable[[_Pass], bool]) -> list[Sighting]:
         ready = [h for h in self._held if due(h)]
