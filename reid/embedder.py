@@ -348,26 +348,6 @@ class Embedder:
         has_plate[rows] = True
         return Embeddings(fuse(vehicle.vectors, plates), "fusion", has_plate)
 
-    def features(
-        self, vehicle_crops: Sequence[npt.NDArray[Any]], plate_crops: Sequence[npt.NDArray[Any] | None]
-    ) -> Features:
-        """Vehicle and plate features of N vehicles in one batch per network (the gallery's input).
-
-        Raises:
-            ValueError: The lists differ in length or a crop is malformed.
-            EmbedderError: A model fails at run time.
-        """
-        if len(plate_crops) != len(vehicle_crops):
-            raise ValueError(f"{len(plate_crops)} plate crops for {len(vehicle_crops)} vehicle crops")
-        present = [i for i, crop in enumerate(plate_crops) if crop is not None]
-        vehicles = self.vehicle.encode(vehicle_crops)
-        plates = np.zeros_like(vehicles)
-        if present:
-            plates[present] = self.plate.encode([c for c in plate_crops if c is not None])
-        has_plate = np.zeros(len(vehicle_crops), np.bool_)
-        has_plate[present] = True
-        return Features(vehicles, plates, has_plate)
-
     def features_of_views(
         self,
         vehicle_views: Sequence[Sequence[npt.NDArray[Any]]],

@@ -132,15 +132,6 @@ class Recogniser:
         self.match_s += time.perf_counter() - started
         return out
 
-    def __call__(self, requests: Sequence[ShotRequest]) -> list[Recognition]:
-        """Embed and match in one go."""
-        if not requests:
-            return []
-        features = self.embed(requests)
-        if isinstance(features, str):
-            return [Recognition(r, None, None, features) for r in requests]
-        return self.match(requests, [features.take([i]) for i in range(len(requests))])
-
     def _match_one(self, request: ShotRequest, features: Features) -> Recognition:
         shot = request.shot
         sighting = GallerySighting(

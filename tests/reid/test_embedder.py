@@ -510,3 +510,24 @@ def test_a_bad_plate_layout_in_the_metadata_is_refused(models: Models, tmp_path:
     plate = _with_layout(models.plate, tmp_path / "plate.onnx", value)
     with pytest.raises(EmbedderError, match=r"plate\.onnx: metadata roadwatch\.two_line_aspect must be"):
         Embedder.from_files(models.vehicle, plate, expected_dim=DIM)
+
+
+def test_features_of_views_average_each_vehicles_views(embedder: Embedder) -> None:
+    crops = _crops([(40, 60), (50, 50), (30, 80)], seed=3)
+    plates = _crops([(32, 128)], seed=4)
+    got = embedder.features_of_views([crops[:2], crops[2:]], [plates, []])
+    one = embedder.vehicle.encode(crops[:2]).mean(axis=0)
+    np.testing.assert_allclose(got.vehicle[0], one / np.linalg.norm(one), atol=1e-5)
+    np.testing.assert_allclose(got.vehicle[1], embedder.vehicle.encode(crops[2:])[0], atol=1e-5)
+    assert got.has_plate.tolist() == [True, False]
+    assert not got.plate[1].any()
+    assert set(got.for_gallery(0)) == {"vehicle", "plate", "fusion"}
+    assert set(got.for_gallery(1)) == {"vehicle"}
+    np.testing.assert_allclose(np.linalg.norm(got.for_gallery(0)["fusion"]), 1.0, atol=1e-6)
+
+
+def test_features_of_views_refuse_a_vehicle_without_views(embedder: Embedder) -> None:
+    with pytest.raises(ValueError, match="at least one view"):
+        embedder.features_of_views([[]], [[]])
+    with pytest.raises(ValueError, match="plate views for 0 vehicles"):
+        embedder.features_of_views([_crops([(20, 20)])], [])
