@@ -33,6 +33,10 @@ class Annotator:
     def __init__(self, path: Path, fps: float) -> None:
         self.path = Path(path)
         self.fps = fps if fps > 0 else 10.0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # fail before the run, not at its first frame
+        except OSError as exc:
+            raise OSError(f"{self.path}: cannot write the annotated video: {exc.strerror or exc}") from None
         self._writer: cv2.VideoWriter | None = None
         self._identity: dict[tuple[str, int], tuple[int, bool]] = {}
         self.frames = 0
@@ -48,7 +52,6 @@ class Annotator:
         if tracked is not None:
             self._draw(canvas, tracked)
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             size = (canvas.shape[1], canvas.shape[0])
             self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, size)
             if not self._writer.isOpened():

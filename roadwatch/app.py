@@ -47,6 +47,13 @@ def detector(cfg: DetectorsConfig) -> DetectionStage | None:
         raise CliError(f"detectors: {exc}") from None
 
 
+def reid_model_paths(cfg: ReidConfig, folder: Path | None = None) -> tuple[Path, Path]:
+    """The vehicle and plate models: in ``folder``, else the config's, else the shipped ones."""
+    if folder is not None:
+        return folder / "vehicle.onnx", folder / "plate.onnx"
+    return cfg.vehicle_model or REID_MODELS / "vehicle.onnx", cfg.plate_model or REID_MODELS / "plate.onnx"
+
+
 def embedder(cfg: ReidConfig) -> Embedder:
     """The vehicle and plate networks (the shipped ones unless the config names others).
 
@@ -55,8 +62,7 @@ def embedder(cfg: ReidConfig) -> Embedder:
     """
     try:
         return Embedder.from_files(
-            cfg.vehicle_model or REID_MODELS / "vehicle.onnx",
-            cfg.plate_model or REID_MODELS / "plate.onnx",
+            *reid_model_paths(cfg),
             provider=cfg.provider,
             threads=cfg.threads,
             batch_size=cfg.batch_size,

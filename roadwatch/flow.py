@@ -105,10 +105,7 @@ class Flow:
             self._pending = []
             out += s.sightings.flush(error)
         out += s.sightings.release_all()
-        jobs, s.sightings.snapshot_jobs = s.sightings.snapshot_jobs, []
-        if s.snapshots is not None:
-            for job in jobs:
-                s.snapshots.submit(job)
+        self._submit_snapshots()
         return out
 
     def _recognise(self, requests: list[ShotRequest], endings: list[tuple[str, int]]) -> list[Sighting]:
@@ -141,15 +138,17 @@ class Flow:
                 if recognition.retry:
                     self._pending.append(recognition)
                     continue
-                shot = recognition.request.shot
-                if recognition.match is not None:
-                    s.shots.recognised(shot.camera, shot.track_id, recognition.match.identity)
                 out += s.sightings.recognised(recognition)
-            jobs, s.sightings.snapshot_jobs = s.sightings.snapshot_jobs, []
+        self._submit_snapshots()
+        return out
+
+    def _submit_snapshots(self) -> None:
+        """Hand the snapshots of the final sightings let out so far to the writer."""
+        s = self.stages
+        jobs, s.sightings.snapshot_jobs = s.sightings.snapshot_jobs, []
         if s.snapshots is not None:
             for job in jobs:
                 s.snapshots.submit(job)
-        return out
 
     def close(self) -> None:
         """Write the snapshots still queued and stop the writer."""

@@ -214,13 +214,3 @@ def load_scenario_spec(scenario: str, duration: float | None = None) -> Any:
             raise CliError(f"--duration must be > 0, got {duration}")
         spec = spec.model_copy(update={"duration_s": duration})
     return spec
-
-
-def reid_model_paths(cfg: RoadwatchConfig, folder: Path | None) -> tuple[Path, Path]:
-    """The vehicle and plate models: from ``folder``, else the config, else the shipped ones."""
-    if folder is not None:
-        return folder / "vehicle.onnx", folder / "plate.onnx"
-    return (
-        cfg.reid.vehicle_model or app.REID_MODELS / "vehicle.onnx",
-        cfg.reid.plate_model or app.REID_MODELS / "plate.onnx",
-    )

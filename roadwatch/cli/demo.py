@@ -47,10 +47,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if args.seconds <= 0:
         raise CliError(f"--seconds must be > 0, got {args.seconds}")
+    if args.seed < 0:
+        raise CliError(f"--seed must be >= 0, got {args.seed}")
     spec = load_scenario("toll-road").model_copy(update={"duration_s": args.seconds})
     world_dir = args.dir / f"toll-road-seed{args.seed}-{args.seconds:g}s"
     videos = [world_dir / "videos" / f"{c.id}.mp4" for c in spec.cameras]
-    if not all(v.is_file() and v.stat().st_size > 0 for v in videos):
+    truths = [world_dir / "truth" / f"{c.id}.json" for c in spec.cameras]  # written after each video
+    if not all(v.is_file() and v.stat().st_size > 0 for v in videos) or not all(t.is_file() for t in truths):
         print(f"rendering the synthetic toll road (seed {args.seed}) into {world_dir} ...", file=sys.stderr)
         export_world(simulate(spec, args.seed), world_dir, parts=frozenset({"videos"}))
     run_dir = args.dir / "run"

@@ -251,17 +251,13 @@ def _gate_report(path: Path, cfg: RoadwatchConfig, frames: Any, pipeline: Any) -
     from detectors.gate import IntentGate
     from detectors.runtime import DetectorModelError
     from reid.embedder import Embedder
-    from roadwatch.app import REID_MODELS
+    from roadwatch.app import reid_model_paths
 
     try:
         gate = IntentGate(path, provider=cfg.detectors.provider)
     except DetectorModelError as exc:
         raise CliError(str(exc)) from None
-    embedder = Embedder.from_files(
-        cfg.reid.vehicle_model or REID_MODELS / "vehicle.onnx",
-        cfg.reid.plate_model or REID_MODELS / "plate.onnx",
-        threads=cfg.reid.threads,
-    )
+    embedder = Embedder.from_files(*reid_model_paths(cfg.reid), threads=cfg.reid.threads)
     return gate_savings(frames, pipeline, gate.classify, embedder.embed_vehicles)
 
 

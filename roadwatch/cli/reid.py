@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from config import RoadwatchConfig, load_config
 from config.schema import ReidConfig
-from roadwatch.cli.common import reid_model_paths
+from roadwatch.app import reid_model_paths
 from roadwatch.errors import CliError
 from roadwatch.progress import step_progress
 
@@ -206,7 +206,7 @@ def cmd_eval_reid(args: argparse.Namespace) -> int:
 
     cfg = _config(args.config)
     _require_data(args.data)
-    vehicle_model, plate_model = reid_model_paths(cfg, args.models)
+    vehicle_model, plate_model = reid_model_paths(cfg.reid, args.models)
     report = evaluate_reid(args.data, vehicle_model, plate_model, reid=cfg.reid)
     if args.plot is not None:
         from roadwatch.report import line_plot
@@ -234,7 +234,7 @@ def cmd_bench_reid(args: argparse.Namespace) -> int:
     from reid.embedder import Embedder
 
     cfg = _config(args.config)
-    vehicle_model, plate_model = reid_model_paths(cfg, args.models)
+    vehicle_model, plate_model = reid_model_paths(cfg.reid, args.models)
     embedder = Embedder.from_files(vehicle_model, plate_model, threads=args.threads, batch_size=args.batch)
     rng = np.random.default_rng(0)
     vehicles = [rng.integers(0, 256, (120, 150, 3), dtype=np.uint8) for _ in range(args.batch)]

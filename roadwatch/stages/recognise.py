@@ -92,47 +92,33 @@ class Recogniser:
         self._down_until = 0.0
         self._delay = retry_s
         self._last_error = "gallery unreachable"
-        self.embed_s = 0.0
-        self.match_s = 0.0
 
     def embed(self, requests: Sequence[ShotRequest]) -> Features | str:
         """Features of the requests' shots (one batch per network), or the error message."""
-        started = time.perf_counter()
         try:
             return self.embedder.features_of_views(
-                [r.shot.vehicle_views or (r.shot.vehicle_crop,) for r in requests],
-                [
-                    r.shot.plate_views or (() if r.shot.plate_crop is None else (r.shot.plate_crop,))
-                    for r in requests
-                ],
+                [r.shot.vehicle_views for r in requests], [r.shot.plate_views for r in requests]
             )
         except (EmbedderError, ValueError) as exc:
             log.warning("re-id failed on %d shots: %s", len(requests), exc)
             return f"re-id: {exc}"
-        finally:
-            self.embed_s += time.perf_counter() - started
 
     def match(
         self, requests: Sequence[ShotRequest], features: Sequence[Features | None]
     ) -> list[Recognition]:
         """Gallery decisions for requests whose features are known (None: embedding failed)."""
-        started = time.perf_counter()
         out = []
         for request, feature in zip(requests, features, strict=True):
+            final = request.reason == "end"
             if feature is None:
                 out.append(Recognition(request, None, None, "re-id failed"))
             elif time.monotonic() < self._down_until:
-                out.append(
-                    Recognition(
-                        request, None, feature, self._last_error, retry=True, final=request.reason == "end"
-                    )
-                )
+                out.append(Recognition(request, None, feature, self._last_error, retry=True, final=final))
             else:
-                out.append(self._match_one(request, feature))
-        self.match_s += time.perf_counter() - started
+                out.append(self._match_one(request, feature, final))
         return out
 
-    def _match_one(self, request: ShotRequest, features: Features) -> Recognition:
+    def _match_one(self, request: ShotRequest, features: Features, final: bool) -> Recognition:
         shot = request.shot
         sighting = GallerySighting(
             camera=shot.camera,
@@ -142,7 +128,6 @@ class Recogniser:
             else "",
         )
         wanted = features.for_gallery(0)
-        final = request.reason == "end"
         try:
             found = self._identify(wanted, shot.camera, shot.timestamp)
             if not final:
@@ -164,21 +149,17 @@ class Recogniser:
 
     def _identify(self, wanted: dict[str, F32], camera: str, timestamp: float) -> Match | None:
         """The known identity of these features, or None (module docstring)."""
-        self.gallery.sync()
-        libraries = ["fusion", "plate"] if "plate" in wanted else ["vehicle"]
-        hits = {
-            lib: self.gallery.search(lib, wanted[lib], self.candidates)
-            for lib in {*libraries, "vehicle"} & set(wanted)
-        }
-        for lib in libraries:
-            if hits[lib] and hits[lib][0][1] > self.gallery.thresholds[lib]:
-                return Match(hits[lib][0][0], lib, hits[lib][0][1], new=False)
+        found = self.gallery.lookup(wanted)  # method 1: its libraries at their thresholds
         upstream = self.links.get(camera)
-        if not upstream:
-            return None
-        score: dict[int, tuple[float, str]] = {i: (s, "vehicle") for i, s in hits["vehicle"]}
-        for i, s in hits.get("fusion", []):
-            score[i] = (s, "fusion")  # both sides show a plate: the fused cosine decides
+        if found is not None or not upstream:
+            return found
+        score = {
+            i: (s, "vehicle") for i, s in self.gallery.search("vehicle", wanted["vehicle"], self.candidates)
+        }
+        if "fusion" in wanted:  # both sides show a plate: the fused cosine decides
+            score |= {
+                i: (s, "fusion") for i, s in self.gallery.search("fusion", wanted["fusion"], self.candidates)
+            }
         ids = sorted(score, key=lambda i: -score[i][0])
         plausible = []
         for identity, record in zip(ids, self.gallery.store.records(ids), strict=True):

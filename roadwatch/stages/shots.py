@@ -54,14 +54,14 @@ class Shot:
         timestamp: That frame's time.
         box: Vehicle box in the frame, pixels.
         class_id: The track's class at the time.
-        vehicle_crop: ``(h, w, 3)`` uint8 BGR crop of the vehicle (a copy).
-        plate_crop: ``(H, W, 3)`` uint8 rectified plate at the plate network's input size, or None.
         plate_box: Plate box in its frame (the best plate view may come from another frame), or None.
         plate_confidence: Plate detection score (0 without a plate).
         quality: :func:`shot_quality` of the shot.
         frame: The whole frame (for the snapshot), not copied.
-        vehicle_views: The track's best vehicle crops, best first (``vehicle_crop`` is the first).
-        plate_views: Its best rectified plates, best first (``plate_crop`` is the first).
+        vehicle_views: The track's best vehicle crops (``(h, w, 3)`` uint8 BGR copies), best first;
+            at least one.
+        plate_views: Its best rectified plates (``(H, W, 3)`` uint8 at the plate network's input
+            size), best first; none without a plate.
     """
 
     camera: str
@@ -70,23 +70,30 @@ class Shot:
     timestamp: float
     box: Box
     class_id: int
-    vehicle_crop: npt.NDArray[np.uint8]
-    plate_crop: npt.NDArray[np.uint8] | None
     plate_box: Box | None
     plate_confidence: float
     quality: float
     frame: Frame = field(repr=False)
-    vehicle_views: tuple[npt.NDArray[np.uint8], ...] = field(default=(), repr=False)
+    vehicle_views: tuple[npt.NDArray[np.uint8], ...] = field(repr=False)
     plate_views: tuple[npt.NDArray[np.uint8], ...] = field(default=(), repr=False)
+
+    @property
+    def vehicle_crop(self) -> npt.NDArray[np.uint8]:
+        """The best vehicle crop."""
+        return self.vehicle_views[0]
+
+    @property
+    def plate_crop(self) -> npt.NDArray[np.uint8] | None:
+        """The best rectified plate, or None."""
+        return self.plate_views[0] if self.plate_views else None
 
 
 @dataclass(frozen=True, slots=True)
 class ShotRequest:
-    """A shot to recognise, why, and the identity its track was last found to be (None before)."""
+    """A shot to recognise, and why."""
 
     shot: Shot
     reason: Reason
-    identity: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +171,6 @@ class _Book:
     asked_quality: float = 0.0
     asked_plate: bool = False
     asked: bool = False
-    identity: int | None = None
 
 
 class BestShots:
@@ -184,7 +190,7 @@ class BestShots:
             book = self._books.setdefault((frame.camera_id, track_id), _Book())
             if d >= 0:
                 shot = self._shot(tracked, n, d, size, book)
-                if shot is not None and (book.best is None or shot.quality >= book.best.quality):
+                if shot is not None:  # a better view never lowers the best views' quality
                     book.best = shot
             if tracks.state[n] == TrackState.TENTATIVE or book.best is None:
                 continue
@@ -238,8 +244,6 @@ class BestShots:
             view.frame.timestamp,
             view.box,
             int(tracked.tracks.class_id[n]),
-            view.crop,
-            None if plate_view is None else plate_view.crop,
             None if plate_view is None else plate_view.box,
             0.0 if plate_view is None else plate_view.confidence,
             shot_quality(view.quality, 0.0 if plate_view is None else plate_view.quality),
@@ -263,7 +267,7 @@ class BestShots:
         else:
             return None
         book.asked, book.asked_quality, book.asked_plate = True, best.quality, best.plate_crop is not None
-        return ShotRequest(best, reason, book.identity)
+        return ShotRequest(best, reason)
 
     def end(self, camera: str, track_id: int) -> ShotRequest | None:
         """A track ended: the request that decides its identity, with its best shot (None when
@@ -271,10 +275,4 @@ class BestShots:
         book = self._books.pop((camera, track_id), None)
         if book is None or book.best is None:
             return None
-        return ShotRequest(book.best, "end", book.identity)
-
-    def recognised(self, camera: str, track_id: int, identity: int) -> None:
-        """Record the identity a live track was found to be (ignored for tracks already ended)."""
-        book = self._books.get((camera, track_id))
-        if book is not None:
-            book.identity = identity
+        return ShotRequest(book.best, "end")

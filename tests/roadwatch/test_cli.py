@@ -261,3 +261,20 @@ def test_replay_annotate_writes_every_frame(
         160,
         96,
     )
+
+
+def test_demo_refuses_a_negative_seed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--dir", str(tmp_path), "--seed", "-1"]) == 2
+    assert "--seed must be >= 0" in capsys.readouterr().err
+
+
+def test_replay_annotate_to_an_unwritable_place_is_one_line(
+    sample_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    args = ["replay", str(sample_clip), "--events", str(tmp_path / "e.jsonl")]
+    assert main([*args, "--annotate", str(blocker / "seen.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert "seen.mp4" in err
+    assert "Traceback" not in err
