@@ -111,7 +111,7 @@ class Recogniser:
         for request, feature in zip(requests, features, strict=True):
             final = request.reason == "end"
             if feature is None:
-                out.append(Recognition(request, None, None, "re-id failed"))
+                out.append(Recognition(request, None, None, "re-id failed", final=final))
             elif time.monotonic() < self._down_until:
                 out.append(Recognition(request, None, feature, self._last_error, retry=True, final=final))
             else:

@@ -160,3 +160,22 @@ def test_batching_frames_changes_nothing(sample_clip: Path, tmp_path: Path, batc
     finals = [s for s in seen if s.status == "final"]
     assert len(finals) == 2
     assert len({s.identity for s in finals}) == 1
+
+
+def test_a_failing_re_id_model_gives_sightings_that_say_so(
+    sample_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reid.embedder import EmbedderError
+
+    flow = make_flow(MovingCar(), tmp_path)
+
+    def broken(*_: object) -> None:
+        raise EmbedderError("model crashed")
+
+    monkeypatch.setattr(flow.stages.recogniser.embedder, "features_of_views", broken)
+    seen, _, summary = _run(sample_clip, tmp_path, MovingCar(), cameras=1, flow=flow)
+    assert summary.frames_processed == 40  # type: ignore[attr-defined]
+    finals = [s for s in seen if s.status == "final"]
+    assert len(finals) == 1
+    assert finals[0].identity is None
+    assert finals[0].error == "re-id failed"
