@@ -233,7 +233,19 @@ def cmd_search(args: argparse.Namespace) -> int:
         )
 
     found = _guard(cfg, work)
-    summary = {
+    summary = {**_search_summary(found), "seconds": round(time.perf_counter() - started, 3)}
+    if args.json:
+        print(json.dumps(summary))
+    elif not found.is_vehicle:
+        print(f"{args.image}: not a vehicle (p = {found.gate.vehicle_probability:.2f}); nothing searched")
+    else:
+        _print_hits(summary["vehicles"])
+    return EXIT_OK
+
+
+def _search_summary(found: Any) -> dict[str, Any]:
+    """An ``ImageSearch`` as the command's JSON keys (without ``seconds``)."""
+    return {
         "is_vehicle": found.is_vehicle,
         "vehicle_probability": round(found.gate.vehicle_probability, 4),
         "vehicles": [
@@ -256,22 +268,18 @@ def cmd_search(args: argparse.Namespace) -> int:
             }
             for vehicle in found.vehicles
         ],
-        "seconds": round(time.perf_counter() - started, 3),
     }
-    if args.json:
-        print(json.dumps(summary))
-    elif not found.is_vehicle:
-        print(f"{args.image}: not a vehicle (p = {found.gate.vehicle_probability:.2f}); nothing searched")
-    else:
-        for n, vehicle in enumerate(summary["vehicles"]):
-            print(
-                f"vehicle {n} at {vehicle['box']} ({vehicle['type']}, {vehicle['colour']}): "
-                f"{len(vehicle['results'])} results"
-            )
-            for hit in vehicle["results"]:
-                seen = ", ".join(f"{s['camera']}@{s['time']:.0f}" for s in hit["last_seen"][:3])
-                print(f"  #{hit['identity']} rank {hit['rank']:.3f} {hit['category']} {hit['plate']} {seen}")
-    return EXIT_OK
+
+
+def _print_hits(vehicles: list[dict[str, Any]]) -> None:
+    for n, vehicle in enumerate(vehicles):
+        print(
+            f"vehicle {n} at {vehicle['box']} ({vehicle['type']}, {vehicle['colour']}): "
+            f"{len(vehicle['results'])} results"
+        )
+        for hit in vehicle["results"]:
+            seen = ", ".join(f"{s['camera']}@{s['time']:.0f}" for s in hit["last_seen"][:3])
+            print(f"  #{hit['identity']} rank {hit['rank']:.3f} {hit['category']} {hit['plate']} {seen}")
 
 
 def cmd_bench_gallery(args: argparse.Namespace) -> int:
