@@ -13,16 +13,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from config.base import ConfigPath, FieldError, Section
+
+__all__ = ["ConfigPath", "FieldError", "Section"]  # re-exported: loader and synth import them from here
+from config.plates import PlatesConfig
 
 CameraKind = Literal["rtsp", "http", "file", "folder", "synthetic"]
 LIVE_KINDS: frozenset[str] = frozenset({"rtsp", "http", "synthetic"})
@@ -34,36 +30,6 @@ CAMERA_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 _CAMERA_ID = re.compile(CAMERA_ID_PATTERN)
 
 
-class FieldError(ValueError):
-    """A cross-field rule failed; ``path`` is relative to the model that raised it.
-
-    Args:
-        path: Field names (and list indices) below the raising model, e.g. ``("url",)``.
-        message: What is wrong, for a person.
-    """
-
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
-
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, instances are frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-def _resolve_path(value: Path, info: ValidationInfo) -> Path:
-    """Expand ``~`` and make relative paths relative to the config file's folder."""
-    value = value.expanduser()
-    base = (info.context or {}).get("base_dir")
-    if base is not None and not value.is_absolute():
-        value = Path(base) / value
-    return value
-
-
-ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Point = tuple[Fraction, Fraction]
 
@@ -666,6 +632,7 @@ class RoadwatchConfig(Section):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Per-camera tracking.")
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig, description="Best shots.")
     reid: ReidConfig = Field(default_factory=ReidConfig, description="Re-identification networks.")
+    plates: PlatesConfig = Field(default_factory=PlatesConfig, description="Plate reading.")
     gallery: GalleryConfig = Field(default_factory=GalleryConfig, description="Identity gallery (Redis).")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alert rules and outputs.")
     outputs: OutputsConfig = Field(default_factory=OutputsConfig, description="Result files.")

@@ -34,15 +34,20 @@ def read_openalpr(folder: Path, plate_format: str | None = None) -> list[PlateSa
         raise DatasetError(folder, "folder not found")
     samples: list[PlateSample] = []
     for image in list_images(folder):
-        label = image.with_suffix(".txt")
-        if not label.is_file():
-            raise DatasetError(image, f"no annotation file {label.name} beside the image")
-        lines = [(n, line.split()) for n, line in enumerate(read_text(label).splitlines(), start=1)]
-        lines = [(n, fields) for n, fields in lines if fields]
-        if not lines:
-            raise DatasetError(label, "empty annotation file; expected 'NAME.jpg x y w h PLATE'")
-        samples.extend(_sample(image, label, n, fields, plate_format) for n, fields in lines)
+        samples.extend(_image_samples(image, plate_format))
     return samples
+
+
+def _image_samples(image: Path, plate_format: str | None) -> list[PlateSample]:
+    """The plates of one image from the ``.txt`` beside it (DatasetError when faulty)."""
+    label = image.with_suffix(".txt")
+    if not label.is_file():
+        raise DatasetError(image, f"no annotation file {label.name} beside the image")
+    lines = [(n, line.split()) for n, line in enumerate(read_text(label).splitlines(), start=1)]
+    lines = [(n, fields) for n, fields in lines if fields]
+    if not lines:
+        raise DatasetError(label, "empty annotation file; expected 'NAME.jpg x y w h PLATE'")
+    return [_sample(image, label, n, fields, plate_format) for n, fields in lines]
 
 
 def _sample(image: Path, label: Path, line: int, fields: list[str], plate_format: str | None) -> PlateSample:
@@ -62,3 +67,45 @@ def _sample(image: Path, label: Path, line: int, fields: list[str], plate_format
         corners=None,
         plate_format=plate_format,
     )
+
+
+def read_openalpr_tolerant(
+    folder: Path, plate_format: str | None = None
+) -> tuple[list[PlateSample], list[str]]:
+    """Like :func:`read_openalpr`, but a faulty photo is reported and skipped, not fatal.
+
+    Faults: an image without its ``.txt``, a label naming another image or malformed, two
+    images sharing one stem (``a.jpg`` and ``a.png`` would share ``a.txt``: both skipped), a
+    ``.txt`` with no image beside it.
+
+    Returns:
+        The samples of the good photos, and one message per fault.
+
+    Raises:
+        DatasetError: The folder itself is missing.
+    """
+    if not folder.is_dir():
+        raise DatasetError(folder, "folder not found")
+    images = list_images(folder)
+    stems: dict[str, list[Path]] = {}
+    for image in images:
+        stems.setdefault(image.stem, []).append(image)
+    problems = [
+        f"{', '.join(p.name for p in paths)}: several images share the label {stem}.txt; skipped"
+        for stem, paths in sorted(stems.items())
+        if len(paths) > 1
+    ]
+    problems += [
+        f"{label}: no image beside it; skipped"
+        for label in sorted(folder.glob("*.txt"))
+        if label.stem not in stems and label.name.lower() not in ("license.txt", "readme.txt")
+    ]
+    samples: list[PlateSample] = []
+    for _stem, paths in sorted(stems.items()):
+        if len(paths) > 1:
+            continue
+        try:
+            samples.extend(_image_samples(paths[0], plate_format))
+        except DatasetError as exc:
+            problems.append(f"{exc}; skipped")
+    return samples, problems

@@ -23,8 +23,8 @@ import pickle
 import queue
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from config.schema import ReidTrainConfig
-from formats import read_veri
+from formats import ReidSample, read_veri
 from reid.backbone import BackboneSpec
 from reid.data import (
     TWO_LINE_ASPECT,
@@ -65,6 +65,9 @@ PLATE_AUGMENT = AugmentSpec(area=(0.8, 1.0), aspect=(0.85, 1.15), flip_p=0.0, ro
 LOG_EVERY = 10
 LOOKALIKE_POOL = 8  # neighbours of an identity a look-alike is drawn from
 Batch = TypeVar("Batch")
+
+# Identities of the k-th extra training folder become identity + k × this stride.
+EXTRA_IDENTITY_STRIDE = 1_000_000
 
 
 class TrainingError(Exception):
@@ -349,6 +352,26 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return payload
 
 
+def training_samples(data: Path, splits: Sequence[str], extra: Sequence[Path] = ()) -> list[ReidSample]:
+    """The named splits of ``data`` and every split of each ``extra`` folder; identities of the
+    k-th extra folder are offset by ``(k + 1) * EXTRA_IDENTITY_STRIDE`` so folders never share one.
+
+    Raises:
+        TrainingError: An extra folder holds an identity at or above the stride.
+    """
+    veri = read_veri(data)
+    samples = [sample for split in splits for sample in veri[split]]
+    for k, folder in enumerate(extra, start=1):
+        for _split, rows in read_veri(folder).items():
+            for sample in rows:
+                if sample.identity >= EXTRA_IDENTITY_STRIDE:
+                    raise TrainingError(
+                        f"{sample.image_path}: identity {sample.identity} too large for an extra folder"
+                    )
+                samples.append(replace(sample, identity=sample.identity + k * EXTRA_IDENTITY_STRIDE))
+    return samples
+
+
 def train_reid(
     data: Path,
     out: Path,
@@ -361,9 +384,13 @@ def train_reid(
     plate_net: BackboneSpec = PLATE_SPEC,
     resume: bool = False,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
+    extra: Sequence[Path] = (),
 ) -> tuple[TrainResult, TrainState]:
     """Train both networks on the splits ``cfg.splits`` names (``train`` by default) of a
     VeRi-style folder; checkpoint to ``out``.
+
+    ``extra`` folders add every crop of all their splits as further identities (a site's own
+    cameras rendered with other seeds); an identity of one folder is never another's.
 
     Raises:
         TrainingError: Too few identities, a diverging loss, or a bad checkpoint.
@@ -371,10 +398,7 @@ def train_reid(
     started = time.monotonic()
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    veri = read_veri(data)
-    items = load_items(
-        [sample for split in cfg.splits for sample in veri[split]], plate_input, TWO_LINE_ASPECT
-    )
+    items = load_items(training_samples(data, cfg.splits, extra), plate_input, TWO_LINE_ASPECT)
     if not items:
         wanted = ", ".join(f"image_{split}/ and name_{split}.txt" for split in cfg.splits)
         raise TrainingError(f"{data}: no training crops (expected {wanted})")
@@ -401,6 +425,7 @@ def train_reid(
         "precision": precision,
         "config": cfg.model_dump(mode="json"),
         "data": str(data),
+        "extra_data": [str(e) for e in extra],
     }
     if resume and checkpoint.exists():
         _restore(state, load_checkpoint(checkpoint), meta)

@@ -18,6 +18,7 @@ from roadwatch.cli.common import EXIT_OK, EXIT_USAGE
 from roadwatch.cli.demo import add_demo_command
 from roadwatch.cli.detect import add_detect_commands
 from roadwatch.cli.gallery import add_gallery_commands
+from roadwatch.cli.plates import add_plate_commands
 from roadwatch.cli.reid import add_reid_commands
 from roadwatch.cli.run import add_run_commands
 from roadwatch.cli.synth import add_synth_commands
@@ -65,4 +66,5 @@ def _parser() -> argparse.ArgumentParser:
     groups = add_reid_commands(commands, benches)
     add_detect_commands(commands, groups, benches)
     add_gallery_commands(commands, benches)
+    add_plate_commands(commands, groups)
     return parser

@@ -31,6 +31,14 @@ def add_reid_commands(commands: Any, bench: Any) -> dict[str, Any]:
     trainers = train.add_subparsers(title="trainers", required=True)
     reid = trainers.add_parser("reid", help="train the vehicle and plate re-id networks together")
     reid.add_argument("--data", type=Path, default=DEFAULT_DATA, help="VeRi-style folder (with plates_*.csv)")
+    reid.add_argument(
+        "--add",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also train on every crop of this VeRi-style folder (repeatable): your cameras' own worlds",
+    )
     reid.add_argument("--config", type=Path, help="config file (reid.train section)")
     reid.add_argument("--out", type=Path, default=Path("runs/reid"), help="checkpoints, curves, ONNX")
     reid.add_argument("--steps", type=int, help="override reid.train.steps")
@@ -105,6 +113,8 @@ def cmd_train_reid(args: argparse.Namespace) -> int:
         updates["bn_reg"] = 0.0
     train_cfg = train_cfg.model_copy(update=updates)
     _require_data(args.data)
+    for folder in args.add:
+        _require_data(folder)
     with step_progress(train_cfg.steps, quiet=args.json) as on_step:
         try:
             result, state = train_reid(
@@ -118,6 +128,7 @@ def cmd_train_reid(args: argparse.Namespace) -> int:
                 plate_net=backbone_spec(cfg.reid.plate_net),
                 resume=args.resume,
                 on_step=on_step,
+                extra=args.add,
             )
         except (TrainingError, FileNotFoundError) as exc:
             raise CliError(str(exc)) from None

@@ -110,3 +110,30 @@ def test_real_eu_benchmark() -> None:
         x1, y1, x2, y2 = plate.xyxy
         assert 0 <= x1 < x2 <= width, plate.image_path
         assert 0 <= y1 < y2 <= height, plate.image_path
+
+
+def test_tolerant_reading_skips_faulty_photos_and_keeps_the_rest(
+    tmp_path: Path, make_image: ImageWriter
+) -> None:
+    from formats.openalpr import read_openalpr_tolerant
+
+    folder = folder_with(
+        tmp_path,
+        make_image,
+        {
+            "good.jpg": "good.jpg 1 2 3 4 AB123\n",
+            "wrong.jpg": "other.jpg 1 2 3 4 CD456\n",  # names an image that is not this one
+            "twin.jpg": "twin.jpg 1 2 3 4 EF789\n",
+        },
+    )
+    make_image(folder / "twin.png", 64, 48)  # a second image with the stem 'twin'
+    make_image(folder / "bare.jpg", 64, 48)  # no label
+    (folder / "orphan.txt").write_text("orphan.jpg 1 2 3 4 GH1\n", encoding="utf-8")
+    samples, problems = read_openalpr_tolerant(folder)
+    assert [s.text for s in samples] == ["AB123"]
+    joined = "\n".join(problems)
+    assert len(problems) == 4
+    for name in ("twin.jpg, twin.png", "orphan.txt", "wrong.txt", "bare.jpg"):
+        assert name in joined
+    with pytest.raises(DatasetError, match="folder not found"):
+        read_openalpr_tolerant(tmp_path / "missing")

@@ -123,6 +123,16 @@ def test_training_learns_from_the_splits_it_is_given(
     assert load_checkpoint(result.checkpoint)["meta"]["config"]["splits"] == list(splits)
 
 
+def test_an_extra_folder_adds_its_identities_without_merging_them(easy_set: Path, tmp_path: Path) -> None:
+    """The same folder added as an extra counts its 6 identities again, as 6 others."""
+    samples = reid_train.training_samples(easy_set, ("train",), [easy_set])
+    assert len(samples) == 48
+    assert len({s.identity for s in samples}) == 12
+    result, _ = train_reid(easy_set, tmp_path, _cfg(steps=1), extra=[easy_set], **SIZES)  # type: ignore[arg-type]
+    assert (result.identities, result.samples) == (12, 48)
+    assert load_checkpoint(result.checkpoint)["meta"]["extra_data"] == [str(easy_set)]
+
+
 def test_a_split_named_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="names a split twice"):
         ReidTrainConfig(splits=("train", "train"))

@@ -1,0 +1,202 @@
+"""Plates read from whole images: detection, rectification, reading, and the score against labels.
+
+App layer: it composes the detector (:mod:`detectors`) and the reader (:mod:`plates`).
+
+``read_image`` finds plates, rectifies each from its corners and reads them all in one batch;
+a candidate whose read is unreadable (no text, under the confidence floor, or fitting no
+configured region) is dropped there: reading verifies detection.
+
+``score_plates`` matches reads to labelled plates (IoU ≥ 0.3, each label taking its
+best-overlapping read) and counts what ``roadwatch eval plates`` reports.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors.corners import rectified_plate
+from detectors.npbox import iou_matrix
+from detectors.stage import PLATE, DetectionStage
+from plates.formats import normalise
+from plates.read import PlateRead
+from plates.reader import FormattedReader
+from reid.data import TWO_LINE_ASPECT
+
+Box = tuple[float, float, float, float]
+READ_SIZE = (48, 192)  # rectified plates handed to the reader; two rows side by side
+MATCH_IOU = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class FoundPlate:
+    """One plate of an image and what it says."""
+
+    box: Box
+    detection_score: float
+    read: PlateRead
+
+
+def read_image(
+    image: npt.NDArray[np.uint8], detector: DetectionStage, reader: FormattedReader
+) -> list[FoundPlate]:
+    """Readable plates of one BGR image (candidates that read as nothing are dropped)."""
+    found = detector.detect_image(image)
+    rows = [i for i in range(len(found)) if found.class_id[i] == PLATE]
+    crops = [rectified_plate(image, found.xyxy[i], READ_SIZE, TWO_LINE_ASPECT) for i in rows]
+    reads = reader.read(crops)
+    out = []
+    for i, read in zip(rows, reads, strict=True):
+        if read.readable:
+            box = tuple(float(v) for v in found.xyxy[i])
+            out.append(FoundPlate(box, float(found.confidence[i]), read))  # type: ignore[arg-type]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledImage:
+    """An image to score: how to load it, its labelled plates and regions not to count.
+
+    Attributes:
+        name: For messages (file name, or camera and frame).
+        load: Returns the BGR image (raises ``OSError`` when it cannot).
+        plates: ``(box, text)`` of each labelled plate.
+        ignore: Boxes of plates nobody can read (too small, hidden): reads there are neither
+            right nor false.
+    """
+
+    name: str
+    load: Callable[[], npt.NDArray[np.uint8]]
+    plates: tuple[tuple[Box, str], ...]
+    ignore: tuple[Box, ...] = ()
+
+
+@dataclass
+class PlateScore:
+    """Counts of ``roadwatch eval plates`` (keys of :meth:`summary`)."""
+
+    images: int = 0
+    plates_truth: int = 0
+    plates_detected: int = 0
+    exact: int = 0
+    false_reads: int = 0
+    ms: list[float] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    misreads: list[tuple[str, str, str]] = field(default_factory=list)  # image, truth, read
+
+    def summary(self) -> dict[str, Any]:
+        """The command's JSON keys."""
+        return {
+            "images": self.images,
+            "plates_truth": self.plates_truth,
+            "plates_detected": self.plates_detected,
+            "exact": self.exact,
+            "accuracy": round(self.exact / self.plates_truth, 4) if self.plates_truth else None,
+            "detected_rate": round(self.plates_detected / self.plates_truth, 4)
+            if self.plates_truth
+            else None,
+            "false_reads": self.false_reads,
+            "false_reads_per_image": round(self.false_reads / self.images, 4) if self.images else None,
+            "ms_per_image": round(float(np.mean(self.ms)), 2) if self.ms else None,
+            "skipped": len(self.skipped),
+        }
+
+
+def score_plates(
+    images: Iterable[LabelledImage],
+    detector: DetectionStage,
+    reader: FormattedReader,
+    on_image: Callable[[], None] | None = None,
+) -> PlateScore:
+    """Detect and read every image end to end and score the reads (module docstring)."""
+    score = PlateScore()
+    for item in images:
+        try:
+            image = item.load()
+        except OSError as exc:
+            score.skipped.append(f"{item.name}: {exc}")
+            continue
+        started = time.perf_counter()
+        found = read_image(image, detector, reader)
+        score.ms.append(1000 * (time.perf_counter() - started))
+        _score_image(score, item, found)
+        if on_image is not None:
+            on_image()
+    return score
+
+
+def _score_image(score: PlateScore, item: LabelledImage, found: Sequence[FoundPlate]) -> None:
+    score.images += 1
+    score.plates_truth += len(item.plates)
+    reads = np.array([f.box for f in found], np.float32).reshape(-1, 4)
+    used = np.zeros(len(found), bool)
+    matched: dict[int, int] = {}  # label -> read
+    if item.plates and len(found):
+        truth = np.array([box for box, _ in item.plates], np.float32).reshape(-1, 4)
+        overlap = iou_matrix(truth, reads)
+        for i in np.argsort(-overlap.max(1)):  # each label takes its best free read
+            free = np.where(used, -1.0, overlap[i])
+            j = int(np.argmax(free))
+            if free[j] >= MATCH_IOU:
+                used[j] = True
+                matched[int(i)] = j
+    for i, (_, text) in enumerate(item.plates):
+        want = normalise(text)
+        got = found[matched[i]].read.text if i in matched else None
+        score.plates_detected += got is not None
+        score.exact += got == want
+        if got != want:
+            score.misreads.append((item.name, want, got if got is not None else "(not found)"))
+    ignored = np.zeros(len(found), bool)
+    if len(found) and item.ignore:
+        ignored = iou_matrix(reads, np.array(item.ignore, np.float32).reshape(-1, 4)).max(1) >= MATCH_IOU
+    score.false_reads += int((~used & ~ignored).sum())
+
+
+def openalpr_images(folder: Path) -> tuple[list[LabelledImage], list[str]]:
+    """The labelled photos of an OpenALPR benchmark folder, and the photos skipped with why
+    (a label naming a missing image, two images with one stem, an unreadable label)."""
+    from formats.openalpr import read_openalpr_tolerant
+
+    samples, problems = read_openalpr_tolerant(folder)
+    by_image: dict[Path, list[tuple[Box, str]]] = {}
+    for s in samples:
+        if s.xyxy is not None:
+            by_image.setdefault(s.image_path, []).append((s.xyxy, s.text))
+    return [
+        LabelledImage(p.name, _loader(p), tuple(plates)) for p, plates in sorted(by_image.items())
+    ], problems
+
+
+def _loader(path: Path) -> Callable[[], npt.NDArray[np.uint8]]:
+    return lambda: load_photo(path)
+
+
+def load_photo(path: Path) -> npt.NDArray[np.uint8]:
+    """A photo as BGR (grey, BGRA and 16-bit photos converted).
+
+    Raises:
+        OSError: The file is missing, or no image OpenCV can decode (the message names it).
+    """
+    import cv2
+
+    from detectors.data import as_bgr
+
+    if not path.is_file():
+        raise OSError(f"{path}: no such file")
+    data = np.fromfile(path, np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None or image.size == 0:
+        raise OSError(f"{path}: not an image OpenCV can read (corrupt or unsupported)")
+    if image.dtype == np.uint16:
+        image = (np.asarray(image, np.uint16) // 256).astype(np.uint8)
+    try:
+        return as_bgr(np.asarray(image))
+    except ValueError as exc:
+        raise OSError(f"{path}: {exc}") from None
