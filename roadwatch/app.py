@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from config.plates import PlatesConfig
 from config.schema import (
     CameraLink,
     DetectorsConfig,
@@ -22,10 +23,12 @@ from detectors.runtime import DetectorModelError
 from detectors.stage import CLASSES, PLATE, DetectionStage, build_detector
 from gallery.connect import open_gallery
 from gallery.gallery import Gallery
+from plates.reader import FormattedReader
 from reid.embedder import Embedder, EmbedderError
 from roadwatch.errors import CliError
 from roadwatch.flow import Flow, Stages
 from roadwatch.snapshots import SnapshotWriter
+from roadwatch.stages.plates import PlateStage
 from roadwatch.stages.recognise import Recogniser
 from roadwatch.stages.shots import BestShots, ShotOptions
 from roadwatch.stages.sightings import SightingBook
@@ -76,6 +79,38 @@ def gallery(cfg: GalleryConfig) -> Gallery:
     return open_gallery(cfg)
 
 
+def plate_reader(cfg: PlatesConfig) -> FormattedReader:
+    """The configured plate reader with its region formats and confidence floor.
+
+    Raises:
+        CliError: An unknown region, a bad regex, or an engine that cannot load (naming the
+            field or the file).
+    """
+    from plates.ctc import CtcReader, RecogniserError
+    from plates.formats import formats_for
+    from plates.ppocr import PlateReaderError, PpOcrReader
+
+    try:
+        formats = formats_for(cfg.regions, cfg.formats)
+    except ValueError as exc:
+        raise CliError(f"plates.regions / plates.formats: {exc}") from None
+    try:
+        engine = (
+            CtcReader(cfg.model, threads=cfg.threads)
+            if cfg.engine == "roadwatch"
+            else PpOcrReader(cfg.model, threads=cfg.threads)
+        )
+    except (RecogniserError, PlateReaderError) as exc:
+        raise CliError(f"plates.engine {cfg.engine}: {exc}") from None
+    return FormattedReader(
+        engine,
+        formats,
+        min_confidence=cfg.min_confidence,
+        require_format=cfg.require_format,
+        max_swaps=cfg.max_swaps,
+    )
+
+
 def tracker_options(cfg: TrackingConfig) -> TrackerOptions:
     """ByteTrack options from the ``tracking`` section."""
     return TrackerOptions(
@@ -101,6 +136,7 @@ def stages(
     gallery_cfg: GalleryConfig,
     links: Sequence[CameraLink],
     outputs: OutputsConfig,
+    reader: FormattedReader | None = None,
 ) -> Stages:
     """The pipeline's stages around built models and gallery."""
     shot_options = ShotOptions(
@@ -131,6 +167,7 @@ def stages(
             hold_frames=tracking.max_lost + recognition.merge_hold_frames,
         ),
         snapshots=SnapshotWriter() if outputs.snapshots_dir is not None else None,
+        plates=PlateStage(reader) if reader is not None else None,
     )
 
 

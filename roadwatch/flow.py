@@ -1,8 +1,9 @@
 """The stages in order, for a batch of frames from any cameras (the pipeline thread's work).
 
-detect (per frame) → track (per camera) → best shots → re-id (one batch for every shot due,
-across tracks and cameras) → gallery → sightings. :class:`Flow` owns the stages' state; the
-:class:`~roadwatch.pipeline.Pipeline` feeds it frames and writes what it returns.
+detect (per frame) → track (per camera) → best shots → re-id and plate reading (one batch
+each for every shot due, across tracks and cameras) → gallery → sightings. :class:`Flow` owns
+the stages' state; the :class:`~roadwatch.pipeline.Pipeline` feeds it frames and writes what it
+returns.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from detectors.base import Detector
+from plates.vote import PlateVote
 from reid.fusion import Features
 from roadwatch.events import Sighting
 from roadwatch.snapshots import SnapshotWriter
+from roadwatch.stages.plates import PlateStage
 from roadwatch.stages.recognise import Recogniser, Recognition
 from roadwatch.stages.shots import BestShots, ShotRequest
 from roadwatch.stages.sightings import SightingBook
 from roadwatch.stages.track import TrackedFrame, TrackStage
 from streams.frame import Frame
 
-STAGES = ("detect", "track", "shots", "embed", "match", "sightings")
+STAGES = ("detect", "track", "shots", "embed", "read", "match", "sightings")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,7 @@ class Stages:
     recogniser: Recogniser
     sightings: SightingBook
     snapshots: SnapshotWriter | None = None
+    plates: PlateStage | None = None
 
 
 class Flow:
@@ -120,6 +124,10 @@ class Flow:
             for (camera, track_id), final in zip(endings, finals, strict=True):
                 out += s.sightings.end(camera, track_id, None if final is None else final.shot)
         features: list[Features | None] = []
+        plates: list[PlateVote | None] = [None] * len(requests)
+        if requests and s.plates is not None:
+            with self._timed("read"):
+                plates = s.plates.read(requests)
         if requests:
             with self._timed("embed"):
                 batch = s.recogniser.embed(requests)
@@ -131,7 +139,9 @@ class Flow:
         retried, self._pending = self._pending, []
         with self._timed("match"):
             recognitions = s.recogniser.match(
-                [*requests, *(r.request for r in retried)], [*features, *(r.features for r in retried)]
+                [*requests, *(r.request for r in retried)],
+                [*features, *(r.features for r in retried)],
+                [*plates, *(r.plate for r in retried)],
             )
         with self._timed("sightings"):
             for recognition in recognitions:

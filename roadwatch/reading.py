@@ -12,8 +12,9 @@ best-overlapping read) and counts what ``roadwatch eval plates`` reports.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from detectors.corners import rectified_plate
+from detectors.corners import plate_corners
 from detectors.npbox import iou_matrix
 from detectors.stage import PLATE, DetectionStage
 from plates.formats import normalise
 from plates.read import PlateRead
 from plates.reader import FormattedReader
-from reid.data import TWO_LINE_ASPECT
+from reid.data import TWO_LINE_ASPECT, rectify_plate
 
 Box = tuple[float, float, float, float]
 READ_SIZE = (48, 192)  # rectified plates handed to the reader; two rows side by side
@@ -49,13 +50,18 @@ def read_image(
     """Readable plates of one BGR image (candidates that read as nothing are dropped)."""
     found = detector.detect_image(image)
     rows = [i for i in range(len(found)) if found.class_id[i] == PLATE]
-    crops = [rectified_plate(image, found.xyxy[i], READ_SIZE, TWO_LINE_ASPECT) for i in rows]
-    reads = reader.read(crops)
+    quads = [plate_corners(image, found.xyxy[i]) for i in rows]
+    reads = reader.read([rectify_plate(image, quad, READ_SIZE, TWO_LINE_ASPECT) for quad in quads])
     out = []
-    for i, read in zip(rows, reads, strict=True):
+    for i, quad, read in zip(rows, quads, reads, strict=True):
         if read.readable:
-            box = tuple(float(v) for v in found.xyxy[i])
-            out.append(FoundPlate(box, float(found.confidence[i]), read))  # type: ignore[arg-type]
+            box = (
+                float(quad[:, 0].min()),
+                float(quad[:, 1].min()),
+                float(quad[:, 0].max()),
+                float(quad[:, 1].max()),
+            )
+            out.append(FoundPlate(box, float(found.confidence[i]), read))
     return out
 
 
@@ -172,6 +178,55 @@ def openalpr_images(folder: Path) -> tuple[list[LabelledImage], list[str]]:
     return [
         LabelledImage(p.name, _loader(p), tuple(plates)) for p, plates in sorted(by_image.items())
     ], problems
+
+
+def synthetic_images(folder: Path, every: int = 10) -> Iterator[LabelledImage]:
+    """Every ``every``-th frame of each camera of a ``roadwatch synth`` folder (``videos/`` and
+    ``truth/``) with the plates the world's truth marks readable; the other plates in view are
+    ignored regions.
+
+    Raises:
+        OSError: The folder lacks ``truth/`` or a camera's video (the message names it).
+    """
+    import cv2
+
+    truths = sorted((folder / "truth").glob("*.json"))
+    if not truths:
+        raise OSError(
+            f"{folder}: no truth/*.json here (make one: roadwatch synth --scenario SCENARIO --out DIR)"
+        )
+    for truth_file in truths:
+        camera = truth_file.stem
+        video = folder / "videos" / f"{camera}.mp4"
+        if not video.is_file():
+            raise OSError(f"{video}: the camera's video is missing")
+        frames = json.loads(truth_file.read_text())["frames"]
+        capture = cv2.VideoCapture(str(video))
+        try:
+            for index, truth in enumerate(frames):
+                ok, image = capture.read()
+                if not ok:
+                    break
+                if index % every:
+                    continue
+                plates, ignore = [], []
+                for v in truth["vehicles"]:
+                    if v["plate_xyxy"] is None:
+                        continue
+                    box = tuple(v["plate_xyxy"])
+                    if v["plate_readable"] and v["plate_text"]:
+                        plates.append((box, v["plate_text"]))
+                    else:
+                        ignore.append(box)
+                yield LabelledImage(
+                    f"{camera}#{index}", _given(np.asarray(image, np.uint8)), tuple(plates), tuple(ignore)
+                )
+        finally:
+            capture.release()
+
+
+def _given(image: npt.NDArray[np.uint8]) -> Callable[[], npt.NDArray[np.uint8]]:
+    return lambda: image
 
 
 def _loader(path: Path) -> Callable[[], npt.NDArray[np.uint8]]:

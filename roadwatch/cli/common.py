@@ -53,6 +53,7 @@ def run_pipeline(
             gallery_cfg=cfg.gallery,
             links=cfg.links,
             outputs=cfg.outputs,
+            reader=app.plate_reader(cfg.plates),
         )
         flow = app.flow(built, cfg.recognition)
     sink: JsonlEventSink | FanOut = JsonlEventSink(events_path, append=append)

@@ -29,11 +29,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gallery.gallery import Gallery, Match
 from gallery.store import TRANSIENT, GalleryUnavailableError, reason
 from gallery.store import Sighting as GallerySighting
+from plates.vote import PlateVote
 from reid.embedder import Embedder, EmbedderError
 from reid.fusion import F32, Features
 from roadwatch.stages.shots import ShotRequest
@@ -53,6 +54,8 @@ class Recognition:
         error: Why the request failed (empty when it did not); ``gallery`` errors are retried.
         retry: The request should be sent again (the gallery was unreachable).
         final: The answer decides the pass's identity (an ``end`` request).
+        plate: The track's plate text voted over its best plate views (None: no plate view,
+            or plates are not read).
     """
 
     request: ShotRequest
@@ -61,6 +64,7 @@ class Recognition:
     error: str = ""
     retry: bool = False
     final: bool = False
+    plate: PlateVote | None = None
 
 
 class Recogniser:
@@ -104,18 +108,27 @@ class Recogniser:
             return f"re-id: {exc}"
 
     def match(
-        self, requests: Sequence[ShotRequest], features: Sequence[Features | None]
+        self,
+        requests: Sequence[ShotRequest],
+        features: Sequence[Features | None],
+        plates: Sequence[PlateVote | None] | None = None,
     ) -> list[Recognition]:
-        """Gallery decisions for requests whose features are known (None: embedding failed)."""
+        """Gallery decisions for requests whose features are known (None: embedding failed);
+        ``plates``, the requests' plate votes, travel with them."""
         out = []
-        for request, feature in zip(requests, features, strict=True):
+        votes = plates if plates is not None else [None] * len(requests)
+        for request, feature, plate in zip(requests, features, votes, strict=True):
             final = request.reason == "end"
             if feature is None:
-                out.append(Recognition(request, None, None, "re-id failed", final=final))
+                out.append(Recognition(request, None, None, "re-id failed", final=final, plate=plate))
             elif time.monotonic() < self._down_until:
-                out.append(Recognition(request, None, feature, self._last_error, retry=True, final=final))
+                out.append(
+                    Recognition(
+                        request, None, feature, self._last_error, retry=True, final=final, plate=plate
+                    )
+                )
             else:
-                out.append(self._match_one(request, feature, final))
+                out.append(replace(self._match_one(request, feature, final), plate=plate))
         return out
 
     def _match_one(self, request: ShotRequest, features: Features, final: bool) -> Recognition:

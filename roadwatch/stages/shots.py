@@ -62,6 +62,7 @@ class Shot:
             at least one.
         plate_views: Its best rectified plates (``(H, W, 3)`` uint8 at the plate network's input
             size), best first; none without a plate.
+        plate_heights: Height in pixels of each of those plates in its frame.
     """
 
     camera: str
@@ -76,6 +77,7 @@ class Shot:
     frame: Frame = field(repr=False)
     vehicle_views: tuple[npt.NDArray[np.uint8], ...] = field(repr=False)
     plate_views: tuple[npt.NDArray[np.uint8], ...] = field(default=(), repr=False)
+    plate_heights: tuple[float, ...] = ()
 
     @property
     def vehicle_crop(self) -> npt.NDArray[np.uint8]:
@@ -250,6 +252,7 @@ class BestShots:
             view.frame,
             tuple(v.crop for v in book.views),
             tuple(v.crop for v in book.plates),
+            tuple(v.box[3] - v.box[1] for v in book.plates),
         )
 
     def _due(self, book: _Book) -> ShotRequest | None:

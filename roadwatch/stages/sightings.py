@@ -23,8 +23,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gallery.gallery import Match
+from plates.vote import PlateVote
 from roadwatch.events import Box, Sighting, sighting_id
 from roadwatch.stages.recognise import Recognition
 from roadwatch.stages.shots import Shot
@@ -49,6 +51,7 @@ class _Pass:
     best: Shot | None = None
     error: str = ""
     path: list[tuple[int, Box]] = field(default_factory=list)
+    plate: PlateVote | None = None
 
 
 def _merge(into: _Pass, other: _Pass) -> None:
@@ -65,6 +68,8 @@ def _merge(into: _Pass, other: _Pass) -> None:
     if len(other.path) > len(into.path):
         into.class_id = other.class_id
     into.path = sorted(into.path + other.path, key=lambda step: step[0])
+    if other.plate is not None and (into.plate is None or other.plate.reads > into.plate.reads):
+        into.plate = other.plate
     if into.match is None:
         into.match, into.error = other.match, other.error
     elif other.match is not None and other.match.identity == into.match.identity and other.match.new:
@@ -146,6 +151,9 @@ class SightingBook:
         if not p.ended and (p.best is None or shot.quality > p.best.quality):
             p.best = shot
         out = []
+        vote = recognition.plate
+        if vote is not None and vote.read.readable and (recognition.final or p.plate is None):
+            p.plate = vote
         if recognition.final:
             p.match, p.error = recognition.match, recognition.error
         elif recognition.match is not None and not p.provisional_sent and not p.ended:
@@ -238,4 +246,17 @@ class SightingBook:
             snapshots=snapshots,
             error="" if m is not None else p.error,
             path=tuple(p.path),
+            **_plate_fields(p.plate),
         )
+
+
+def _plate_fields(vote: PlateVote | None) -> dict[str, Any]:
+    """The sighting's plate fields from its track's vote (empty without a readable plate)."""
+    if vote is None or not vote.read.readable:
+        return {}
+    return {
+        "plate_text": vote.read.text,
+        "plate_confidence": round(vote.read.confidence, 4),
+        "plate_region": vote.read.region,
+        "plate_reads": vote.reads,
+    }
