@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from config.base import ConfigPath, Section
 
-PlateEngine = Literal["roadwatch", "ppocr"]
+PlateEngine = Literal["roadwatch", "ppocr", "none"]
 
 
 class PlateTrainConfig(Section):
@@ -45,9 +45,13 @@ class PlatesConfig(Section):
     engine: PlateEngine = Field(
         "roadwatch",
         description="roadwatch: the project's own CTC recogniser; ppocr: PP-OCR's recogniser "
-        "(needs rapidocr-onnxruntime installed).",
+        "(needs rapidocr-onnxruntime installed); none: plates are not read.",
     )
-    model: ConfigPath | None = Field(None, description="Recogniser ONNX (engine roadwatch); None: built-in.")
+    model: ConfigPath | None = Field(
+        None,
+        description="The engine's recogniser ONNX; None: the shipped one (roadwatch) or the one "
+        "inside rapidocr-onnxruntime (ppocr).",
+    )
     regions: tuple[str, ...] = Field(
         ("eu", "us", "br", "cn"),
         min_length=1,

@@ -79,8 +79,9 @@ def gallery(cfg: GalleryConfig) -> Gallery:
     return open_gallery(cfg)
 
 
-def plate_reader(cfg: PlatesConfig) -> FormattedReader:
-    """The configured plate reader with its region formats and confidence floor.
+def plate_reader(cfg: PlatesConfig) -> FormattedReader | None:
+    """The configured plate reader with its region formats and confidence floor (None for
+    ``engine: none``).
 
     Raises:
         CliError: An unknown region, a bad regex, or an engine that cannot load (naming the
@@ -90,6 +91,8 @@ def plate_reader(cfg: PlatesConfig) -> FormattedReader:
     from plates.formats import formats_for
     from plates.ppocr import PlateReaderError, PpOcrReader
 
+    if cfg.engine == "none":
+        return None
     try:
         formats = formats_for(cfg.regions, cfg.formats)
     except ValueError as exc:

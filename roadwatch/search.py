@@ -38,6 +38,7 @@ from gallery.search import (
     parse_seen,
     postprocess,
 )
+from plates.reader import FormattedReader
 from reid.embedder import Embedder
 from reid.fusion import fuse
 
@@ -62,9 +63,10 @@ class VehicleHits:
     """The search of one vehicle in the image."""
 
     box: tuple[float, float, float, float]
-    library: str  # fusion (a plate was read) or vehicle
+    library: str  # fusion (a plate was found) or vehicle
     gate: GateResult
     hits: list[Hit] = field(default_factory=list)
+    plate: str = ""  # the plate's text, read by the pipeline's reader ('' when unread)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,7 @@ def search_image(
     max_entropy: float = DEFAULT_MAX_ENTROPY,
     category: Category = "type",
     plate_size: tuple[int, int] = (32, 128),
+    reader: FormattedReader | None = None,
 ) -> ImageSearch:
     """Search the gallery for every vehicle of ``image`` (BGR; grey and BGRA are converted).
 
@@ -121,21 +124,26 @@ def search_image(
         else:
             plates.append(None)
     gates = gate.classify(crops)
+    found_plates = [p for p in plates if p is not None]
     vehicle_vectors = embedder.embed_vehicles(crops).vectors
-    plate_vectors = embedder.embed_plates([p for p in plates if p is not None]).vectors
+    plate_vectors = embedder.embed_plates(found_plates).vectors
+    reads = reader.read(found_plates) if reader is not None and found_plates else []
+    texts = iter(r.text if r.readable else "" for r in reads)
     gallery.sync()
     out = []
     next_plate = 0
     for n, box in enumerate(boxes):
+        text = ""
         if plates[n] is not None:
             query = fuse(vehicle_vectors[n], plate_vectors[next_plate])[0]  # the one fusion rule
             next_plate += 1
             library = "fusion"
+            text = next(texts, "")
         else:
             library, query = "vehicle", vehicle_vectors[n]
         near = gallery.search(library, query, candidates)
         hits = _hits(gallery, near, top, max_distance, min_rank, max_entropy, category)
-        out.append(VehicleHits(box, library, gates[n], hits))  # type: ignore[arg-type]
+        out.append(VehicleHits(box, library, gates[n], hits, text))  # type: ignore[arg-type]
     return ImageSearch(True, whole, out)
 
 

@@ -216,6 +216,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     detector = app.detector(cfg.detectors)  # the same builders as the pipeline's
     embedder = app.embedder(cfg.reid)
+    reader = app.plate_reader(cfg.plates)
 
     def work() -> Any:
         gallery = open_gallery(cfg.gallery)
@@ -230,6 +231,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             max_distance=args.max_distance,
             category=args.category,
             plate_size=cfg.reid.plate_input,
+            reader=reader,
         )
 
     found = _guard(cfg, work)
@@ -252,6 +254,7 @@ def _search_summary(found: Any) -> dict[str, Any]:
             {
                 "box": [round(v, 1) for v in vehicle.box],
                 "library": vehicle.library,
+                "plate": vehicle.plate,
                 "type": vehicle.gate.type,
                 "colour": vehicle.gate.colour,
                 "results": [
@@ -274,7 +277,8 @@ def _search_summary(found: Any) -> dict[str, Any]:
 def _print_hits(vehicles: list[dict[str, Any]]) -> None:
     for n, vehicle in enumerate(vehicles):
         print(
-            f"vehicle {n} at {vehicle['box']} ({vehicle['type']}, {vehicle['colour']}): "
+            f"vehicle {n} at {vehicle['box']} ({vehicle['type']}, {vehicle['colour']}"
+            f"{', plate ' + vehicle['plate'] if vehicle['plate'] else ''}): "
             f"{len(vehicle['results'])} results"
         )
         for hit in vehicle["results"]:

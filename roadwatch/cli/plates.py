@@ -101,7 +101,10 @@ def _reader_and_detector(args: argparse.Namespace) -> tuple[Any, Any]:
     found = detector(cfg.detectors)
     if found is None:
         raise CliError("detectors.vehicle.kind is none: nothing finds the plates to read")
-    return plate_reader(plates), found
+    reader = plate_reader(plates)
+    if reader is None:
+        raise CliError("plates.engine is none: choose roadwatch or ppocr (--engine)")
+    return reader, found
 
 
 def cmd_read(args: argparse.Namespace) -> int:

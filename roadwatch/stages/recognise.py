@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from gallery.gallery import Gallery, Match
 from gallery.store import TRANSIENT, GalleryUnavailableError, reason
@@ -128,14 +128,19 @@ class Recogniser:
                     )
                 )
             else:
-                out.append(replace(self._match_one(request, feature, final), plate=plate))
+                out.append(self._match_one(request, feature, final, plate))
         return out
 
-    def _match_one(self, request: ShotRequest, features: Features, final: bool) -> Recognition:
+    def _match_one(
+        self, request: ShotRequest, features: Features, final: bool, plate: PlateVote | None
+    ) -> Recognition:
         shot = request.shot
+        read = plate.read if plate is not None and plate.read.readable else None
         sighting = GallerySighting(
             camera=shot.camera,
             timestamp=shot.timestamp,
+            plate=read.text if read is not None else "",
+            plate_confidence=read.confidence if read is not None else 0.0,
             vehicle_type=self.class_names[shot.class_id]
             if 0 <= shot.class_id < len(self.class_names)
             else "",
@@ -156,9 +161,9 @@ class Recogniser:
             self._last_error = message
             log.warning("%s; retrying in %.1f s", message, self._delay)
             self._delay = min(self.retry_cap_s, self._delay * 2)
-            return Recognition(request, None, features, message, retry=True, final=final)
+            return Recognition(request, None, features, message, retry=True, final=final, plate=plate)
         self._delay = self.retry_s
-        return Recognition(request, result, features, final=final)
+        return Recognition(request, result, features, final=final, plate=plate)
 
     def _identify(self, wanted: dict[str, F32], camera: str, timestamp: float) -> Match | None:
         """The known identity of these features, or None (module docstring)."""
