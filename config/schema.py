@@ -527,6 +527,13 @@ class GalleryConfig(Section):
     candidates: int = Field(
         10, ge=1, le=1000, description="Nearest identities per library checked against links."
     )
+    plate_text_confidence: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Plate texts read at least this confidently on both sides decide a linked "
+        "candidate: the same text links it, texts two characters apart rule it out.",
+    )
     max_exemplars: int = Field(8, ge=1, le=256, description="Feature exemplars kept per identity.")
     nlist: int = Field(4096, ge=1, le=1 << 20, description="IVF lists once an index trains (see GALLERY.md).")
     nprobe: int = Field(16, ge=1, le=1 << 20, description="IVF lists scanned per query.")

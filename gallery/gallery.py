@@ -432,6 +432,12 @@ class Gallery:
             found = self._decide(["fusion", "plate"] if "plate" in units else ["vehicle"], units)
         return None if found is None else Match(found[1], found[0], found[2], new=False)
 
+    @_redis_call
+    def note_plate(self, identity: int, plate: str, confidence: float) -> bool:
+        """Record a plate text on a known identity that has none yet (its enrolling sighting
+        showed no readable plate); True if it was recorded."""
+        return bool(plate) and self.store.note_plate(identity, plate, confidence)
+
     def _units(self, features: Mapping[str, npt.ArrayLike]) -> dict[str, npt.NDArray[np.float32]]:
         if "vehicle" not in features:
             raise ValueError("a sighting needs its vehicle feature")

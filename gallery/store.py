@@ -459,6 +459,14 @@ class GalleryStore:
             return None
         return np.frombuffer(blob, "<f4").reshape(-1, LIBRARIES[library]).astype(np.float32)
 
+    def note_plate(self, identity: int, plate: str, confidence: float) -> bool:
+        """Give a known identity whose record has no plate text this one; True if it was set."""
+        key = f"{self.prefix}id:{identity}"
+        if not self.client.exists(key) or not self.client.hsetnx(key, "plate", plate):
+            return False
+        self.client.hset(key, "plate_conf", repr(float(confidence)))
+        return True
+
     def record(self, identity: int) -> dict[str, str]:
         """The identity's record, decoded and completed (empty when unknown)."""
         raw: Any = self.client.hgetall(f"{self.prefix}id:{identity}")

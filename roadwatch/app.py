@@ -162,6 +162,7 @@ def stages(
             linked_threshold=gallery_cfg.linked_threshold,
             linked_margin=gallery_cfg.linked_margin,
             candidates=gallery_cfg.candidates,
+            plate_text_confidence=gallery_cfg.plate_text_confidence,
         ),
         sightings=SightingBook(
             CLASSES,

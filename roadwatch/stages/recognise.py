@@ -10,7 +10,10 @@ gallery decisions.
    among the ``candidates`` nearest identities, the most similar one whose last sighting was
    at a linked upstream camera within the link's travel time is the vehicle when its
    similarity (fused where both show a plate, else vehicle) passes ``linked_threshold`` and
-   beats the next such candidate by ``linked_margin``.
+   beats the next such candidate by ``linked_margin``. Plate text read on both sides, each at
+   ``plate_text_confidence`` or more, overrides the similarity: the same text makes the
+   candidate the vehicle whatever its similarity (``plate-text+link``), texts that differ in
+   two characters or more rule it out.
 3. Otherwise the vehicle is new and is enrolled (``Gallery.match``, race-free).
 
 ``first``, ``better`` and ``plate`` requests (a live track) only identify: the answer is the
@@ -80,6 +83,7 @@ class Recogniser:
         linked_threshold: float = 0.55,
         linked_margin: float = 0.0,
         candidates: int = 10,
+        plate_text_confidence: float = 0.8,
         retry_s: float = 0.5,
         retry_cap_s: float = 15.0,
     ) -> None:
@@ -90,6 +94,7 @@ class Recogniser:
         self.linked_threshold = linked_threshold
         self.linked_margin = linked_margin
         self.candidates = candidates
+        self.plate_text_confidence = plate_text_confidence
         self.gallery = gallery
         self.class_names = tuple(class_names)
         self.retry_s, self.retry_cap_s = retry_s, retry_cap_s
@@ -146,14 +151,17 @@ class Recogniser:
             else "",
         )
         wanted = features.for_gallery(0)
+        text = read.text if read is not None and read.confidence >= self.plate_text_confidence else ""
         try:
-            found = self._identify(wanted, shot.camera, shot.timestamp)
+            found = self._identify(wanted, shot.camera, shot.timestamp, text)
             if not final:
                 result = found
             elif found is None:
                 result = self.gallery.match(wanted, sighting)  # enrols (or finds a twin enrolled meanwhile)
             else:
                 self.gallery.extend(found.identity, wanted, sighting)
+                if text:
+                    self.gallery.note_plate(found.identity, text, sighting.plate_confidence)
                 result = found
         except (GalleryUnavailableError, *TRANSIENT) as exc:
             message = str(exc) if isinstance(exc, GalleryUnavailableError) else f"gallery: {reason(exc)}"
@@ -165,8 +173,11 @@ class Recogniser:
         self._delay = self.retry_s
         return Recognition(request, result, features, final=final, plate=plate)
 
-    def _identify(self, wanted: dict[str, F32], camera: str, timestamp: float) -> Match | None:
-        """The known identity of these features, or None (module docstring)."""
+    def _identify(
+        self, wanted: dict[str, F32], camera: str, timestamp: float, text: str = ""
+    ) -> Match | None:
+        """The known identity of these features (and confidently read plate ``text``), or None
+        (module docstring)."""
         found = self.gallery.lookup(wanted)  # method 1: its libraries at their thresholds
         upstream = self.links.get(camera)
         if found is not None or not upstream:
@@ -189,7 +200,12 @@ class Recogniser:
             except ValueError:
                 continue
             window = upstream.get(last_camera)
-            if window is not None and window[0] <= dt <= window[1]:
+            if window is None or not window[0] <= dt <= window[1]:
+                continue
+            theirs = self._confident_plate(record)
+            if text and theirs == text:
+                return Match(identity, "plate-text+link", score[identity][0], new=False)
+            if not (text and theirs and _differences(text, theirs) >= 2):
                 plausible.append(identity)
         if not plausible:
             return None
@@ -198,3 +214,16 @@ class Recogniser:
         if s > self.linked_threshold and s - runner_up >= self.linked_margin:
             return Match(best, f"{lib}+link", s, new=False)
         return None
+
+    def _confident_plate(self, record: dict[str, str]) -> str:
+        """The plate text a gallery record holds, if it was read confidently enough ('' if not)."""
+        try:
+            confidence = float(record.get("plate_conf") or 0.0)
+        except ValueError:
+            return ""
+        return record.get("plate", "") if confidence >= self.plate_text_confidence else ""
+
+
+def _differences(a: str, b: str) -> int:
+    """Characters that differ between two texts (position by position, plus the length gap)."""
+    return sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
