@@ -43,9 +43,10 @@ class PlatesConfig(Section):
     """Plate reading: engine, region formats and the confidence a read must reach."""
 
     engine: PlateEngine = Field(
-        "roadwatch",
-        description="roadwatch: the project's own CTC recogniser; ppocr: PP-OCR's recogniser "
-        "(needs rapidocr-onnxruntime installed); none: plates are not read.",
+        "ppocr",
+        description="ppocr: PP-OCR's recogniser (from rapidocr-onnxruntime; the default, chosen by "
+        "measurement, docs/PLATES.md); roadwatch: the project's own CTC recogniser; none: plates "
+        "are not read.",
     )
     model: ConfigPath | None = Field(
         None,

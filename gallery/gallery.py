@@ -434,9 +434,14 @@ class Gallery:
 
     @_redis_call
     def note_plate(self, identity: int, plate: str, confidence: float) -> bool:
-        """Record a plate text on a known identity that has none yet (its enrolling sighting
-        showed no readable plate); True if it was recorded."""
+        """Index a plate text confidently read on a known identity, and record it on the
+        identity when it has none yet; True if the record took it."""
         return bool(plate) and self.store.note_plate(identity, plate, confidence)
+
+    @_redis_call
+    def identity_of_plate(self, plate: str) -> int | None:
+        """The identity this plate text was last confidently read on, or None."""
+        return self.store.identity_of_plate(plate) if plate else None
 
     def _units(self, features: Mapping[str, npt.ArrayLike]) -> dict[str, npt.NDArray[np.float32]]:
         if "vehicle" not in features:

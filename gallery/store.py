@@ -460,12 +460,22 @@ class GalleryStore:
         return np.frombuffer(blob, "<f4").reshape(-1, LIBRARIES[library]).astype(np.float32)
 
     def note_plate(self, identity: int, plate: str, confidence: float) -> bool:
-        """Give a known identity whose record has no plate text this one; True if it was set."""
+        """Index ``plate`` as read on a known identity (``plates`` hash: text → identity, the
+        latest reading wins) and give the identity's record this text if it has none; True if
+        the record took it."""
         key = f"{self.prefix}id:{identity}"
-        if not self.client.exists(key) or not self.client.hsetnx(key, "plate", plate):
+        if not self.client.exists(key):
+            return False
+        self.client.hset(f"{self.prefix}plates", plate, str(identity))
+        if not self.client.hsetnx(key, "plate", plate):
             return False
         self.client.hset(key, "plate_conf", repr(float(confidence)))
         return True
+
+    def identity_of_plate(self, plate: str) -> int | None:
+        """The identity a plate text was last read on (None if never)."""
+        found: Any = self.client.hget(f"{self.prefix}plates", plate)
+        return int(found) if found is not None else None
 
     def record(self, identity: int) -> dict[str, str]:
         """The identity's record, decoded and completed (empty when unknown)."""

@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from config import CameraConfig, RoadwatchConfig, load_config
-from config.schema import CameraLink
+from config.schema import CameraLink, ReidConfig
+from roadwatch.app import REID_MODELS, reid_model_paths
 from roadwatch.cli.common import EXIT_OK, run_pipeline
 from roadwatch.errors import CliError
 from roadwatch.events import Sighting
+
+SITE_MODELS = REID_MODELS / "toll-road"  # the toll road's site models (docs/REID.md)
 
 if TYPE_CHECKING:
     from synth.scenario import ScenarioSpec
@@ -62,6 +65,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cfg = base.model_copy(
         update={
             "links": base.links or _scenario_links(spec),
+            "reid": _site_models(base.reid),
             "gallery": base.gallery.model_copy(update={"data_dir": run_dir / "gallery"}),
             "outputs": base.outputs.model_copy(
                 update={"events_path": run_dir / "events.jsonl", "snapshots_dir": run_dir / "snapshots"}
@@ -105,6 +109,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"recall {figures['reid_recall']}\ncontact sheet: {sheet}; events: {events}"
         )
     return EXIT_OK
+
+
+def _site_models(reid: ReidConfig) -> ReidConfig:
+    """The re-id networks trained for the toll road's three cameras (``reid/models/toll-road/``,
+    other seeds of the same cameras added to the training data), unless the config names
+    models of its own: what an operator does for a site (docs/REID.md, Site models)."""
+    if reid.vehicle_model is not None or reid.plate_model is not None:
+        return reid
+    vehicle, plate = reid_model_paths(reid, SITE_MODELS)
+    return reid.model_copy(update={"vehicle_model": vehicle, "plate_model": plate})
 
 
 def _scenario_links(spec: ScenarioSpec) -> tuple[CameraLink, ...]:

@@ -160,9 +160,9 @@ class Recogniser:
                 result = self.gallery.match(wanted, sighting)  # enrols (or finds a twin enrolled meanwhile)
             else:
                 self.gallery.extend(found.identity, wanted, sighting)
-                if text:
-                    self.gallery.note_plate(found.identity, text, sighting.plate_confidence)
                 result = found
+            if final and text and result is not None:
+                self.gallery.note_plate(result.identity, text, sighting.plate_confidence)
         except (GalleryUnavailableError, *TRANSIENT) as exc:
             message = str(exc) if isinstance(exc, GalleryUnavailableError) else f"gallery: {reason(exc)}"
             self._down_until = time.monotonic() + self._delay
@@ -182,6 +182,9 @@ class Recogniser:
         upstream = self.links.get(camera)
         if found is not None or not upstream:
             return found
+        by_text = self.gallery.identity_of_plate(text) if text else None
+        if by_text is not None and self._linked(self.gallery.store.record(by_text), upstream, timestamp):
+            return Match(by_text, "plate-text+link", 1.0, new=False)
         score = {
             i: (s, "vehicle") for i, s in self.gallery.search("vehicle", wanted["vehicle"], self.candidates)
         }
@@ -192,15 +195,7 @@ class Recogniser:
         ids = sorted(score, key=lambda i: -score[i][0])
         plausible = []
         for identity, record in zip(ids, self.gallery.store.records(ids), strict=True):
-            try:
-                last_camera, dt = (
-                    record.get("last_camera", ""),
-                    timestamp - float(record.get("last_ts", "nan")),
-                )
-            except ValueError:
-                continue
-            window = upstream.get(last_camera)
-            if window is None or not window[0] <= dt <= window[1]:
+            if not self._linked(record, upstream, timestamp):
                 continue
             theirs = self._confident_plate(record)
             if text and theirs == text:
@@ -214,6 +209,16 @@ class Recogniser:
         if s > self.linked_threshold and s - runner_up >= self.linked_margin:
             return Match(best, f"{lib}+link", s, new=False)
         return None
+
+    @staticmethod
+    def _linked(record: dict[str, str], upstream: dict[str, tuple[float, float]], timestamp: float) -> bool:
+        """The identity was last seen at an upstream camera of a link, within its travel time."""
+        try:
+            dt = timestamp - float(record.get("last_ts", "nan"))
+        except ValueError:
+            return False
+        window = upstream.get(record.get("last_camera", ""))
+        return window is not None and window[0] <= dt <= window[1]
 
     def _confident_plate(self, record: dict[str, str]) -> str:
         """The plate text a gallery record holds, if it was read confidently enough ('' if not)."""

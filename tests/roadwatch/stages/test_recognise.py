@@ -78,3 +78,21 @@ def test_an_identity_without_text_records_the_first_confident_one(setup: tuple) 
     assert gallery.store.record(found.identity)["plate"] == "ZZ999AA"
     assert not gallery.note_plate(999, "ZZ999AA", 0.9)  # unknown identity: nothing created
     assert gallery.store.record(999) == {}
+
+
+def test_a_plate_text_read_anywhere_on_the_identity_links_it_beyond_the_nearest(setup: tuple) -> None:
+    """The text index finds the identity even when it is not among the nearest candidates."""
+    rec, gallery, seen, near = setup
+    rec.candidates = 1
+    other, _ = _pair(0.0, 9)
+    other = _unit(other - near * float(near @ other) - seen * float(seen @ other))
+    decoy = _unit(0.5 * near + np.sqrt(0.75) * other)  # nearer to `near` than identity 1, under 0.55
+    gallery.match({"vehicle": decoy}, Sighting("entry", 1.0))
+    found = rec._identify({"vehicle": near}, "exit", 20.0, "AB123CD")
+    assert found is None  # the record's plate is not in the index until it is noted
+    gallery.note_plate(1, "AB123CD", 0.95)
+    found = rec._identify({"vehicle": near}, "exit", 20.0, "AB123CD")
+    assert found is not None
+    assert (found.identity, found.library) == (1, "plate-text+link")
+    assert gallery.identity_of_plate("AB123CD") == 1
+    assert gallery.identity_of_plate("NOPE") is None
