@@ -139,7 +139,8 @@ def _sighting_line(s: Sighting) -> str:
     who = "no identity" + (f" ({s.error})" if s.error else "")
     if s.identity is not None:
         who = f"identity {s.identity} ({'new' if s.new else 'known'}, {s.library} {s.score:.2f})"
+    plate = s.plate_text or "-"
     return (
         f"{s.first_time:7.1f}-{s.last_time:.1f} s  {s.camera:<8} track {s.track_id:<4} "
-        f"{s.vehicle_type or '?':<10} {who}"
+        f"{s.vehicle_type or '?':<10} {plate:<9} {who}"
     )

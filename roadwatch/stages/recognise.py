@@ -13,7 +13,9 @@ gallery decisions.
    beats the next such candidate by ``linked_margin``. Plate text read on both sides, each at
    ``plate_text_confidence`` or more, overrides the similarity: the same text makes the
    candidate the vehicle whatever its similarity (``plate-text+link``), texts that differ in
-   two characters or more rule it out.
+   two characters or more rule it out. The gallery's plate index (text → identity it was last
+   read on) finds the identity even outside the nearest candidates, and also joins a second
+   track of the same vehicle at the same camera within ``same_camera_s``.
 3. Otherwise the vehicle is new and is enrolled (``Gallery.match``, race-free).
 
 ``first``, ``better`` and ``plate`` requests (a live track) only identify: the answer is the
@@ -84,6 +86,7 @@ class Recogniser:
         linked_margin: float = 0.0,
         candidates: int = 10,
         plate_text_confidence: float = 0.8,
+        same_camera_s: float = 5.0,
         retry_s: float = 0.5,
         retry_cap_s: float = 15.0,
     ) -> None:
@@ -95,6 +98,7 @@ class Recogniser:
         self.linked_margin = linked_margin
         self.candidates = candidates
         self.plate_text_confidence = plate_text_confidence
+        self.same_camera_s = same_camera_s
         self.gallery = gallery
         self.class_names = tuple(class_names)
         self.retry_s, self.retry_cap_s = retry_s, retry_cap_s
@@ -179,12 +183,17 @@ class Recogniser:
         """The known identity of these features (and confidently read plate ``text``), or None
         (module docstring)."""
         found = self.gallery.lookup(wanted)  # method 1: its libraries at their thresholds
-        upstream = self.links.get(camera)
-        if found is not None or not upstream:
+        upstream = self.links.get(camera, {})
+        if found is not None or not (upstream or text):
             return found
         by_text = self.gallery.identity_of_plate(text) if text else None
-        if by_text is not None and self._linked(self.gallery.store.record(by_text), upstream, timestamp):
-            return Match(by_text, "plate-text+link", 1.0, new=False)
+        if by_text is not None:
+            # The text also joins a second track of a vehicle at this camera (a duplicate).
+            windows = {**upstream, camera: (-self.same_camera_s, self.same_camera_s)}
+            if self._linked(self.gallery.store.record(by_text), windows, timestamp):
+                return Match(by_text, "plate-text+link", 1.0, new=False)
+        if not upstream:
+            return None
         score = {
             i: (s, "vehicle") for i, s in self.gallery.search("vehicle", wanted["vehicle"], self.candidates)
         }
