@@ -29,7 +29,7 @@ def test_replay_counts_every_frame(
     assert summary["frames_read"] == summary["frames_processed"] == 40
     assert summary["frames_dropped"] == 0
     assert {"seconds", "fps", "stage_ms"} <= summary.keys()
-    assert set(summary["stage_ms"]) == {"detect", "track", "shots", "embed", "match", "sightings"}  # type: ignore[arg-type]
+    assert set(summary["stage_ms"]) == {"detect", "track", "shots", "embed", "read", "match", "sightings"}  # type: ignore[arg-type]
     lines = [json.loads(line) for line in events.read_text().splitlines()]
     assert [e["state"] for e in lines if e["kind"] == "camera.state"] == ["connecting", "streaming", "ended"]
     assert {e["camera_id"] for e in lines} == {"sample"}
@@ -156,7 +156,7 @@ def test_config_check_names_each_bad_field(tmp_path: Path, capsys: pytest.Captur
     assert any(
         line.endswith(
             "colour: unknown key (known: cameras, streams, detectors, links, tracking, recognition, reid, "
-            "gallery, alerts, outputs, api)"
+            "plates, gallery, alerts, outputs, api)"
         )
         for line in err
     )

@@ -96,3 +96,12 @@ def test_a_plate_text_read_anywhere_on_the_identity_links_it_beyond_the_nearest(
     assert (found.identity, found.library) == (1, "plate-text+link")
     assert gallery.identity_of_plate("AB123CD") == 1
     assert gallery.identity_of_plate("NOPE") is None
+
+
+def test_a_second_track_with_the_same_text_at_the_same_camera_joins_the_first(setup: tuple) -> None:
+    rec, gallery, _, near = setup
+    gallery.note_plate(1, "AB123CD", 0.95)
+    found = rec._identify({"vehicle": near}, "entry", 3.0, "AB123CD")  # identity 1 seen at entry at 0 s
+    assert found is not None
+    assert found.identity == 1
+    assert rec._identify({"vehicle": near}, "entry", 30.0, "AB123CD") is None  # a later pass: no link
