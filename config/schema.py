@@ -534,6 +534,13 @@ class GalleryConfig(Section):
         description="Plate texts read at least this confidently on both sides decide a linked "
         "candidate: the same text links it, texts two characters apart rule it out.",
     )
+    plate_text_same_camera_s: float = Field(
+        5.0,
+        ge=0,
+        le=600,
+        description="A pass whose confident plate text was read on an identity at the same camera "
+        "within this many seconds joins it (a second track of one vehicle).",
+    )
     max_exemplars: int = Field(8, ge=1, le=256, description="Feature exemplars kept per identity.")
     nlist: int = Field(4096, ge=1, le=1 << 20, description="IVF lists once an index trains (see GALLERY.md).")
     nprobe: int = Field(16, ge=1, le=1 << 20, description="IVF lists scanned per query.")

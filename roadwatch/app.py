@@ -163,6 +163,7 @@ def stages(
             linked_margin=gallery_cfg.linked_margin,
             candidates=gallery_cfg.candidates,
             plate_text_confidence=gallery_cfg.plate_text_confidence,
+            same_camera_s=gallery_cfg.plate_text_same_camera_s,
         ),
         sightings=SightingBook(
             CLASSES,
