@@ -12,8 +12,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from config.base import FieldError
 from config.redact import MASK, redact_url
-from config.schema import FieldError, RoadwatchConfig
+from config.schema import RoadwatchConfig
 
 _SECRET_KEYS = frozenset({"password", "token"})
 

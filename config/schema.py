@@ -16,8 +16,6 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.base import ConfigPath, FieldError, Section
-
-__all__ = ["ConfigPath", "FieldError", "Section"]  # re-exported: loader and synth import them from here
 from config.plates import PlatesConfig
 
 CameraKind = Literal["rtsp", "http", "file", "folder", "synthetic"]

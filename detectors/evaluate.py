@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from detectors.base import Detections
 from detectors.data import read_samples
-from detectors.npbox import in_regions, iou_matrix
+from detectors.npbox import in_regions, iou_matrix, match_boxes
 from detectors.pipeline import DetectionPipeline
 
 SMALL_PLATE_PX = 20.0
@@ -235,14 +235,7 @@ def evaluate_openalpr(folder: Path, pipeline: DetectionPipeline, limit: int | No
         truth = np.stack(by_image[path])
         truth_total += len(truth)
         found_total += len(predicted)
-        if len(predicted):
-            overlap = iou_matrix(truth, predicted)
-            used = np.zeros(len(predicted), bool)
-            for i in np.argsort(-overlap.max(1)):  # each plate takes its best free detection
-                j = int(np.argmax(np.where(used, -1.0, overlap[i])))
-                if overlap[i, j] >= 0.5 and not used[j]:
-                    used[j] = True
-                    matched += 1
+        matched += len(match_boxes(truth, predicted, 0.5))  # each plate takes its best free detection
     return {
         "plate_recall": round(matched / truth_total, 4) if truth_total else None,
         "plate_precision": round(matched / found_total, 4) if found_total else 0.0,

@@ -30,6 +30,25 @@ def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
+def match_boxes(truth: npt.ArrayLike, found: npt.ArrayLike, min_iou: float) -> dict[int, int]:
+    """Pair labelled boxes with found ones: each label, best-overlapping first, takes its
+    best free found box when their IoU reaches ``min_iou``. Returns ``{label: found}``."""
+    a = np.asarray(truth, np.float32).reshape(-1, 4)
+    b = np.asarray(found, np.float32).reshape(-1, 4)
+    if not len(a) or not len(b):
+        return {}
+    overlap = iou_matrix(a, b)
+    used = np.zeros(len(b), bool)
+    pairs: dict[int, int] = {}
+    for i in np.argsort(-overlap.max(1)):
+        free = np.where(used, -1.0, overlap[i])
+        j = int(np.argmax(free))
+        if free[j] >= min_iou:
+            used[j] = True
+            pairs[int(i)] = j
+    return pairs
+
+
 def clip_boxes(boxes: npt.ArrayLike, size: tuple[int, int]) -> F32:
     """``(N, 4)`` float32 copy of ``boxes`` clipped to an image of ``size`` (height, width)."""
     h, w = size

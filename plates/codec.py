@@ -51,23 +51,25 @@ def to_input(
     return out
 
 
+def best_path(probs: npt.NDArray[np.float32], alphabet: str = ALPHABET) -> tuple[str, tuple[float, ...]]:
+    """Best path of one ``(T, 1 + len(alphabet))`` row (column 0 the blank): argmax per column,
+    repeats collapsed, blanks dropped; a character's confidence is its highest probability over
+    the run of columns that emitted it (at most 1)."""
+    text: list[str] = []
+    chars: list[float] = []
+    previous = 0
+    for t, k in enumerate(probs.argmax(1).tolist()):
+        if k != 0 and k == previous:
+            chars[-1] = max(chars[-1], float(probs[t, k]))
+        elif k != 0:
+            text.append(alphabet[k - 1])
+            chars.append(float(probs[t, k]))
+        previous = k
+    return "".join(text), tuple(min(1.0, c) for c in chars)
+
+
 def greedy_decode(
     probabilities: npt.NDArray[np.float32], alphabet: str = ALPHABET
 ) -> list[tuple[str, tuple[float, ...]]]:
-    """Best path of each ``(T, C)`` row: argmax per column, repeats collapsed, blanks dropped;
-    a character's confidence is the highest probability over its run of columns."""
-    out = []
-    for probs in probabilities:
-        best = probs.argmax(1)
-        text: list[str] = []
-        confidences: list[float] = []
-        previous = 0
-        for t, cls in enumerate(best):
-            if cls != 0 and cls != previous:
-                text.append(alphabet[cls - 1])
-                confidences.append(float(probs[t, cls]))
-            elif cls != 0:
-                confidences[-1] = max(confidences[-1], float(probs[t, cls]))
-            previous = int(cls)
-        out.append(("".join(text), tuple(confidences)))
-    return out
+    """:func:`best_path` of each ``(T, C)`` row of ``(N, T, C)``."""
+    return [best_path(row, alphabet) for row in probabilities]

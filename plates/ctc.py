@@ -14,11 +14,10 @@ import numpy as np
 import onnxruntime as ort
 
 from plates.codec import ALPHABET_KEY, INPUT_SIZE, greedy_decode, to_input
-from plates.read import Image, PlateRead
+from plates.read import Image, PlateRead, to_bgr
 
 MODELS = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS / "reader.onnx"
-MIN_SIDE = 4  # pixels; a smaller crop holds no readable character
 
 
 class RecogniserError(RuntimeError):
@@ -62,13 +61,9 @@ class CtcReader:
 
     def read(self, crops: Sequence[Image]) -> list[PlateRead]:
         """Read each crop; a crop it cannot use gives ``PlateRead.unreadable`` with the reason."""
-        reads: list[PlateRead | None] = []
-        usable: list[Image] = []
-        for crop in crops:
-            problem = _problem(crop)
-            reads.append(PlateRead.unreadable(problem) if problem else None)
-            if not problem:
-                usable.append(_as_bgr(crop))
+        images = [to_bgr(crop) for crop in crops]
+        reads = [PlateRead.unreadable(im) if isinstance(im, str) else None for im in images]
+        usable = [im for im in images if not isinstance(im, str)]
         if usable:
             probs = np.asarray(
                 self.session.run(["probabilities"], {"images": to_input(usable, INPUT_SIZE)})[0]
@@ -80,22 +75,3 @@ class CtcReader:
 
 def _read(text: str, chars: tuple[float, ...]) -> PlateRead:
     return PlateRead(text, chars) if text else PlateRead.unreadable("no text")
-
-
-def _problem(crop: Image | None) -> str:
-    """Why a crop cannot be read ('' when it can)."""
-    if crop is None or not hasattr(crop, "shape") or crop.size == 0:
-        return "empty crop"
-    if crop.dtype != np.uint8:
-        return f"bad crop: dtype {crop.dtype}"
-    if crop.ndim not in (2, 3) or (crop.ndim == 3 and crop.shape[2] not in (1, 3, 4)):
-        return f"bad crop: shape {crop.shape}"
-    if min(crop.shape[:2]) < MIN_SIDE:
-        return "crop too small"
-    return ""
-
-
-def _as_bgr(crop: Image) -> Image:
-    if crop.ndim == 2 or crop.shape[2] == 1:
-        return np.ascontiguousarray(np.repeat(crop.reshape(crop.shape[0], crop.shape[1], 1), 3, axis=2))
-    return np.ascontiguousarray(crop[:, :, :3])

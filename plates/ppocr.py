@@ -43,7 +43,8 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from plates.read import Image, PlateRead
+from plates.codec import greedy_decode
+from plates.read import Image, PlateRead, to_bgr
 
 PACKAGE = "rapidocr_onnxruntime"
 MODEL_NAME = "ch_PP-OCRv4_rec_infer.onnx"
@@ -52,7 +53,6 @@ PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕�
 PLATE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + PROVINCES
 HEIGHT = 48  # the recogniser's input height
 MAX_WIDTH = 320  # PaddleOCR's rec_img_shape width; wider lines are squeezed to it
-MIN_SIDE = 4  # pixels; a smaller crop holds no readable character
 ROW_SHARE = 0.55  # each row of a two-line plate: the top and the bottom 55 % of the height
 F32 = npt.NDArray[np.float32]
 
@@ -114,45 +114,6 @@ def fold_table(classes: Sequence[str], alphabet: str) -> tuple[npt.NDArray[np.in
         (1 + k, index[c.lower()]) for k, c in enumerate(alphabet) if c.lower() != c and c.lower() in index
     ]
     return columns, extra
-
-
-def ctc_greedy(probs: F32, alphabet: str) -> tuple[str, tuple[float, ...]]:
-    """Greedy CTC over ``probs`` ``(T, 1 + len(alphabet))``, column 0 the blank.
-
-    Argmax per frame, repeats collapsed, blanks dropped. Each character's confidence is its
-    highest probability over the run of frames that emitted it.
-    """
-    best = probs.argmax(1)  # (T,)
-    text: list[str] = []
-    chars: list[float] = []
-    previous = 0
-    for t, k in enumerate(best.tolist()):
-        if k != 0 and k == previous:
-            chars[-1] = max(chars[-1], float(probs[t, k]))
-        elif k != 0:
-            text.append(alphabet[k - 1])
-            chars.append(float(probs[t, k]))
-        previous = k
-    return "".join(text), tuple(min(1.0, c) for c in chars)
-
-
-def to_bgr(crop: object) -> Image | str:
-    """The crop as a contiguous BGR uint8 image, or why it cannot be read."""
-    if not isinstance(crop, np.ndarray) or crop.size == 0:
-        return "empty crop"
-    if crop.dtype != np.uint8:
-        return f"bad crop: dtype {crop.dtype}, expected uint8"
-    channels = 1 if crop.ndim == 2 else crop.shape[2] if crop.ndim == 3 else 0
-    if channels not in (1, 3, 4):
-        return f"bad crop: shape {crop.shape}, expected H×W, H×W×3 or H×W×4"
-    if min(crop.shape[:2]) < MIN_SIDE:
-        return "crop too small"
-    image = np.ascontiguousarray(crop)
-    if channels == 1:
-        return np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), np.uint8)
-    if channels == 4:
-        return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGRA2BGR), np.uint8)
-    return image
 
 
 def to_input(lines: Sequence[Image]) -> F32:
@@ -270,4 +231,4 @@ class PpOcrReader:
         for out, col in self._folds:
             folded[:, :, out] += probs[:, :, col]
         folded[:, :, 0] = np.maximum(0.0, 1.0 - folded[:, :, 1:].sum(2))  # blank + every masked class
-        return [ctc_greedy(line, self.alphabet) for line in folded]
+        return greedy_decode(folded, self.alphabet)

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
 Image = npt.NDArray[np.uint8]
+MIN_SIDE = 4  # pixels; a smaller crop holds no readable character
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +58,23 @@ class PlateReader(Protocol):
     def read(self, crops: Sequence[Image]) -> list[PlateRead]:
         """Read each crop (BGR uint8, H×W×3); a crop it cannot use gives ``PlateRead.unreadable``."""
         ...
+
+
+def to_bgr(crop: object) -> Image | str:
+    """The crop as a contiguous BGR uint8 image (grey and BGRA converted), or why it cannot be
+    read: every engine checks its crops with this."""
+    if not isinstance(crop, np.ndarray) or crop.size == 0:
+        return "empty crop"
+    if crop.dtype != np.uint8:
+        return f"bad crop: dtype {crop.dtype}, expected uint8"
+    channels = 1 if crop.ndim == 2 else crop.shape[2] if crop.ndim == 3 else 0
+    if channels not in (1, 3, 4):
+        return f"bad crop: shape {crop.shape}, expected H×W, H×W×3 or H×W×4"
+    if min(crop.shape[:2]) < MIN_SIDE:
+        return "crop too small"
+    image = np.ascontiguousarray(crop)
+    if channels == 1:
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), np.uint8)
+    if channels == 4:
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGRA2BGR), np.uint8)
+    return image

@@ -27,6 +27,7 @@ from plates.synthetic import latin_fonts, render_sample
 from reid.data import TWO_LINE_ASPECT
 from reid.export import quiet_onnx_export, strip_metadata
 from reid.precision import autocast, resolve_precision
+from reid.train import warmup_cosine
 
 VAL_STREAM = 2**31 - 1  # the held-out plates' seed key, never a training batch index
 
@@ -59,11 +60,8 @@ class _Batches(Dataset[PlateBatch]):
 
 
 def lr_at(step: int, cfg: PlateTrainConfig) -> float:
-    """Linear warm-up to ``cfg.lr``, then cosine decay to 1 % of it at ``cfg.steps``."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    """The learning rate of ``step``: the re-id trainer's warm-up and cosine schedule."""
+    return warmup_cosine(step, cfg.lr, cfg.warmup_steps, cfg.steps)
 
 
 def ctc_loss(logits: torch.Tensor, texts: list[str]) -> torch.Tensor:

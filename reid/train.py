@@ -152,12 +152,17 @@ class TrainResult:
     precision: str
 
 
+def warmup_cosine(step: int, peak: float, warmup_steps: int, steps: int) -> float:
+    """Linear warm-up to ``peak``, then cosine decay to 1 % of it at ``steps``."""
+    if step < warmup_steps:
+        return peak * (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, steps - warmup_steps)
+    return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
 def lr_at(step: int, cfg: ReidTrainConfig) -> float:
-    """Linear warm-up to ``cfg.lr``, then cosine decay to 1 % of it at ``cfg.steps``."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    """The learning rate of ``step`` (:func:`warmup_cosine` over ``cfg``)."""
+    return warmup_cosine(step, cfg.lr, cfg.warmup_steps, cfg.steps)
 
 
 def _param_groups(nets: list[ReidNet], weight_decay: float) -> list[dict[str, Any]]:

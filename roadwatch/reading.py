@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.corners import plate_corners
-from detectors.npbox import iou_matrix
+from detectors.npbox import iou_matrix, match_boxes
 from detectors.stage import PLATE, DetectionStage
 from plates.formats import normalise
 from plates.read import PlateRead
@@ -118,7 +118,6 @@ def score_plates(
     images: Iterable[LabelledImage],
     detector: DetectionStage,
     reader: FormattedReader,
-    on_image: Callable[[], None] | None = None,
 ) -> PlateScore:
     """Detect and read every image end to end and score the reads (module docstring)."""
     score = PlateScore()
@@ -132,8 +131,6 @@ def score_plates(
         found = read_image(image, detector, reader)
         score.ms.append(1000 * (time.perf_counter() - started))
         _score_image(score, item, found)
-        if on_image is not None:
-            on_image()
     return score
 
 
@@ -141,17 +138,9 @@ def _score_image(score: PlateScore, item: LabelledImage, found: Sequence[FoundPl
     score.images += 1
     score.plates_truth += len(item.plates)
     reads = np.array([f.box for f in found], np.float32).reshape(-1, 4)
+    matched = match_boxes([box for box, _ in item.plates], reads, MATCH_IOU)  # label -> read
     used = np.zeros(len(found), bool)
-    matched: dict[int, int] = {}  # label -> read
-    if item.plates and len(found):
-        truth = np.array([box for box, _ in item.plates], np.float32).reshape(-1, 4)
-        overlap = iou_matrix(truth, reads)
-        for i in np.argsort(-overlap.max(1)):  # each label takes its best free read
-            free = np.where(used, -1.0, overlap[i])
-            j = int(np.argmax(free))
-            if free[j] >= MATCH_IOU:
-                used[j] = True
-                matched[int(i)] = j
+    used[list(matched.values())] = True
     for i, (_, text) in enumerate(item.plates):
         want = normalise(text)
         got = found[matched[i]].read.text if i in matched else None

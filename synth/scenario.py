@@ -8,8 +8,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from config.base import FieldError
 from config.loader import ConfigError, describe_error
-from config.schema import FieldError
 from synth.fleet import VehicleType
 from synth.plates import PlateFamily
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from config import CameraConfig, RoadwatchConfig
+from config import CameraConfig, RoadwatchConfig, load_config
 from gallery.store import GalleryUnavailableError
 from roadwatch import app
 from roadwatch.errors import CliError
@@ -21,6 +21,11 @@ from roadwatch.pipeline import Pipeline, RunSummary, camera_event
 from streams import CameraHealth, CameraReader, CameraState, FrameSource, build_readers
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def config_or_default(path: Path | None) -> RoadwatchConfig:
+    """The config file's tree, or the defaults when no file is given."""
+    return load_config(path) if path is not None else RoadwatchConfig()
 
 
 def run_pipeline(

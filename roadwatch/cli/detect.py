@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from config import RoadwatchConfig, load_config
+from config import RoadwatchConfig
 from detectors.stage import BUNDLED
+from roadwatch.cli.common import config_or_default
 from roadwatch.errors import CliError
 from roadwatch.progress import step_progress
 
@@ -51,16 +52,12 @@ def add_detect_commands(commands: Any, groups: dict[str, Any], bench: Any) -> No
     add_eval_detect(groups)
 
 
-def _config(path: Path | None) -> RoadwatchConfig:
-    return load_config(path) if path else RoadwatchConfig()
-
-
 def cmd_train_detector(args: argparse.Namespace) -> int:
     """Train, write the loss curves, print a summary."""
     from detectors.train import DetectorTrainingError, train_detector
     from roadwatch.report import line_plot
 
-    cfg = _config(args.config)
+    cfg = config_or_default(args.config)
     updates: dict[str, Any] = {}
     if args.steps is not None:
         updates["steps"] = args.steps
@@ -222,7 +219,7 @@ def cmd_eval_detect(args: argparse.Namespace) -> int:
     from detectors.evaluate import AP_SCORE_FLOOR, evaluate_detection, evaluate_openalpr, load_frames
     from formats import DatasetError
 
-    cfg = _config(args.config)
+    cfg = config_or_default(args.config)
     second = not args.no_second_pass
     pipeline = load_pipeline(args, cfg, second_pass=second)
     for root in args.data:
@@ -308,13 +305,13 @@ def cmd_bench_detect(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from roadwatch.cli.common import load_scenario_spec
+    from roadwatch.cli.common import config_or_default, load_scenario_spec
     from synth.render import CameraRenderer
     from synth.world import simulate
 
     if args.frames < 1:
         raise CliError(f"--frames must be >= 1, got {args.frames}")
-    cfg = _config(args.config)
+    cfg = config_or_default(args.config)
     pipeline = load_pipeline(args, cfg)
     renderer = CameraRenderer(simulate(load_scenario_spec(args.scenario), 0), args.camera)
     # the busiest frames: every vehicle is a candidate for plates and the second pass
@@ -349,7 +346,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     import cv2
     import numpy as np
 
-    cfg = _config(args.config)
+    cfg = config_or_default(args.config)
     pipeline, classes = _detector_for_drawing(args, cfg)
     if not args.source.is_file():
         raise CliError(f"{args.source}: no such file")

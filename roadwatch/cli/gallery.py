@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from config import RoadwatchConfig, load_config
+from config import RoadwatchConfig
+from roadwatch.cli.common import config_or_default
 from roadwatch.errors import CliError
 
 EXIT_OK = 0
@@ -75,10 +76,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON summary last")
 
 
-def _cfg(args: argparse.Namespace) -> RoadwatchConfig:
-    return load_config(args.config) if args.config else RoadwatchConfig()
-
-
 def _store(cfg: RoadwatchConfig) -> Any:
     from gallery.connect import open_redis
     from gallery.store import GalleryStore
@@ -109,7 +106,7 @@ def _guard(cfg: RoadwatchConfig, call: Any) -> Any:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     """``roadwatch gallery stats``."""
-    cfg = _cfg(args)
+    cfg = config_or_default(args.config)
 
     def work() -> dict[str, Any]:
         store = _store(cfg)
@@ -137,7 +134,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """``roadwatch gallery export FILE``."""
     from gallery.portable import export_gallery
 
-    cfg = _cfg(args)
+    cfg = config_or_default(args.config)
     started = time.perf_counter()
     done = _guard(cfg, lambda: export_gallery(_store(cfg), args.file))
     summary = {
@@ -153,7 +150,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     """``roadwatch gallery import FILE``."""
     from gallery.portable import import_gallery
 
-    cfg = _cfg(args)
+    cfg = config_or_default(args.config)
     if not args.file.is_file():
         raise CliError(f"{args.file}: no such file")
     started = time.perf_counter()
@@ -180,7 +177,7 @@ def parse_age(text: str) -> float:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     """``roadwatch gallery prune --older-than D``."""
-    cfg = _cfg(args)
+    cfg = config_or_default(args.config)
     age = parse_age(args.older_than)
     cutoff = (args.now if args.now is not None else time.time()) - age
     removed = _guard(cfg, lambda: _store(cfg).prune(cutoff))
@@ -201,7 +198,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise CliError(f"--top must be >= 1, got {args.top}")
-    cfg = _cfg(args)
+    cfg = config_or_default(args.config)
     if not args.image.is_file():
         raise CliError(f"{args.image}: no such file")
     image = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
@@ -296,7 +293,7 @@ def cmd_bench_gallery(args: argparse.Namespace) -> int:
     for name in ("enrolling_s", "enrolling_rate", "match_rate"):
         if not getattr(args, name) > 0:
             raise CliError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
-    cfg = _cfg(args)
+    cfg = config_or_default(args.config)
     g = cfg.gallery
     summary = run_bench(
         args.size,

@@ -6,11 +6,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from config import RoadwatchConfig, load_config
+from roadwatch.cli.common import config_or_default
 from roadwatch.errors import CliError
 from roadwatch.progress import step_progress
+
+if TYPE_CHECKING:
+    from detectors.stage import DetectionStage
+    from plates.reader import FormattedReader
 
 EXIT_OK = 0
 
@@ -45,17 +49,13 @@ def add_plate_commands(commands: Any, groups: dict[str, Any]) -> None:
     train.set_defaults(handler=cmd_train_plates)
 
 
-def _config(path: Path | None) -> RoadwatchConfig:
-    return load_config(path) if path is not None else RoadwatchConfig()
-
-
 def cmd_train_plates(args: argparse.Namespace) -> int:
     """Train, plot the curves, export ``reader.onnx`` and check it agrees with torch."""
     from plates.synthetic import latin_fonts
     from plates.train import PlateTrainingError, export_recogniser, parity, train_plates
     from roadwatch.report import line_plot
 
-    cfg = _config(args.config).plates.train
+    cfg = config_or_default(args.config).plates.train
     if args.steps is not None:
         if args.steps < 1:
             raise CliError(f"--steps must be at least 1, got {args.steps}")
@@ -93,10 +93,11 @@ def cmd_train_plates(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _reader_and_detector(args: argparse.Namespace) -> tuple[Any, Any]:
+def _reader_and_detector(args: argparse.Namespace) -> tuple[FormattedReader, DetectionStage, str]:
+    """The configured reader (``--engine`` overriding), the detector, and the engine's name."""
     from roadwatch.app import detector, plate_reader
 
-    cfg = _config(args.config)
+    cfg = config_or_default(args.config)
     plates = cfg.plates if args.engine is None else cfg.plates.model_copy(update={"engine": args.engine})
     found = detector(cfg.detectors)
     if found is None:
@@ -104,14 +105,14 @@ def _reader_and_detector(args: argparse.Namespace) -> tuple[Any, Any]:
     reader = plate_reader(plates)
     if reader is None:
         raise CliError("plates.engine is none: choose roadwatch or ppocr (--engine)")
-    return reader, found
+    return reader, found, plates.engine
 
 
 def cmd_read(args: argparse.Namespace) -> int:
     """Print each readable plate of a photo: text, confidence, region, box."""
     from roadwatch.reading import load_photo, read_image
 
-    reader, found = _reader_and_detector(args)
+    reader, found, _ = _reader_and_detector(args)
     image = load_photo(args.photo)
     plates = read_image(image, found, reader)
     rows = [
@@ -127,11 +128,11 @@ def cmd_read(args: argparse.Namespace) -> int:
     ]
     if args.json:
         print(json.dumps({"photo": str(args.photo), "plates": rows}))
-    elif not rows:
+        return EXIT_OK
+    if not rows:
         print(f"{args.photo}: no readable plate")
-    for row in rows if not args.json else []:
-        region = row["region"] or "?"
-        print(f"{row['text']:<12} {row['confidence']:.2f}  {region:<3} box {row['box']}")
+    for row in rows:
+        print(f"{row['text']:<12} {row['confidence']:.2f}  {row['region'] or '?':<3} box {row['box']}")
     return EXIT_OK
 
 
@@ -143,7 +144,7 @@ def cmd_eval_plates(args: argparse.Namespace) -> int:
         raise CliError(f"--every must be at least 1, got {args.every}")
     if not args.data.is_dir():
         raise CliError(f"{args.data}: no such folder")
-    reader, found = _reader_and_detector(args)
+    reader, found, engine = _reader_and_detector(args)
     problems: list[str] = []
     if args.format == "openalpr":
         from formats import DatasetError
@@ -160,11 +161,8 @@ def cmd_eval_plates(args: argparse.Namespace) -> int:
     score = score_plates(labelled, found, reader)
     for skipped in score.skipped:
         print(f"roadwatch: warning: {skipped}; skipped", file=sys.stderr)
-    summary = {
-        **score.summary(),
-        "skipped": len(score.skipped) + len(problems),
-        "engine": reader_name(reader),
-    }
+    score.skipped += problems
+    summary = {**score.summary(), "engine": engine}
     if args.misreads and not args.json:
         for name, want, got in score.misreads:
             print(f"{name}: {want} read as {got}")
@@ -176,10 +174,3 @@ def cmd_eval_plates(args: argparse.Namespace) -> int:
     )
     print(json.dumps(summary) if args.json else human)
     return EXIT_OK
-
-
-def reader_name(reader: Any) -> str:
-    """``roadwatch`` or ``ppocr``: which engine a built reader runs."""
-    from plates.ctc import CtcReader
-
-    return "roadwatch" if isinstance(reader.engine, CtcReader) else "ppocr"

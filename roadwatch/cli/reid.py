@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from config import RoadwatchConfig, load_config
 from config.schema import ReidConfig
 from roadwatch.app import reid_model_paths
+from roadwatch.cli.common import config_or_default
 from roadwatch.errors import CliError
 from roadwatch.progress import step_progress
 
@@ -80,10 +80,6 @@ def add_reid_commands(commands: Any, bench: Any) -> dict[str, Any]:
     return {"train": trainers, "export": exporters, "eval": evaluators}
 
 
-def _config(path: Path | None) -> RoadwatchConfig:
-    return load_config(path) if path else RoadwatchConfig()
-
-
 def _require_data(path: Path) -> None:
     if not (path / "image_train").is_dir() and not (path / "image_query").is_dir():
         raise CliError(f"{path}: no VeRi-style data here; make the synthetic set with: {MAKE_DATA}")
@@ -102,7 +98,7 @@ def cmd_train_reid(args: argparse.Namespace) -> int:
     from reid.train import TrainingError, train_reid
     from roadwatch.report import line_plot
 
-    cfg = _config(args.config)
+    cfg = config_or_default(args.config)
     train_cfg = cfg.reid.train
     updates: dict[str, Any] = {}
     if args.steps is not None:
@@ -183,7 +179,7 @@ def cmd_export_reid(args: argparse.Namespace) -> int:
     from reid.export import export_onnx, parity
     from reid.train import TrainingError, load_checkpoint, net_from_checkpoint, two_line_aspect_from_meta
 
-    features = _features(_config(args.config).reid)
+    features = _features(config_or_default(args.config).reid)
     try:
         payload = load_checkpoint(args.checkpoint)
     except TrainingError as exc:
@@ -215,7 +211,7 @@ def cmd_eval_reid(args: argparse.Namespace) -> int:
     """Embed query and gallery crops with the ONNX models; report mAP and Rank-1."""
     from reid.evaluate import evaluate_reid
 
-    cfg = _config(args.config)
+    cfg = config_or_default(args.config)
     _require_data(args.data)
     vehicle_model, plate_model = reid_model_paths(cfg.reid, args.models)
     report = evaluate_reid(args.data, vehicle_model, plate_model, reid=cfg.reid)
@@ -244,7 +240,7 @@ def cmd_bench_reid(args: argparse.Namespace) -> int:
 
     from reid.embedder import Embedder
 
-    cfg = _config(args.config)
+    cfg = config_or_default(args.config)
     vehicle_model, plate_model = reid_model_paths(cfg.reid, args.models)
     embedder = Embedder.from_files(vehicle_model, plate_model, threads=args.threads, batch_size=args.batch)
     rng = np.random.default_rng(0)

@@ -41,8 +41,9 @@ class PlateStage:
         at = 0
         for r in requests:
             n = len(r.shot.plate_views)
-            heights = r.shot.plate_heights or (0.0,) * n
-            ballots = [Ballot(read, h) for read, h in zip(reads[at : at + n], heights, strict=True)]
+            ballots = [
+                Ballot(read, h) for read, h in zip(reads[at : at + n], r.shot.plate_heights, strict=True)
+            ]
             out.append(vote(ballots) if n else None)
             at += n
         return out

@@ -120,13 +120,12 @@ class Recogniser:
         self,
         requests: Sequence[ShotRequest],
         features: Sequence[Features | None],
-        plates: Sequence[PlateVote | None] | None = None,
+        plates: Sequence[PlateVote | None],
     ) -> list[Recognition]:
         """Gallery decisions for requests whose features are known (None: embedding failed);
-        ``plates``, the requests' plate votes, travel with them."""
+        ``plates``, the requests' plate votes (None: no vote), travel with them."""
         out = []
-        votes = plates if plates is not None else [None] * len(requests)
-        for request, feature, plate in zip(requests, features, votes, strict=True):
+        for request, feature, plate in zip(requests, features, plates, strict=True):
             final = request.reason == "end"
             if feature is None:
                 out.append(Recognition(request, None, None, "re-id failed", final=final, plate=plate))
