@@ -195,9 +195,9 @@ class PlateDetectorConfig(Section):
     class_map: dict[Annotated[int, Field(ge=0)], str] = Field(
         default_factory=lambda: {0: "plate"}, description="A user plate model's class id -> 'plate'."
     )
-    score_threshold: float = Field(0.5, ge=0, le=1, description="Keep plates scoring above this.")
+    score_threshold: float = Field(0.3, ge=0, le=1, description="Keep plates scoring above this.")
     small_plate_height_px: int = Field(
-        24, ge=4, le=256, description="Plates below this height get the upsampled second pass."
+        16, ge=4, le=256, description="Plates below this height get the upsampled second pass."
     )
     upsample_factor: float = Field(3.0, ge=1, le=8, description="Scale of the second-pass crop.")
     second_pass_input: tuple[

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,9 @@ from reid.data import TWO_LINE_ASPECT, rectify_plate
 Box = tuple[float, float, float, float]
 READ_SIZE = (48, 192)  # rectified plates handed to the reader; two rows side by side
 MATCH_IOU = 0.3
+MIN_READ_PX = 10.0  # plates lower than this are not read (the world's readable floor)
+CONTAINED = 0.6  # a read box this much inside another read's box repeats it
+MAX_PHOTO_PIXELS = 150_000_000  # a 12000x9000 photo passes; a decompression bomb does not
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,22 +51,41 @@ class FoundPlate:
 def read_image(
     image: npt.NDArray[np.uint8], detector: DetectionStage, reader: FormattedReader
 ) -> list[FoundPlate]:
-    """Readable plates of one BGR image (candidates that read as nothing are dropped)."""
+    """Readable plates of one BGR image (module docstring): candidates that read as nothing,
+    plates lower than :data:`MIN_READ_PX`, and repeats of a plate already found are dropped."""
     found = detector.detect_image(image)
-    rows = [i for i in range(len(found)) if found.class_id[i] == PLATE]
+    rows = [i for i in np.argsort(-found.confidence) if found.class_id[i] == PLATE]
     quads = [plate_corners(image, found.xyxy[i]) for i in rows]
-    reads = reader.read([rectify_plate(image, quad, READ_SIZE, TWO_LINE_ASPECT) for quad in quads])
-    out = []
-    for i, quad, read in zip(rows, quads, reads, strict=True):
-        if read.readable:
-            box = (
-                float(quad[:, 0].min()),
-                float(quad[:, 1].min()),
-                float(quad[:, 0].max()),
-                float(quad[:, 1].max()),
-            )
-            out.append(FoundPlate(box, float(found.confidence[i]), read))
+    keep = [k for k, quad in enumerate(quads) if _height(quad) >= MIN_READ_PX]
+    crops = [rectify_plate(image, quads[k], READ_SIZE, TWO_LINE_ASPECT) for k in keep]
+    out: list[FoundPlate] = []
+    for k, read in zip(keep, reader.read(crops), strict=True):
+        if not read.readable:
+            continue
+        quad = quads[k]
+        low, high = quad.min(0), quad.max(0)
+        box = (float(low[0]), float(low[1]), float(high[0]), float(high[1]))
+        if any(_repeats(box, read.text, seen) for seen in out):
+            continue
+        out.append(FoundPlate(box, float(found.confidence[rows[k]]), read))
     return out
+
+
+def _height(quad: npt.NDArray[np.float32]) -> float:
+    """Mean height of a plate quad (TL, TR, BR, BL)."""
+    return float((np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2)
+
+
+def _repeats(box: Box, text: str, seen: FoundPlate) -> bool:
+    """A read that repeats a better-scored one: the same text, or a box mostly inside (or
+    around) the other's, as a second detection of one plate gives."""
+    if text == seen.read.text:
+        return True
+    ax1, ay1, ax2, ay2 = box
+    bx1, by1, bx2, by2 = seen.box
+    inter = max(0.0, min(ax2, bx2) - max(ax1, bx1)) * max(0.0, min(ay2, by2) - max(ay1, by1))
+    smaller = min((ax2 - ax1) * (ay2 - ay1), (bx2 - bx1) * (by2 - by1))
+    return smaller > 0 and inter / smaller >= CONTAINED
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,24 +246,38 @@ def _loader(path: Path) -> Callable[[], npt.NDArray[np.uint8]]:
 
 
 def load_photo(path: Path) -> npt.NDArray[np.uint8]:
-    """A photo as BGR (grey, BGRA and 16-bit photos converted).
+    """A photo as 8-bit BGR, turned upright by its EXIF orientation as a phone shows it (grey,
+    BGRA and 16-bit photos converted).
 
     Raises:
-        OSError: The file is missing, or no image OpenCV can decode (the message names it).
+        OSError: The file is missing, no image OpenCV can decode, or larger than
+            :data:`MAX_PHOTO_PIXELS` (a decompression bomb is refused before it is decoded);
+            the message names the file.
     """
     import cv2
-
-    from detectors.data import as_bgr
+    from PIL import Image, UnidentifiedImageError
 
     if not path.is_file():
         raise OSError(f"{path}: no such file")
+    size = ""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit below
+            with Image.open(path) as header:  # reads the header only
+                width, height = header.size
+        if width * height > MAX_PHOTO_PIXELS:
+            size = f"{width}x{height}"
+    except Image.DecompressionBombError:  # PIL's own, larger limit
+        size = "its size"
+    except (UnidentifiedImageError, OSError, ValueError):
+        pass  # PIL does not know every format OpenCV reads: let OpenCV decide
+    if size:
+        raise OSError(
+            f"{path}: {size} is larger than {MAX_PHOTO_PIXELS // 1_000_000} megapixels; "
+            "refused (scale it down first)"
+        )
     data = np.fromfile(path, np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None or image.size == 0:
         raise OSError(f"{path}: not an image OpenCV can read (corrupt or unsupported)")
-    if image.dtype == np.uint16:
-        image = (np.asarray(image, np.uint16) // 256).astype(np.uint8)
-    try:
-        return as_bgr(np.asarray(image))
-    except ValueError as exc:
-        raise OSError(f"{path}: {exc}") from None
+    return np.ascontiguousarray(image, np.uint8)

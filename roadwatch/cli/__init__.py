@@ -66,5 +66,5 @@ def _parser() -> argparse.ArgumentParser:
     groups = add_reid_commands(commands, benches)
     add_detect_commands(commands, groups, benches)
     add_gallery_commands(commands, benches)
-    add_plate_commands(commands, groups)
+    add_plate_commands(commands, groups, benches)
     return parser

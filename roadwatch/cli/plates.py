@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 
 
-def add_plate_commands(commands: Any, groups: dict[str, Any]) -> None:
-    """Register ``train plates``, ``eval plates`` and ``read``."""
+def add_plate_commands(commands: Any, groups: dict[str, Any], bench: Any) -> None:
+    """Register ``train plates``, ``eval plates``, ``bench plates`` and ``read``."""
     read = commands.add_parser("read", help="read the plates of a photo")
     read.add_argument("photo", type=Path)
     read.add_argument("--config", type=Path, help="config file (detectors, plates)")
@@ -39,6 +39,14 @@ def add_plate_commands(commands: Any, groups: dict[str, Any]) -> None:
     ev.add_argument("--misreads", action="store_true", help="list each plate read wrong or not found")
     ev.add_argument("--json", action="store_true", help="print a JSON object last")
     ev.set_defaults(handler=cmd_eval_plates)
+
+    b = bench.add_parser("plates", help="reading time per plate of each engine (reader only, no detection)")
+    b.add_argument("--plates", type=int, default=200, help="synthetic plates to read (one and two rows)")
+    b.add_argument("--batch", type=int, default=8, help="plates per call for the batched figure")
+    b.add_argument("--engine", choices=("roadwatch", "ppocr"), action="append", help="engines (default both)")
+    b.add_argument("--config", type=Path, help="config file (plates section: threads, models)")
+    b.add_argument("--json", action="store_true", help="print a JSON object last")
+    b.set_defaults(handler=cmd_bench_plates)
 
     train = groups["train"].add_parser("plates", help="train the plate recogniser on synthetic plates")
     train.add_argument("--config", type=Path, help="config file (plates.train section)")
@@ -173,4 +181,74 @@ def cmd_eval_plates(args: argparse.Namespace) -> int:
         f"{summary['ms_per_image']} ms per image"
     )
     print(json.dumps(summary) if args.json else human)
+    return EXIT_OK
+
+
+def cmd_bench_plates(args: argparse.Namespace) -> int:
+    """Milliseconds per plate of each engine, one plate per call and in batches, and its exact
+    reads of one- and two-row plates: the recogniser's held-out synthetic plates (those
+    ``roadwatch train plates`` validates on), read by the raw engine without formats. Quote
+    the idle machine's figures."""
+    import time
+
+    import numpy as np
+
+    from plates.synthetic import render_sample
+    from plates.train import VAL_STREAM
+    from reid.data import TWO_LINE_ASPECT, rectify_plate
+    from roadwatch.app import plate_reader
+    from roadwatch.reading import READ_SIZE
+
+    def _as_handed(plate: np.ndarray) -> np.ndarray:
+        """As the app hands a plate to the reader: rectified to READ_SIZE, two rows side by side."""
+        h, w = plate.shape[:2]
+        corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+        return rectify_plate(plate, corners, READ_SIZE, TWO_LINE_ASPECT)
+
+    if args.plates < 1 or args.batch < 1:
+        raise CliError(f"--plates and --batch must be at least 1, got {args.plates} and {args.batch}")
+    cfg = config_or_default(args.config).plates
+    rng = np.random.default_rng([cfg.train.seed, VAL_STREAM])
+    samples = [render_sample(rng) for _ in range(args.plates)]
+    crops = [_as_handed(s.image) for s in samples]
+    engines: dict[str, Any] = {}
+    for engine in args.engine or ["ppocr", "roadwatch"]:
+        reader = plate_reader(cfg.model_copy(update={"engine": engine, "model": None}))
+        assert reader is not None
+        reader.engine.read(crops[:2])  # warm up
+        single, texts = [], []
+        for crop in crops:
+            started = time.perf_counter()
+            (read,) = reader.engine.read([crop])
+            single.append(1000 * (time.perf_counter() - started))
+            texts.append(read.text)
+        started = time.perf_counter()
+        for i in range(0, len(crops), args.batch):
+            reader.engine.read(crops[i : i + args.batch])
+        batched = 1000 * (time.perf_counter() - started) / len(crops)
+        row: dict[str, Any] = {
+            "ms_per_plate_p50": round(float(np.percentile(single, 50)), 2),
+            "ms_per_plate_p95": round(float(np.percentile(single, 95)), 2),
+            "ms_per_plate_batched": round(batched, 2),
+        }
+        for rows, key in ((1, "exact_one_row"), (2, "exact_two_rows")):
+            hits = [t == s.text for t, s in zip(texts, samples, strict=True) if s.rows == rows]
+            row[key] = round(sum(hits) / len(hits), 4) if hits else None
+        engines[engine] = row
+    result = {
+        "plates": len(crops),
+        "two_row_plates": sum(s.rows == 2 for s in samples),
+        "batch": args.batch,
+        "threads": cfg.threads,
+        "engines": engines,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for name, row in engines.items():
+            print(
+                f"{name}: {row['ms_per_plate_p50']} ms per plate (p95 {row['ms_per_plate_p95']}), "
+                f"{row['ms_per_plate_batched']} ms per plate in calls of {args.batch}; exact "
+                f"{row['exact_one_row']} of one-row and {row['exact_two_rows']} of two-row plates"
+            )
     return EXIT_OK

@@ -79,3 +79,36 @@ def test_eval_plates_refuses_a_folder_that_is_not_there(
 ) -> None:
     assert main(["eval", "plates", "--data", str(tmp_path / "nope")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_read_answers_for_a_12000_by_9000_photo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photo = tmp_path / "big.jpg"
+    image = np.full((9000, 12000, 3), 110, np.uint8)
+    cv2.rectangle(image, (5000, 6000), (7000, 6450), (240, 240, 240), -1)  # a white plate-like board
+    cv2.putText(image, "AB123CD", (5100, 6380), cv2.FONT_HERSHEY_SIMPLEX, 14, (20, 20, 20), 40)
+    assert cv2.imwrite(str(photo), image)
+    assert main(["read", str(photo), "--json"]) == 0
+    answer = last_json(capsys.readouterr().out)
+    assert answer["photo"] == str(photo)
+    for plate in answer["plates"]:  # whatever it finds lies inside the photo
+        x1, y1, x2, y2 = plate["box"]
+        assert 0 <= x1 < x2 <= 12000
+        assert 0 <= y1 < y2 <= 9000
+
+
+def test_bench_plates_times_each_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "plates", "--plates", "6", "--batch", "4", "--json"]) == 0
+    result = last_json(capsys.readouterr().out)
+    assert result["plates"] == 6
+    assert set(result["engines"]) == {"ppocr", "roadwatch"}
+    for row in result["engines"].values():
+        assert 0 < row["ms_per_plate_p50"] <= row["ms_per_plate_p95"]
+        assert row["ms_per_plate_batched"] > 0
+        assert 0 <= row["exact_one_row"] <= 1
+        assert row["exact_two_rows"] is None or 0 <= row["exact_two_rows"] <= 1
+    assert 0 <= result["two_row_plates"] <= 6
+
+
+def test_bench_plates_refuses_zero_plates(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "plates", "--plates", "0"]) == 2
+    assert "--plates" in capsys.readouterr().err

@@ -8,8 +8,18 @@ import cv2
 import numpy as np
 import pytest
 
+from detectors.base import Detections
+from detectors.stage import PLATE
 from plates.read import PlateRead
-from roadwatch.reading import FoundPlate, LabelledImage, PlateScore, _score_image, load_photo
+from roadwatch.reading import (
+    MAX_PHOTO_PIXELS,
+    FoundPlate,
+    LabelledImage,
+    PlateScore,
+    _score_image,
+    load_photo,
+    read_image,
+)
 
 
 def _found(box: tuple[float, float, float, float], text: str) -> FoundPlate:
@@ -97,4 +107,95 @@ def test_missing_and_corrupt_files_name_the_file(tmp_path: Path, content: bytes 
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(OSError, match=message):
+        load_photo(path)
+
+
+def test_a_sixteen_bit_photo_loads_as_eight_bit(tmp_path: Path) -> None:
+    path = tmp_path / "deep.png"
+    cv2.imwrite(str(path), np.full((8, 8, 3), 40000, np.uint16))
+    image = load_photo(path)
+    assert image.dtype == np.uint8
+    assert image.shape == (8, 8, 3)
+    assert int(image[0, 0, 0]) == 40000 // 256
+
+
+def test_a_phone_photo_is_turned_upright_by_its_exif_orientation(tmp_path: Path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    Image.new("RGB", (40, 20), (200, 10, 10)).save(path, exif=exif)
+    assert load_photo(path).shape == (40, 20, 3)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` × ``height`` and holds next to no data (a bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_header(13_000, 12_000))
+    assert MAX_PHOTO_PIXELS < 13_000 * 12_000
+    with pytest.raises(OSError, match=r"bomb\.png: 13000x12000 is larger than 150 megapixels"):
+        load_photo(path)
+
+
+class _Boxes:
+    """Stands in for the detector: the same plate boxes for every image."""
+
+    def __init__(self, boxes: list[tuple[float, float, float, float]], scores: list[float]) -> None:
+        self.found = Detections(
+            np.array(boxes, np.float32).reshape(-1, 4),
+            np.array(scores, np.float32),
+            np.full(len(boxes), PLATE, np.int32),
+            np.full(len(boxes), -1, np.int32),
+        )
+
+    def detect_image(self, image: np.ndarray) -> Detections:
+        return self.found
+
+
+class _Texts:
+    """Stands in for the reader: the given texts, in the order the crops come."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self.crops = 0
+
+    def read(self, crops: list[np.ndarray]) -> list[PlateRead]:
+        self.crops += len(crops)
+        texts = self.texts[: len(crops)]
+        return [PlateRead(t, (0.9,) * len(t)) if t else PlateRead.unreadable("no text") for t in texts]
+
+
+def test_read_image_keeps_one_read_per_plate_and_skips_plates_too_small_to_read() -> None:
+    image = np.full((200, 300, 3), 128, np.uint8)
+    boxes = [
+        (100.0, 100.0, 200.0, 130.0),  # the plate
+        (110.0, 102.0, 180.0, 128.0),  # a second, weaker box inside it
+        (10.0, 10.0, 60.0, 30.0),  # the same text elsewhere (a reflection)
+        (220.0, 150.0, 260.0, 156.0),  # 6 px high: not read at all
+        (220.0, 20.0, 290.0, 40.0),  # another plate
+    ]
+    reader = _Texts(["AB123CD", "AB123", "AB123CD", "XY987ZZ"])
+    found = read_image(image, _Boxes(boxes, [0.9, 0.8, 0.7, 0.95, 0.6]), reader)  # type: ignore[arg-type]
+    assert reader.crops == 4
+    assert [f.read.text for f in found] == ["AB123CD", "XY987ZZ"]
+    assert [f.detection_score for f in found] == pytest.approx([0.9, 0.6])
+
+
+def test_a_bomb_beyond_pils_own_limit_is_refused_too(tmp_path: Path) -> None:
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_header(40_000, 40_000))
+    with pytest.raises(OSError, match=r"huge\.png: its size is larger than 150 megapixels"):
         load_photo(path)
