@@ -473,6 +473,32 @@ class RecognitionConfig(Section):
         description="Two passes of one identity at one camera overlapping or this close are one pass "
         "(a vehicle tracked twice) and give one sighting.",
     )
+    min_pass_px: float = Field(
+        32.0,
+        ge=0,
+        le=4096,
+        description="A track whose box was never this high (pixels) is a glimpse, not a pass: no sighting.",
+    )
+    min_pass_s: float = Field(
+        0.3,
+        ge=0,
+        le=600,
+        description="A track shorter than this (seconds) is a glimpse, not a pass: no sighting.",
+    )
+    min_move: float = Field(
+        0.5,
+        ge=0,
+        le=10,
+        description="A track has moved once its box centre travels this share of the box height from where "
+        "it was born; one that never moves gives no sighting.",
+    )
+    stationary_s: float = Field(
+        10.0,
+        gt=0,
+        le=86_400,
+        description="A track still from its birth this long is stationary (a parked vehicle, a sign); "
+        "it never gives a sighting unless it starts to move.",
+    )
     merge_hold_frames: int = Field(
         40,
         ge=0,

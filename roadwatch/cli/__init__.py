@@ -22,6 +22,7 @@ from roadwatch.cli.plates import add_plate_commands
 from roadwatch.cli.reid import add_reid_commands
 from roadwatch.cli.run import add_run_commands
 from roadwatch.cli.synth import add_synth_commands
+from roadwatch.cli.video import add_video_commands
 from roadwatch.errors import CliError
 from streams import SourceUnavailableError
 
@@ -67,4 +68,5 @@ def _parser() -> argparse.ArgumentParser:
     add_detect_commands(commands, groups, benches)
     add_gallery_commands(commands, benches)
     add_plate_commands(commands, groups, benches)
+    add_video_commands(groups)
     return parser

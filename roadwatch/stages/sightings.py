@@ -33,6 +33,8 @@ from roadwatch.stages.shots import Shot
 from roadwatch.stages.track import TrackedFrame
 from tracking import TrackState
 
+MIN_MOVE_PX = 8.0  # boxes lower than this must still travel min_move of it (camera shake)
+
 
 @dataclass(slots=True)
 class _Pass:
@@ -52,6 +54,23 @@ class _Pass:
     error: str = ""
     path: list[tuple[int, Box]] = field(default_factory=list)
     plate: PlateVote | None = None
+    max_height: float = 0.0
+    moved: bool = False
+    provisional_due: bool = False  # identity known, but not yet a pass
+
+    def observe(self, frame: int, box: Box, min_move: float) -> None:
+        """Grow the pass by one detected box (path, height, movement from the first box: its
+        centre has travelled ``min_move`` of the box's height)."""
+        self.path.append((frame, box))
+        height = box[3] - box[1]
+        self.max_height = max(self.max_height, height)
+        if not self.moved:
+            first = self.path[0][1]
+            dx = (box[0] + box[2] - first[0] - first[2]) / 2
+            dy = (box[1] + box[3] - first[1] - first[3]) / 2
+            self.moved = (dx * dx + dy * dy) ** 0.5 >= min_move * max(
+                height, first[3] - first[1], MIN_MOVE_PX
+            )
 
 
 def _merge(into: _Pass, other: _Pass) -> None:
@@ -68,6 +87,8 @@ def _merge(into: _Pass, other: _Pass) -> None:
     if len(other.path) > len(into.path):
         into.class_id = other.class_id
     into.path = sorted(into.path + other.path, key=lambda step: step[0])
+    into.moved = into.moved or other.moved
+    into.max_height = max(into.max_height, other.max_height)
     if other.plate is not None and (into.plate is None or other.plate.reads > into.plate.reads):
         into.plate = other.plate
     if into.match is None:
@@ -99,12 +120,22 @@ class SightingBook:
         *,
         merge_gap_s: float = 2.0,
         hold_frames: int = 60,
+        min_pass_px: float = 0.0,
+        min_pass_s: float = 0.0,
+        min_move: float = 0.0,
+        stationary_s: float = 10.0,
     ) -> None:
         self.class_names = tuple(class_names)
         self.snapshots_dir = snapshots_dir
         self.merge_gap_s = merge_gap_s
         self.hold_frames = hold_frames
+        self.min_pass_px = min_pass_px
+        self.min_pass_s = min_pass_s
+        self.min_move = min_move
+        self.stationary_s = stationary_s
         self.merged = 0
+        self.glimpses = 0  # tracks that ended too small or too short to be a pass
+        self.still_tracks = 0  # tracks that ended without ever moving
         self._passes: dict[tuple[str, int], _Pass] = {}
         self._held: list[_Pass] = []
         self._clock: dict[str, float] = {}
@@ -125,15 +156,37 @@ class SightingBook:
             if tracks.detection[n] >= 0:
                 p.last_frame, p.last_time = frame.index, t
                 box = tracks.xyxy[n]
-                p.path.append((frame.index, (float(box[0]), float(box[1]), float(box[2]), float(box[3]))))
+                p.observe(
+                    frame.index, (float(box[0]), float(box[1]), float(box[2]), float(box[3])), self.min_move
+                )
             p.class_id = int(tracks.class_id[n])
             p.confirmed = p.confirmed or tracks.state[n] != TrackState.TENTATIVE
+        out = []
         for key in [k for k, p in self._passes.items() if k[0] == frame.camera_id and not p.ended]:
-            if key[1] not in live and not self._passes[key].confirmed:
+            p = self._passes[key]
+            if key[1] not in live and not p.confirmed:
                 del self._passes[key]
-        return self._release(
+            elif p.provisional_due and self._is_pass(p):
+                p.provisional_due, p.provisional_sent = False, True
+                out.append(self._sighting(p, "provisional"))
+        return out + self._release(
             lambda h: h.camera == frame.camera_id and frame.index > h.last_frame + self.hold_frames
         )
+
+    def _is_pass(self, p: _Pass) -> bool:
+        """A vehicle going by: moved, high enough, long enough (module docstring)."""
+        return p.moved and p.max_height >= self.min_pass_px and p.last_time - p.first_time >= self.min_pass_s
+
+    def stationary(self, camera: str | None = None) -> list[int]:
+        """Track ids (of ``camera``, or every camera) still from their birth for ``stationary_s``."""
+        return [
+            p.track_id
+            for p in self._passes.values()
+            if not p.moved
+            and not p.ended
+            and (camera is None or p.camera == camera)
+            and p.last_time - p.first_time >= self.stationary_s
+        ]
 
     def asked(self, camera: str, track_id: int) -> None:
         """A recognition of this track was sent."""
@@ -158,8 +211,11 @@ class SightingBook:
             p.match, p.error = recognition.match, recognition.error
         elif recognition.match is not None and not p.provisional_sent and not p.ended:
             p.match = recognition.match
-            p.provisional_sent = True
-            out.append(self._sighting(p, "provisional"))
+            if self._is_pass(p):
+                p.provisional_sent = True
+                out.append(self._sighting(p, "provisional"))
+            else:
+                p.provisional_due = True
         if p.ended and p.waiting == 0:
             out += self._final(p)
         return out
@@ -195,6 +251,12 @@ class SightingBook:
                 _merge(h, p)
                 self.merged += 1
                 return []
+        if not self._is_pass(p):
+            if p.moved:
+                self.glimpses += 1
+            else:
+                self.still_tracks += 1
+            return []
         self._held.append(p)
         return []
 

@@ -109,7 +109,9 @@ def test_frames_without_detections_give_no_sightings(sample_clip: Path, tmp_path
 def test_a_track_without_a_usable_crop_is_reported_without_identity(
     sample_clip: Path, tmp_path: Path
 ) -> None:
-    seen, _, _ = _run(sample_clip, tmp_path, MovingCar(width=1.0, speed=0.0), cameras=1)
+    still = MovingCar(width=1.0, speed=0.0)  # a 1 px wide box: no crop to embed
+    flow = make_flow(still, tmp_path, min_move=0.0)  # reported although it never moves
+    seen, _, _ = _run(sample_clip, tmp_path, still, cameras=1, flow=flow)
     finals = [s for s in seen if s.status == "final"]
     assert len(finals) == 1
     assert finals[0].identity is None
@@ -179,3 +181,11 @@ def test_a_failing_re_id_model_gives_sightings_that_say_so(
     assert len(finals) == 1
     assert finals[0].identity is None
     assert finals[0].error == "re-id failed"
+
+
+def test_a_vehicle_that_never_moves_gives_no_sighting(sample_clip: Path, tmp_path: Path) -> None:
+    parked = MovingCar(speed=0.0)
+    flow = make_flow(parked, tmp_path)
+    seen, _, _ = _run(sample_clip, tmp_path, parked, cameras=1, flow=flow)
+    assert seen == []
+    assert flow.stages.sightings.still_tracks == 1

@@ -9,7 +9,15 @@ from detectors.base import Detections
 from gallery.gallery import Match
 from roadwatch.events import Sighting
 from roadwatch.stages.recognise import Recognition
-from roadwatch.stages.shots import BestShots, ShotOptions, plate_quality, shot_quality, view_quality
+from roadwatch.stages.shots import (
+    BestShots,
+    Shot,
+    ShotOptions,
+    ShotRequest,
+    plate_quality,
+    shot_quality,
+    view_quality,
+)
 from roadwatch.stages.sightings import SightingBook
 from roadwatch.stages.track import TrackedFrame, TrackStage
 from streams import Frame
@@ -237,3 +245,84 @@ def test_side_by_side_vehicles_stay_apart() -> None:
     book.end("cam", 1, None)
     book.end("cam", 2, None)
     assert len(book.release_all()) == 2
+
+
+def _path_of(book: SightingBook, boxes: list[list[float]], start: int = 0) -> list[Sighting]:
+    """Track 1 through ``boxes`` (one a frame, 10 fps), recognised as identity 5, then ended."""
+    out = []
+    for i, box in enumerate(boxes, start):
+        out += book.observe(_two_tracks(i, [box]))
+        if i == start:
+            out += _recognise(book, final=False)
+    book.asked("cam", 1)
+    out += book.end("cam", 1, None)
+    out += _recognise(book, final=True)
+    return out + book.release_all()
+
+
+def _recognise(book: SightingBook, *, final: bool) -> list[Sighting]:
+    shot = Shot(
+        "cam", 1, 0, 0.0, (0, 0, 8, 8), 0, None, 0.0, 0.5, _frame(0), (np.zeros((8, 8, 3), np.uint8),)
+    )
+    request = ShotRequest(shot, "end" if final else "first")
+    if not final:
+        book.asked("cam", 1)  # the final one was asked before the track ended
+    return book.recognised(Recognition(request, Match(5, "vehicle", 0.95, new=final), None, final=final))
+
+
+def _rules() -> SightingBook:
+    return SightingBook(CLASSES, min_pass_px=32, min_pass_s=0.3, min_move=0.5, stationary_s=2.0)
+
+
+def test_a_track_that_never_moves_gives_no_sighting_and_is_marked_stationary() -> None:
+    book = _rules()
+    parked = [[100.0, 100.0, 180.0, 160.0]] * 30  # 3 s, not a pixel of travel
+    for i, box in enumerate(parked[:25]):
+        assert book.observe(_two_tracks(i, [box])) == []
+        if i == 0:
+            assert _recognise(book, final=False) == []  # identity known, but no provisional yet
+    assert book.stationary("cam") == [1]
+    assert _path_of(book, parked[25:], start=25) == []
+    assert book.still_tracks == 1
+
+
+def test_a_parked_vehicle_that_drives_off_is_one_pass() -> None:
+    book = _rules()
+    boxes = [[100.0, 100.0, 180.0, 160.0]] * 30 + [
+        [100.0 + 6 * k, 100.0, 180.0 + 6 * k, 160.0] for k in range(1, 15)
+    ]
+    out = _path_of(book, boxes)
+    assert [s.status for s in out] == ["provisional", "final"]
+    assert out[1].first_frame == 0
+
+
+def test_a_vehicle_that_drives_in_and_waits_in_a_queue_is_one_pass() -> None:
+    book = _rules()
+    arriving = [[20.0 + 8 * k, 100.0, 100.0 + 8 * k, 160.0] for k in range(10)]
+    waiting = [arriving[-1]] * 60  # 6 s at a red light, longer than stationary_s
+    leaving = [[92.0 + 8 * k, 100.0, 172.0 + 8 * k, 160.0] for k in range(1, 10)]
+    out = _path_of(book, arriving + waiting + leaving)
+    assert [s.status for s in out] == ["provisional", "final"]
+    assert book.stationary() == []
+
+
+def test_a_shaking_camera_does_not_make_a_sign_move() -> None:
+    book = _rules()
+    rng = np.random.default_rng(0)
+    jitter = rng.uniform(-4, 4, (40, 2))
+    sign = [[200.0 + dx, 50.0 + dy, 240.0 + dx, 90.0 + dy] for dx, dy in jitter]  # 40 px high, ±4 px shake
+    assert _path_of(book, sign) == []
+    assert book.still_tracks == 1
+
+
+@pytest.mark.parametrize(
+    ("boxes", "why"),
+    [
+        ([[10.0 + 10 * k, 100.0, 40.0 + 10 * k, 120.0] for k in range(20)], "never 32 px high"),
+        ([[10.0 + 30 * k, 100.0, 90.0 + 30 * k, 160.0] for k in range(3)], "0.2 s long"),
+    ],
+)
+def test_glimpses_give_no_sighting(boxes: list[list[float]], why: str) -> None:
+    book = _rules()
+    assert _path_of(book, boxes) == [], why
+    assert book.glimpses == 1
