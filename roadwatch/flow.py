@@ -168,3 +168,14 @@ class Flow:
     def stage_ms(self) -> dict[str, float]:
         """Mean milliseconds per processed frame spent in each stage."""
         return {k: round(1000 * v / max(1, self.frames), 3) for k, v in self.seconds.items()}
+
+    def track_counts(self) -> dict[str, int]:
+        """Tracks that gave no sighting of their own: merged into another pass, glimpses, never
+        moved (``docs/REAL-FOOTAGE.md``), and those stationary now."""
+        book = self.stages.sightings
+        return {
+            "merged": book.merged,
+            "glimpses": book.glimpses,
+            "still": book.still_tracks,
+            "stationary_now": len(book.stationary()),
+        }

@@ -34,6 +34,7 @@ class RunSummary:
     seconds: float
     cameras: tuple[CameraHealth, ...]
     stage_ms: Mapping[str, float] = field(default_factory=dict)
+    tracks: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -50,6 +51,7 @@ class RunSummary:
             "seconds": round(self.seconds, 3),
             "fps": round(self.fps, 2),
             "stage_ms": dict(self.stage_ms),
+            "tracks": dict(self.tracks),
             "cameras": [c.to_dict() for c in self.cameras],
         }
 
@@ -152,4 +154,5 @@ class Pipeline:
             seconds=seconds,
             cameras=cameras,
             stage_ms=self._flow.stage_ms() if self._flow is not None else {},
+            tracks=self._flow.track_counts() if self._flow is not None else {},
         )

@@ -100,6 +100,7 @@ def cmd_eval_video(args: argparse.Namespace) -> int:
         "frames": summary.frames_processed,
         "fps": round(summary.fps, 2),
         "stage_ms": dict(summary.stage_ms),
+        "tracks": dict(summary.tracks),
         "events_path": str(cfg.outputs.events_path),
         "contact_sheet": str(sheet),
     }

@@ -186,6 +186,7 @@ def test_a_failing_re_id_model_gives_sightings_that_say_so(
 def test_a_vehicle_that_never_moves_gives_no_sighting(sample_clip: Path, tmp_path: Path) -> None:
     parked = MovingCar(speed=0.0)
     flow = make_flow(parked, tmp_path)
-    seen, _, _ = _run(sample_clip, tmp_path, parked, cameras=1, flow=flow)
+    seen, _, summary = _run(sample_clip, tmp_path, parked, cameras=1, flow=flow)
     assert seen == []
-    assert flow.stages.sightings.still_tracks == 1
+    assert summary.tracks["still"] == 1  # type: ignore[attr-defined]
+    assert summary.to_dict()["tracks"] == {"merged": 0, "glimpses": 0, "still": 1, "stationary_now": 0}  # type: ignore[attr-defined]
