@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from synth.decor import DECOR_STREAM, Osd, dress_roadside
 from synth.fleet import DIMENSIONS, Identity
 from synth.geometry import PinholeCamera
 from synth.plates import render_plate, soil
@@ -21,7 +22,7 @@ from synth.scenario import Lighting
 from synth.scenery import FOG_BGR, LIGHT_GAIN, build_background
 from synth.sprites import Sprite, render_sprite
 from synth.truth import READABLE_PLATE_PX, FrameTruth, VehicleTruth
-from synth.world import Pass, World
+from synth.world import LANE_WIDTH_M, Pass, World
 
 Image = npt.NDArray[np.uint8]
 _NOISE_FRAMES = 4
@@ -34,7 +35,9 @@ class _Look:
     def __init__(self, identity: Identity, renderer: CameraRenderer) -> None:
         spec = renderer.spec
         rng = np.random.default_rng([renderer.world.seed, identity.id, renderer.camera_index])
-        self.sprite: Sprite = render_sprite(identity, spec.view, renderer.elevation, rng)
+        self.sprite: Sprite = render_sprite(
+            identity, spec.view, renderer.elevation, rng, decor=renderer.world.spec.decor
+        )
         image = self.sprite.image.copy()
         image[..., :3] = _light(image[..., :3], spec.lighting, rng)
         if spec.lighting in ("night", "dusk", "ir"):
@@ -146,6 +149,17 @@ class CameraRenderer:
         self.elevation = float(np.clip(self.spec.pitch_deg / 30.0, 0, 1))
         rng = np.random.default_rng([world.seed, 7919, self.camera_index])
         self.background = build_background(self.spec, self.cam, rng)
+        self._osd: Osd | None = None
+        if world.spec.decor:
+            dress_roadside(
+                self.background,
+                self.cam.project,
+                self.spec.lanes * LANE_WIDTH_M / 2,
+                self.spec.lighting,
+                np.random.default_rng([DECOR_STREAM, world.seed, self.camera_index]),
+            )
+            w, h = self.spec.resolution
+            self._osd = Osd(camera_id, self.camera_index, world.seed, (w, h))
         self._passes = world.passes_at(camera_id)
         self._looks: dict[int, _Look] = {}
         h, w = self.background.shape[:2]
@@ -188,6 +202,8 @@ class CameraRenderer:
             plus, minus = self._noise[index % len(self._noise)]
             cv2.add(frame, np.repeat(plus, 3, axis=2), dst=frame)
             cv2.subtract(frame, np.repeat(minus, 3, axis=2), dst=frame)
+        if self._osd is not None:
+            self._osd.draw(frame, t)
         return frame, FrameTruth(spec.id, index, t, tuple(truths))
 
     def _draw(

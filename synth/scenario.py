@@ -103,6 +103,11 @@ class ScenarioSpec(_Spec):
     cameras: tuple[CameraSpec, ...] = Field(min_length=1, description="Cameras.")
     routes: tuple[RouteSpec, ...] = Field(min_length=1, description="Routes vehicles take.")
     fleet: FleetSpec = Field(default_factory=FleetSpec, description="The vehicles.")
+    decor: bool = Field(
+        False,
+        description="Text-like things that are not plates: vehicle lettering, badges, country stickers, "
+        "exhausts, roadside signs, a camera's burnt-in date and name (hard negatives; synth/decor.py).",
+    )
     toll_entry: tuple[str, ...] = Field((), description="Cameras where a toll trip starts (escape rule).")
     toll_gate: tuple[str, ...] = Field((), description="Toll gate cameras: a trip that misses them escapes.")
 

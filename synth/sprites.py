@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from synth.decor import dress_vehicle
 from synth.fleet import COLOURS, DIMENSIONS, Identity
 from synth.plates import plate_size_mm
 
@@ -349,10 +350,17 @@ def _finish(image: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArr
     return np.asarray(small, np.uint8)
 
 
-def render_sprite(identity: Identity, view: View, elevation: float, rng: np.random.Generator) -> Sprite:
-    """Draw ``identity`` seen from the ``front`` or ``rear`` at a camera ``elevation`` (0..1)."""
+def render_sprite(
+    identity: Identity, view: View, elevation: float, rng: np.random.Generator, *, decor: bool = False
+) -> Sprite:
+    """Draw ``identity`` seen from the ``front`` or ``rear`` at a camera ``elevation`` (0..1);
+    ``decor`` adds its lettering, badge, stickers and exhausts (:mod:`synth.decor`)."""
     painter = _Painter(identity, view, elevation)
     painter.paint()
+    if decor:
+        c = painter.c
+        body = (round(c.ox), round(c.oy), round(c.ox + c.bw), round(c.oy + c.bh))
+        dress_vehicle(c.image, body, view, identity.type, identity.id, identity.bgr)
     image = _finish(painter.c.image, rng)
     quad = None
     has_plate = identity.plate_state != "missing" and painter.plate_centre is not None

@@ -1,0 +1,280 @@
+"""Text-like things that are not plates: hard negatives for the plate detector.
+
+On real vehicles and roads a plate detector meets lettering that is not a plate: a car's model
+name on its boot, the maker's badge, an oval country sticker beside the plate, exhaust pipes
+under the bumper, roadside signs with numbers and words, and the date and camera name a CCTV
+camera burns into its picture. A world with ``decor: true`` draws them (never labelled as
+plates), so the detector learns to leave them alone.
+
+Everything here draws from its own random stream (the identity's id, or the camera's), so a
+vehicle carries the same lettering at every camera and turning decor on changes nothing else
+of a world.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+Image = npt.NDArray[np.uint8]
+Colour = tuple[int, int, int]
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+DIGITS = "0123456789"
+COUNTRY_CODES = (
+    "D",
+    "F",
+    "I",
+    "A",
+    "CH",
+    "NL",
+    "B",
+    "SK",
+    "CZ",
+    "PL",
+    "HR",
+    "GB",
+    "S",
+    "DK",
+    "E",
+    "H",
+    "SLO",
+)
+FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_PLAIN)
+DECOR_STREAM = 104729  # seed key of every decor draw
+
+
+def text_fit(
+    image: Image,
+    text: str,
+    centre: tuple[float, float],
+    height: float,
+    colour: Colour,
+    *,
+    font: int = cv2.FONT_HERSHEY_SIMPLEX,
+    thickness: float = 0.12,
+    alpha: bool = True,
+) -> tuple[int, int, int, int]:
+    """Draw ``text`` centred at ``centre`` (pixels) with capitals ``height`` pixels high; returns
+    its box. ``alpha``: the image is BGRA and the text is opaque."""
+    scale = max(0.1, height / cv2.getTextSize("H", font, 1.0, 1)[0][1])
+    weight = max(1, round(height * thickness))
+    (w, h), _ = cv2.getTextSize(text, font, scale, weight)
+    x, y = round(centre[0] - w / 2), round(centre[1] + h / 2)
+    fill = (*colour, 255) if alpha else colour
+    cv2.putText(image, text, (x, y), font, scale, fill, weight, cv2.LINE_AA)
+    return x, y - h, x + w, y
+
+
+def model_name(rng: np.random.Generator) -> str:
+    """A model name as makers letter them: ``COROLLA``, ``XLI``, ``320D``, ``GTI`` ..."""
+    kind = rng.integers(0, 3)
+    if kind == 0:
+        return "".join(rng.choice(list(LETTERS), int(rng.integers(4, 9))))
+    if kind == 1:
+        return "".join(rng.choice(list(LETTERS), int(rng.integers(2, 4))))
+    return "".join(rng.choice(list(DIGITS), int(rng.integers(2, 4)))) + str(rng.choice(list("DIEX")))
+
+
+def dress_vehicle(
+    image: Image, body: tuple[int, int, int, int], view: str, kind: str, identity_id: int, body_bgr: Colour
+) -> None:
+    """Badges, lettering, a country sticker and exhausts on a vehicle sprite (BGRA, drawn in
+    place). ``body`` is the body's box in the sprite's pixels (x0, y0, x1, y1)."""
+    if kind == "motorcycle":
+        return
+    rng = np.random.default_rng([DECOR_STREAM, identity_id, view == "rear"])
+    x0, y0, x1, y1 = body
+    bw, bh = x1 - x0, y1 - y0
+    chrome = (205, 205, 210) if rng.random() < 0.7 else (35, 35, 38)
+    font = int(rng.choice(FONTS))
+    if kind in ("car", "suv", "van"):
+        if view == "rear" and rng.random() < 0.85:  # model name on the boot, left or right
+            side = rng.choice([0.22, 0.78])
+            text_fit(image, model_name(rng), (x0 + side * bw, y0 + 0.64 * bh), 0.028 * bh, chrome, font=font)
+        if rng.random() < 0.8:  # the maker's badge, centred
+            cy = y0 + (0.6 if view == "rear" else 0.62) * bh
+            r = max(2, round(0.035 * bw))
+            cv2.ellipse(
+                image,
+                (round(x0 + 0.5 * bw), round(cy)),
+                (r, round(r * 0.7)),
+                0,
+                0,
+                360,
+                (*chrome, 255),
+                max(1, r // 4),
+                cv2.LINE_AA,
+            )
+            if rng.random() < 0.5:
+                text_fit(
+                    image, str(rng.choice(list(LETTERS))), (x0 + 0.5 * bw, cy), r * 0.9, chrome, font=font
+                )
+    if view == "rear" and rng.random() < 0.3:  # oval country sticker beside the plate
+        cx = x0 + rng.choice([0.2, 0.8]) * bw
+        cy = y0 + 0.8 * bh
+        rx, ry = round(0.06 * bw), round(0.035 * bw)
+        cv2.ellipse(image, (round(cx), round(cy)), (rx, ry), 0, 0, 360, (242, 242, 242, 255), -1, cv2.LINE_AA)
+        cv2.ellipse(
+            image,
+            (round(cx), round(cy)),
+            (rx, ry),
+            0,
+            0,
+            360,
+            (20, 20, 20, 255),
+            max(1, ry // 8),
+            cv2.LINE_AA,
+        )
+        text_fit(
+            image,
+            str(rng.choice(COUNTRY_CODES)),
+            (cx, cy),
+            0.9 * ry,
+            (15, 15, 15),
+            font=cv2.FONT_HERSHEY_DUPLEX,
+        )
+    if view == "rear" and kind != "bus":  # exhausts: one or two, dark with a bright rim
+        pipes = [rng.choice([0.2, 0.8])] if rng.random() < 0.6 else [0.2, 0.8]
+        r = max(2, round(rng.uniform(0.02, 0.04) * bw))
+        for px in pipes:
+            centre = (round(x0 + px * bw), round(y0 + 0.93 * bh))
+            cv2.ellipse(image, centre, (r, round(r * 0.6)), 0, 0, 360, (18, 18, 18, 255), -1, cv2.LINE_AA)
+            cv2.ellipse(
+                image,
+                centre,
+                (r, round(r * 0.6)),
+                0,
+                0,
+                360,
+                (170, 170, 175, 255),
+                max(1, r // 4),
+                cv2.LINE_AA,
+            )
+    rows = {"truck": (0.3, 0.6), "van": (0.5, 0.56), "bus": (0.4, 0.5)}  # body below or beside the glass
+    if view == "rear" and kind in rows and rng.random() < 0.5:  # a company's name on the body
+        words = "".join(rng.choice(list(LETTERS), int(rng.integers(4, 10))))
+        colour = (20, 20, 20) if sum(body_bgr) > 380 else (235, 235, 235)
+        row = rng.uniform(*rows[kind])
+        text_fit(image, words, (x0 + 0.5 * bw, y0 + row * bh), 0.05 * bh, colour, font=font)
+
+
+def sign_text(rng: np.random.Generator) -> list[str]:
+    """Lines of a roadside sign: a speed limit, a distance, a place name with its number."""
+    kind = rng.integers(0, 3)
+    if kind == 0:
+        return [str(int(rng.choice([30, 50, 60, 70, 80, 90, 100, 120])))]
+    if kind == 1:
+        return [f"{rng.integers(1, 99)} km", "".join(rng.choice(list(LETTERS), int(rng.integers(4, 9))))]
+    return ["".join(rng.choice(list(LETTERS), int(rng.integers(3, 8)))), f"A{rng.integers(1, 99)}"]
+
+
+def osd_text(camera_id: str, t: float, start: float) -> tuple[str, str]:
+    """The date, time and camera name a CCTV camera prints on its picture at time ``t``."""
+    seconds = int(start + t)
+    day = 1 + (seconds // 86400) % 28
+    hh, mm, ss = (seconds // 3600) % 24, (seconds // 60) % 60, seconds % 60
+    return f"2026-11-{day:02d} {hh:02d}:{mm:02d}:{ss:02d}", f"CAM {camera_id.upper()[:10]}"
+
+
+class Osd:
+    """A camera's burnt-in date, time and name, drawn on each frame (or nothing)."""
+
+    def __init__(self, camera_id: str, camera_index: int, seed: int, size: tuple[int, int]) -> None:
+        rng = np.random.default_rng([DECOR_STREAM, seed, camera_index])
+        self.on = bool(rng.random() < 0.6)
+        self.camera_id = camera_id
+        self.start = float(rng.uniform(0, 86400 * 20))
+        w, h = size
+        self.height = max(7.0, h * rng.uniform(0.022, 0.035))
+        top = bool(rng.random() < 0.7)
+        self.left = bool(rng.random() < 0.6)
+        self.rows = (
+            (self.height * 1.6, self.height * 3.1) if top else (h - self.height * 2.2, h - self.height * 0.7)
+        )
+        self.width = w
+
+    def draw(self, frame: Image, t: float) -> None:
+        """Print the lines on ``frame`` (BGR) in place: white with a dark outline."""
+        if not self.on:
+            return
+        for line, row in zip(osd_text(self.camera_id, t, self.start), self.rows, strict=True):
+            scale = self.height / cv2.getTextSize("H", cv2.FONT_HERSHEY_SIMPLEX, 1.0, 1)[0][1]
+            weight = max(1, round(self.height / 8))
+            (tw, _), _ = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, weight)
+            x = round(self.height * 0.6) if self.left else round(self.width - tw - self.height * 0.6)
+            for colour, extra in (((0, 0, 0), 2), ((245, 245, 245), 0)):
+                cv2.putText(
+                    frame,
+                    line,
+                    (x, round(row)),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    scale,
+                    colour,
+                    weight + extra,
+                    cv2.LINE_AA,
+                )
+
+
+def dress_roadside(
+    image: Image, project: object, half: float, lighting: str, rng: np.random.Generator
+) -> None:
+    """Signs on posts beside the road, with numbers and words, back to front (``project``: the
+    camera's world-to-pixel function)."""
+    h, w = image.shape[:2]
+    signs = sorted(
+        ((float(rng.uniform(12, 160)), int(rng.choice([-1, 1]))) for _ in range(int(rng.integers(2, 6)))),
+        reverse=True,
+    )
+    dim = {"day": 1.0, "dusk": 0.6, "night": 0.3, "ir": 0.9}.get(lighting, 1.0)
+    for z, side in signs:
+        width, height = float(rng.uniform(0.7, 2.4)), float(rng.uniform(0.6, 1.4))
+        bottom = float(rng.uniform(1.2, 2.2))
+        x = side * (half + float(rng.uniform(1.5, 4.0)))
+        corners = np.array(
+            [
+                [x - width / 2, bottom + height, z],
+                [x + width / 2, bottom + height, z],
+                [x + width / 2, bottom, z],
+                [x - width / 2, bottom, z],
+            ],
+            np.float64,
+        )
+        uv = project(corners)  # type: ignore[operator]
+        if np.isnan(uv).any():
+            continue
+        px0, py0 = np.floor(uv.min(0)).astype(int)
+        px1, py1 = np.ceil(uv.max(0)).astype(int)
+        if px1 - px0 < 4 or py1 - py0 < 3 or px1 <= 0 or py1 <= 0 or px0 >= w or py0 >= h:
+            continue
+        post = project(np.array([[x, 0.0, z], [x, bottom, z]], np.float64))  # type: ignore[operator]
+        if not np.isnan(post).any():
+            cv2.line(
+                image,
+                tuple(np.round(post[0]).astype(int)),
+                tuple(np.round(post[1]).astype(int)),
+                (110, 110, 112),
+                max(1, (px1 - px0) // 20),
+            )
+        lines = sign_text(rng)
+        ground, ink = ((245, 245, 245), (20, 20, 20)) if len(lines) == 1 else ((150, 90, 20), (240, 240, 240))
+        if len(lines) > 1 and rng.random() < 0.5:
+            ground = (40, 120, 30)
+        panel = np.full((120, max(60, round(120 * width / height)), 3), ground, np.uint8)
+        if len(lines) == 1:  # a speed limit: red ring around a number
+            ph, pw = panel.shape[:2]
+            panel[:] = (90, 90, 90)
+            cv2.circle(panel, (pw // 2, ph // 2), ph // 2 - 2, (40, 40, 200), -1, cv2.LINE_AA)
+            cv2.circle(panel, (pw // 2, ph // 2), ph // 2 - 14, (245, 245, 245), -1, cv2.LINE_AA)
+        ph, pw = panel.shape[:2]
+        for k, line in enumerate(lines):
+            cy = ph * (k + 1) / (len(lines) + 1)
+            text_fit(
+                panel, line, (pw / 2, cy), ph / (2.2 * len(lines) + 0.5), ink, alpha=False, thickness=0.14
+            )
+        target = panel.astype(np.float32) * dim
+        tile = cv2.resize(target, (px1 - px0, py1 - py0), interpolation=cv2.INTER_AREA)
+        cx0, cy0, cx1, cy1 = max(0, px0), max(0, py0), min(w, px1), min(h, py1)
+        image[cy0:cy1, cx0:cx1] = np.clip(tile[cy0 - py0 : cy1 - py0, cx0 - px0 : cx1 - px0], 0, 255).astype(
+            np.uint8
+        )
