@@ -24,6 +24,9 @@ def add_synth_commands(commands: Any) -> Any:
     synth.add_argument("--duration", type=float, help="override the scenario's seconds of footage")
     synth.add_argument("--preview", type=Path, help="also write a contact sheet PNG here")
     synth.add_argument(
+        "--decor", action="store_true", help="add text-like hard negatives (lettering, signs, on-screen date)"
+    )
+    synth.add_argument(
         "--parts",
         default="videos,detection,reid,plates",
         help="comma-separated outputs to write besides the truth: videos, detection, reid, plates",
@@ -54,6 +57,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if not parts or not parts <= ALL_PARTS:
         raise CliError(f"--parts: choose from {', '.join(sorted(ALL_PARTS))} (got {args.parts!r})")
     spec = load_scenario_spec(args.scenario, args.duration)
+    if args.decor:
+        spec = spec.model_copy(update={"decor": True})
     world = simulate(spec, args.seed)
     total = round(spec.duration_s * spec.fps) * len(spec.cameras)
     with tqdm(

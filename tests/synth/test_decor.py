@@ -61,3 +61,18 @@ def test_the_burnt_in_clock_runs_with_the_frames() -> None:
     frame = np.zeros((240, 320, 3), np.uint8)
     on.draw(frame, 0.0)
     assert (frame > 200).any()
+
+
+def test_synth_decor_flag_records_it_in_the_world(tiny_scenario: Path, tmp_path: Path) -> None:
+    import json
+
+    from roadwatch.cli import main
+
+    out = tmp_path / "w"
+    assert (
+        main(
+            ["synth", "--scenario", str(tiny_scenario), "--out", str(out), "--parts", "detection", "--decor"]
+        )
+        == 0
+    )
+    assert json.loads((out / "world.json").read_text())["scenario"]["decor"] is True
