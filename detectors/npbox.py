@@ -17,17 +17,35 @@ F32 = npt.NDArray[np.float32]
 IGNORE_IOA = 0.5  # a box this much inside a region to ignore (share of its own area) is "in" it
 
 
-def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """``(N, M)`` IoU of ``x1, y1, x2, y2`` boxes ``a`` and ``b``; 0 where the union is empty."""
+def _overlaps(
+    a: npt.ArrayLike, b: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``(N, M)`` intersection areas of boxes ``a`` and ``b``, and the areas of each."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = np.prod((rb - lt).clip(0), axis=2)
-    area_a = np.prod((a[:, 2:] - a[:, :2]).clip(0), axis=1)
-    area_b = np.prod((b[:, 2:] - b[:, :2]).clip(0), axis=1)
+    return (
+        inter,
+        np.prod((a[:, 2:] - a[:, :2]).clip(0), axis=1),
+        np.prod((b[:, 2:] - b[:, :2]).clip(0), axis=1),
+    )
+
+
+def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """``(N, M)`` IoU of ``x1, y1, x2, y2`` boxes ``a`` and ``b``; 0 where the union is empty."""
+    inter, area_a, area_b = _overlaps(a, b)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def smaller_overlap_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """``(N, M)`` intersection over the smaller box's area: 1 when one box lies inside the
+    other, whichever is larger; 0 where either box is empty."""
+    inter, area_a, area_b = _overlaps(a, b)
+    smaller = np.minimum(area_a[:, None], area_b[None, :])
+    return np.where(smaller > 0, inter / np.maximum(smaller, 1e-12), 0.0)
 
 
 def match_boxes(truth: npt.ArrayLike, found: npt.ArrayLike, min_iou: float) -> dict[int, int]:

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.corners import plate_corners
-from detectors.npbox import iou_matrix, match_boxes
+from detectors.npbox import iou_matrix, match_boxes, smaller_overlap_matrix
 from detectors.stage import PLATE, DetectionStage
 from plates.formats import normalise
 from plates.read import PlateRead
@@ -79,13 +79,7 @@ def _height(quad: npt.NDArray[np.float32]) -> float:
 def _repeats(box: Box, text: str, seen: FoundPlate) -> bool:
     """A read that repeats a better-scored one: the same text, or a box mostly inside (or
     around) the other's, as a second detection of one plate gives."""
-    if text == seen.read.text:
-        return True
-    ax1, ay1, ax2, ay2 = box
-    bx1, by1, bx2, by2 = seen.box
-    inter = max(0.0, min(ax2, bx2) - max(ax1, bx1)) * max(0.0, min(ay2, by2) - max(ay1, by1))
-    smaller = min((ax2 - ax1) * (ay2 - ay1), (bx2 - bx1) * (by2 - by1))
-    return smaller > 0 and inter / smaller >= CONTAINED
+    return text == seen.read.text or smaller_overlap_matrix(box, seen.box)[0, 0] >= CONTAINED
 
 
 @dataclass(frozen=True, slots=True)

@@ -292,32 +292,15 @@ def sighting_sheet(
     return path
 
 
-def best_crops(video: Path, sightings: Sequence[Sighting], fps: float) -> dict[str, npt.NDArray[np.uint8]]:
-    """Each sighting's best box, cut from the clip's frame at its best time (one read of the
-    clip; boxes clipped to the frame)."""
+def snapshot_crops(sightings: Sequence[Sighting]) -> dict[str, npt.NDArray[np.uint8]]:
+    """Each sighting's best vehicle crop, as the run saved it (``snapshots["vehicle"]``);
+    sightings without one are left out."""
     import cv2
 
-    wanted: dict[int, list[Sighting]] = {}
-    for s in sightings:
-        if s.best_time is not None and s.best_box is not None:
-            wanted.setdefault(round(s.best_time * fps), []).append(s)
     crops: dict[str, npt.NDArray[np.uint8]] = {}
-    capture = cv2.VideoCapture(str(video))
-    try:
-        index = 0
-        last = max(wanted, default=-1)
-        while index <= last:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            for s in wanted.get(index, ()):
-                assert s.best_box is not None
-                h, w = frame.shape[:2]
-                x1, y1, x2, y2 = (round(v) for v in s.best_box)
-                x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
-                if x2 > x1 and y2 > y1:
-                    crops[s.id] = np.ascontiguousarray(frame[y1:y2, x1:x2])
-            index += 1
-    finally:
-        capture.release()
+    for s in sightings:
+        path = s.snapshots.get("vehicle")
+        crop = cv2.imread(path) if path else None
+        if crop is not None:
+            crops[s.id] = np.asarray(crop, np.uint8)
     return crops

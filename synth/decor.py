@@ -13,6 +13,9 @@ of a world.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -57,13 +60,18 @@ def text_fit(
 ) -> tuple[int, int, int, int]:
     """Draw ``text`` centred at ``centre`` (pixels) with capitals ``height`` pixels high; returns
     its box. ``alpha``: the image is BGRA and the text is opaque."""
-    scale = max(0.1, height / cv2.getTextSize("H", font, 1.0, 1)[0][1])
+    scale = max(0.1, _scale(height, font))
     weight = max(1, round(height * thickness))
     (w, h), _ = cv2.getTextSize(text, font, scale, weight)
     x, y = round(centre[0] - w / 2), round(centre[1] + h / 2)
     fill = (*colour, 255) if alpha else colour
     cv2.putText(image, text, (x, y), font, scale, fill, weight, cv2.LINE_AA)
     return x, y - h, x + w, y
+
+
+def _scale(height: float, font: int) -> float:
+    """The ``putText`` scale at which capitals of ``font`` are ``height`` pixels high."""
+    return height / cv2.getTextSize("H", font, 1.0, 1)[0][1]
 
 
 def model_name(rng: np.random.Generator) -> str:
@@ -76,6 +84,24 @@ def model_name(rng: np.random.Generator) -> str:
     return "".join(rng.choice(list(DIGITS), int(rng.integers(2, 4)))) + str(rng.choice(list("DIEX")))
 
 
+def _oval(
+    image: Image, centre: tuple[float, float], axes: tuple[float, float], colour: Colour, thickness: int = -1
+) -> None:
+    """An ellipse on a BGRA sprite, opaque (``thickness`` -1: filled)."""
+    cx, cy = centre
+    cv2.ellipse(
+        image,
+        (round(cx), round(cy)),
+        (round(axes[0]), round(axes[1])),
+        0,
+        0,
+        360,
+        (*colour, 255),
+        thickness,
+        cv2.LINE_AA,
+    )
+
+
 def dress_vehicle(
     image: Image, body: tuple[int, int, int, int], view: str, kind: str, identity_id: int, body_bgr: Colour
 ) -> None:
@@ -85,78 +111,51 @@ def dress_vehicle(
         return
     rng = np.random.default_rng([DECOR_STREAM, identity_id, view == "rear"])
     x0, y0, x1, y1 = body
-    bw, bh = x1 - x0, y1 - y0
+    at = _Placer(x0, y0, x1 - x0, y1 - y0)
     chrome = (205, 205, 210) if rng.random() < 0.7 else (35, 35, 38)
     font = int(rng.choice(FONTS))
+    rear = view == "rear"
     if kind in ("car", "suv", "van"):
-        if view == "rear" and rng.random() < 0.85:  # model name on the boot, left or right
+        if rear and rng.random() < 0.85:  # model name on the boot, left or right
             side = rng.choice([0.22, 0.78])
-            text_fit(image, model_name(rng), (x0 + side * bw, y0 + 0.64 * bh), 0.028 * bh, chrome, font=font)
+            text_fit(image, model_name(rng), at(side, 0.64), 0.028 * at.h, chrome, font=font)
         if rng.random() < 0.8:  # the maker's badge, centred
-            cy = y0 + (0.6 if view == "rear" else 0.62) * bh
-            r = max(2, round(0.035 * bw))
-            cv2.ellipse(
-                image,
-                (round(x0 + 0.5 * bw), round(cy)),
-                (r, round(r * 0.7)),
-                0,
-                0,
-                360,
-                (*chrome, 255),
-                max(1, r // 4),
-                cv2.LINE_AA,
-            )
+            centre = at(0.5, 0.6 if rear else 0.62)
+            r = max(2, round(0.035 * at.w))
+            _oval(image, centre, (r, r * 0.7), chrome, max(1, r // 4))
             if rng.random() < 0.5:
-                text_fit(
-                    image, str(rng.choice(list(LETTERS))), (x0 + 0.5 * bw, cy), r * 0.9, chrome, font=font
-                )
-    if view == "rear" and rng.random() < 0.3:  # oval country sticker beside the plate
-        cx = x0 + rng.choice([0.2, 0.8]) * bw
-        cy = y0 + 0.8 * bh
-        rx, ry = round(0.06 * bw), round(0.035 * bw)
-        cv2.ellipse(image, (round(cx), round(cy)), (rx, ry), 0, 0, 360, (242, 242, 242, 255), -1, cv2.LINE_AA)
-        cv2.ellipse(
-            image,
-            (round(cx), round(cy)),
-            (rx, ry),
-            0,
-            0,
-            360,
-            (20, 20, 20, 255),
-            max(1, ry // 8),
-            cv2.LINE_AA,
-        )
-        text_fit(
-            image,
-            str(rng.choice(COUNTRY_CODES)),
-            (cx, cy),
-            0.9 * ry,
-            (15, 15, 15),
-            font=cv2.FONT_HERSHEY_DUPLEX,
-        )
-    if view == "rear" and kind != "bus":  # exhausts: one or two, dark with a bright rim
+                text_fit(image, str(rng.choice(list(LETTERS))), centre, r * 0.9, chrome, font=font)
+    if rear and rng.random() < 0.3:  # oval country sticker beside the plate
+        centre = at(rng.choice([0.2, 0.8]), 0.8)
+        axes = (round(0.06 * at.w), round(0.035 * at.w))
+        _oval(image, centre, axes, (242, 242, 242))
+        _oval(image, centre, axes, (20, 20, 20), max(1, axes[1] // 8))
+        code = str(rng.choice(COUNTRY_CODES))
+        text_fit(image, code, centre, 0.9 * axes[1], (15, 15, 15), font=cv2.FONT_HERSHEY_DUPLEX)
+    if rear and kind != "bus":  # exhausts: one or two, dark with a bright rim
         pipes = [rng.choice([0.2, 0.8])] if rng.random() < 0.6 else [0.2, 0.8]
-        r = max(2, round(rng.uniform(0.02, 0.04) * bw))
+        r = max(2, round(rng.uniform(0.02, 0.04) * at.w))
         for px in pipes:
-            centre = (round(x0 + px * bw), round(y0 + 0.93 * bh))
-            cv2.ellipse(image, centre, (r, round(r * 0.6)), 0, 0, 360, (18, 18, 18, 255), -1, cv2.LINE_AA)
-            cv2.ellipse(
-                image,
-                centre,
-                (r, round(r * 0.6)),
-                0,
-                0,
-                360,
-                (170, 170, 175, 255),
-                max(1, r // 4),
-                cv2.LINE_AA,
-            )
+            _oval(image, at(px, 0.93), (r, round(r * 0.6)), (18, 18, 18))
+            _oval(image, at(px, 0.93), (r, round(r * 0.6)), (170, 170, 175), max(1, r // 4))
     rows = {"truck": (0.3, 0.6), "van": (0.5, 0.56), "bus": (0.4, 0.5)}  # body below or beside the glass
-    if view == "rear" and kind in rows and rng.random() < 0.5:  # a company's name on the body
+    if rear and kind in rows and rng.random() < 0.5:  # a company's name on the body
         words = "".join(rng.choice(list(LETTERS), int(rng.integers(4, 10))))
         colour = (20, 20, 20) if sum(body_bgr) > 380 else (235, 235, 235)
-        row = rng.uniform(*rows[kind])
-        text_fit(image, words, (x0 + 0.5 * bw, y0 + row * bh), 0.05 * bh, colour, font=font)
+        text_fit(image, words, at(0.5, rng.uniform(*rows[kind])), 0.05 * at.h, colour, font=font)
+
+
+@dataclass(frozen=True, slots=True)
+class _Placer:
+    """Body fractions to sprite pixels."""
+
+    x0: float
+    y0: float
+    w: float
+    h: float
+
+    def __call__(self, fx: float, fy: float) -> tuple[float, float]:
+        return self.x0 + fx * self.w, self.y0 + fy * self.h
 
 
 def sign_text(rng: np.random.Generator) -> list[str]:
@@ -193,14 +192,15 @@ class Osd:
             (self.height * 1.6, self.height * 3.1) if top else (h - self.height * 2.2, h - self.height * 0.7)
         )
         self.width = w
+        self.scale = _scale(self.height, cv2.FONT_HERSHEY_SIMPLEX)
+        self.weight = max(1, round(self.height / 8))
 
     def draw(self, frame: Image, t: float) -> None:
         """Print the lines on ``frame`` (BGR) in place: white with a dark outline."""
         if not self.on:
             return
+        scale, weight = self.scale, self.weight
         for line, row in zip(osd_text(self.camera_id, t, self.start), self.rows, strict=True):
-            scale = self.height / cv2.getTextSize("H", cv2.FONT_HERSHEY_SIMPLEX, 1.0, 1)[0][1]
-            weight = max(1, round(self.height / 8))
             (tw, _), _ = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, weight)
             x = round(self.height * 0.6) if self.left else round(self.width - tw - self.height * 0.6)
             for colour, extra in (((0, 0, 0), 2), ((245, 245, 245), 0)):
@@ -216,8 +216,30 @@ class Osd:
                 )
 
 
+def _sign_panel(lines: list[str], aspect: float, rng: np.random.Generator) -> Image:
+    """A sign's face, 120 px high: a speed limit (one line: a red ring around a number) or a
+    blue or green direction sign with white lines."""
+    panel = np.full((120, max(60, round(120 * aspect)), 3), (90, 90, 90), np.uint8)
+    ph, pw = panel.shape[:2]
+    ink: Colour = (240, 240, 240)
+    if len(lines) == 1:
+        cv2.circle(panel, (pw // 2, ph // 2), ph // 2 - 2, (40, 40, 200), -1, cv2.LINE_AA)
+        cv2.circle(panel, (pw // 2, ph // 2), ph // 2 - 14, (245, 245, 245), -1, cv2.LINE_AA)
+        ink = (20, 20, 20)
+    else:
+        panel[:] = (40, 120, 30) if rng.random() < 0.5 else (150, 90, 20)
+    for k, line in enumerate(lines):
+        centre = (pw / 2, ph * (k + 1) / (len(lines) + 1))
+        text_fit(panel, line, centre, ph / (2.2 * len(lines) + 0.5), ink, alpha=False, thickness=0.14)
+    return panel
+
+
 def dress_roadside(
-    image: Image, project: object, half: float, lighting: str, rng: np.random.Generator
+    image: Image,
+    project: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
+    half: float,
+    lighting: str,
+    rng: np.random.Generator,
 ) -> None:
     """Signs on posts beside the road, with numbers and words, back to front (``project``: the
     camera's world-to-pixel function)."""
@@ -240,14 +262,14 @@ def dress_roadside(
             ],
             np.float64,
         )
-        uv = project(corners)  # type: ignore[operator]
+        uv = project(corners)
         if np.isnan(uv).any():
             continue
         px0, py0 = np.floor(uv.min(0)).astype(int)
         px1, py1 = np.ceil(uv.max(0)).astype(int)
         if px1 - px0 < 4 or py1 - py0 < 3 or px1 <= 0 or py1 <= 0 or px0 >= w or py0 >= h:
             continue
-        post = project(np.array([[x, 0.0, z], [x, bottom, z]], np.float64))  # type: ignore[operator]
+        post = project(np.array([[x, 0.0, z], [x, bottom, z]], np.float64))
         if not np.isnan(post).any():
             cv2.line(
                 image,
@@ -256,22 +278,7 @@ def dress_roadside(
                 (110, 110, 112),
                 max(1, (px1 - px0) // 20),
             )
-        lines = sign_text(rng)
-        ground, ink = ((245, 245, 245), (20, 20, 20)) if len(lines) == 1 else ((150, 90, 20), (240, 240, 240))
-        if len(lines) > 1 and rng.random() < 0.5:
-            ground = (40, 120, 30)
-        panel = np.full((120, max(60, round(120 * width / height)), 3), ground, np.uint8)
-        if len(lines) == 1:  # a speed limit: red ring around a number
-            ph, pw = panel.shape[:2]
-            panel[:] = (90, 90, 90)
-            cv2.circle(panel, (pw // 2, ph // 2), ph // 2 - 2, (40, 40, 200), -1, cv2.LINE_AA)
-            cv2.circle(panel, (pw // 2, ph // 2), ph // 2 - 14, (245, 245, 245), -1, cv2.LINE_AA)
-        ph, pw = panel.shape[:2]
-        for k, line in enumerate(lines):
-            cy = ph * (k + 1) / (len(lines) + 1)
-            text_fit(
-                panel, line, (pw / 2, cy), ph / (2.2 * len(lines) + 0.5), ink, alpha=False, thickness=0.14
-            )
+        panel = _sign_panel(sign_text(rng), width / height, rng)
         target = panel.astype(np.float32) * dim
         tile = cv2.resize(target, (px1 - px0, py1 - py0), interpolation=cv2.INTER_AREA)
         cx0, cy0, cx1, cy1 = max(0, px0), max(0, py0), min(w, px1), min(h, py1)

@@ -128,3 +128,14 @@ def make_flow(
         outputs=OutputsConfig(snapshots_dir=tmp / "snapshots"),
     )
     return app.flow(stages, RecognitionConfig(**recognition))  # type: ignore[arg-type]
+
+
+def rendered_world(scenario: Path, out: Path) -> Path:
+    """``scenario``'s world (seed 0) rendered into ``out`` (``videos/``, ``truth/``), as
+    ``roadwatch synth --parts videos`` writes it; returns ``out``."""
+    from synth.export import export_world
+    from synth.scenario import load_scenario
+    from synth.world import simulate
+
+    export_world(simulate(load_scenario(scenario), 0), out, parts=frozenset({"videos"}))
+    return out

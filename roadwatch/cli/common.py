@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import sys
 import threading
@@ -26,6 +27,20 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def config_or_default(path: Path | None) -> RoadwatchConfig:
     """The config file's tree, or the defaults when no file is given."""
     return load_config(path) if path is not None else RoadwatchConfig()
+
+
+def fresh_run(base: RoadwatchConfig, run_dir: Path) -> RoadwatchConfig:
+    """``base`` with a fresh embedded gallery, the event log and the snapshots in ``run_dir``
+    (emptied first): a scored run that no earlier run can influence."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return base.model_copy(
+        update={
+            "gallery": base.gallery.model_copy(update={"data_dir": run_dir / "gallery"}),
+            "outputs": base.outputs.model_copy(
+                update={"events_path": run_dir / "events.jsonl", "snapshots_dir": run_dir / "snapshots"}
+            ),
+        }
+    )
 
 
 def run_pipeline(

@@ -9,10 +9,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from config import CameraConfig, RoadwatchConfig, load_config
+from config import CameraConfig
 from config.schema import CameraLink, ReidConfig
 from roadwatch.app import REID_MODELS, reid_model_paths
-from roadwatch.cli.common import EXIT_OK, run_pipeline
+from roadwatch.cli.common import EXIT_OK, config_or_default, fresh_run, run_pipeline
 from roadwatch.errors import CliError
 from roadwatch.events import Sighting
 
@@ -40,8 +40,6 @@ def add_demo_command(commands: Any) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """``roadwatch demo``: render the toll road, run the whole pipeline over it, score the result."""
-    import shutil
-
     from roadwatch.report import identity_sheet
     from roadwatch.score import describe, load_truth, score
     from synth.export import export_world
@@ -60,17 +58,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"rendering the synthetic toll road (seed {args.seed}) into {world_dir} ...", file=sys.stderr)
         export_world(simulate(spec, args.seed), world_dir, parts=frozenset({"videos"}))
     run_dir = args.dir / "run"
-    shutil.rmtree(run_dir, ignore_errors=True)  # a fresh gallery every time
-    base = load_config(args.config) if args.config else RoadwatchConfig()
-    cfg = base.model_copy(
-        update={
-            "links": base.links or _scenario_links(spec),
-            "reid": _site_models(base.reid),
-            "gallery": base.gallery.model_copy(update={"data_dir": run_dir / "gallery"}),
-            "outputs": base.outputs.model_copy(
-                update={"events_path": run_dir / "events.jsonl", "snapshots_dir": run_dir / "snapshots"}
-            ),
-        }
+    base = config_or_default(args.config)
+    cfg = fresh_run(base, run_dir).model_copy(
+        update={"links": base.links or _scenario_links(spec), "reid": _site_models(base.reid)}
     )
     cameras = tuple(CameraConfig(id=v.stem, kind="file", path=v) for v in videos)
     seen: list[Sighting] = []

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from config import CameraConfig, load_config
-from config.schema import RoadwatchConfig
-from roadwatch.cli.common import EXIT_OK, run_pipeline
+from config import CameraConfig
+from roadwatch.cli.common import EXIT_OK, config_or_default, fresh_run, run_pipeline
 from roadwatch.errors import CliError
 from roadwatch.events import Sighting
 
@@ -53,11 +51,11 @@ def cmd_eval_video(args: argparse.Namespace) -> int:
     """Replay the clip at full speed, match its final sightings to the labels, write the sheet."""
     from roadwatch.videoeval import (
         LabelError,
-        best_crops,
         load_labels,
         match_sightings,
         score_video,
         sighting_sheet,
+        snapshot_crops,
     )
 
     fps, frames = _clip_facts(args.data)
@@ -71,17 +69,7 @@ def cmd_eval_video(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     out = args.out or Path("var/eval-video") / args.data.stem
-    run_dir = out / "run"
-    shutil.rmtree(run_dir, ignore_errors=True)  # a fresh gallery every time
-    base = load_config(args.config) if args.config else RoadwatchConfig()
-    cfg = base.model_copy(
-        update={
-            "gallery": base.gallery.model_copy(update={"data_dir": run_dir / "gallery"}),
-            "outputs": base.outputs.model_copy(
-                update={"events_path": run_dir / "events.jsonl", "snapshots_dir": run_dir / "snapshots"}
-            ),
-        }
-    )
+    cfg = fresh_run(config_or_default(args.config), out / "run")
     camera = CameraConfig(id="clip", kind="file", path=args.data)
     seen: list[Sighting] = []
     summary, _ = run_pipeline(
@@ -90,9 +78,7 @@ def cmd_eval_video(args: argparse.Namespace) -> int:
     matches = match_sightings(seen, labels, fps)
     figures = score_video(matches, labels)
     try:
-        sheet = sighting_sheet(
-            out / "sightings.png", matches, best_crops(args.data, [m.sighting for m in matches], fps)
-        )
+        sheet = sighting_sheet(out / "sightings.png", matches, snapshot_crops([m.sighting for m in matches]))
     except OSError as exc:
         raise CliError(str(exc)) from None
     result = {

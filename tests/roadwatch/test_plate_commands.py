@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from roadwatch.cli import main
-from tests.support import last_json
+from tests.support import last_json, rendered_world
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("rapidocr_onnxruntime") is None,
@@ -23,12 +23,7 @@ pytestmark = pytest.mark.skipif(
 def test_eval_plates_on_a_synthetic_world_counts_the_truths_readable_plates(
     tiny_scenario: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    world = tmp_path / "world"
-    assert (
-        main(["synth", "--scenario", str(tiny_scenario), "--out", str(world), "--parts", "videos", "--json"])
-        == 0
-    )
-    capsys.readouterr()
+    world = rendered_world(tiny_scenario, tmp_path / "world")
     assert (
         main(["eval", "plates", "--data", str(world), "--format", "synthetic", "--every", "4", "--json"]) == 0
     )

@@ -21,7 +21,7 @@ from roadwatch.videoeval import (
     score_video,
     sighting_sheet,
 )
-from tests.support import last_json
+from tests.support import last_json, rendered_world
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real-traffic"
 FPS = 10.0
@@ -194,33 +194,17 @@ def _labels_from_truth(world: Path, camera: str, fps: float) -> Path:
     return path
 
 
+def _eval_video(clip: Path, labels: Path, *more: str) -> int:
+    return main(["eval", "video", "--data", str(clip), "--labels", str(labels), *more])
+
+
 def test_eval_video_end_to_end_on_a_synthetic_clip(
     tiny_scenario: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    world = tmp_path / "world"
-    assert (
-        main(["synth", "--scenario", str(tiny_scenario), "--out", str(world), "--parts", "videos", "--json"])
-        == 0
-    )
-    capsys.readouterr()
+    world = rendered_world(tiny_scenario, tmp_path / "world")
     labels = _labels_from_truth(world, "gate", 5.0)
     clip = world / "videos" / "gate.mp4"
-    assert (
-        main(
-            [
-                "eval",
-                "video",
-                "--data",
-                str(clip),
-                "--labels",
-                str(labels),
-                "--out",
-                str(tmp_path / "ev"),
-                "--json",
-            ]
-        )
-        == 0
-    )
+    assert _eval_video(clip, labels, "--out", str(tmp_path / "ev"), "--json") == 0
     result = last_json(capsys.readouterr().out)
     assert 0 <= result["passes_found"] <= result["passes_truth"]
     parts = ("passes_found", "duplicate_sightings", "neutral_sightings", "false_sightings")
@@ -235,31 +219,16 @@ def test_eval_video_answers_bad_labels_and_a_missing_clip(
 ) -> None:
     labels = tmp_path / "l.json"
     labels.write_text("[]")
-    assert main(["eval", "video", "--data", str(tmp_path / "none.mp4"), "--labels", str(labels)]) == 2
+    assert _eval_video(tmp_path / "none.mp4", labels) == 2
     assert "none.mp4: no such clip" in capsys.readouterr().err
     clip = tmp_path / "one.mp4"
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (64, 48))
     writer.write(np.zeros((48, 64, 3), np.uint8))  # a clip of one frame
     writer.release()
-    assert main(["eval", "video", "--data", str(clip), "--labels", str(labels)]) == 2
+    assert _eval_video(clip, labels) == 2
     assert "l.json: vehicles: missing" in capsys.readouterr().err
     labels.write_text(json.dumps({"vehicles": [_vehicle("v1", 5.0, 6.0, None)]}))
-    assert (
-        main(
-            [
-                "eval",
-                "video",
-                "--data",
-                str(clip),
-                "--labels",
-                str(labels),
-                "--out",
-                str(tmp_path / "o"),
-                "--json",
-            ]
-        )
-        == 0
-    )
+    assert _eval_video(clip, labels, "--out", str(tmp_path / "o"), "--json") == 0
     captured = capsys.readouterr()
     assert "v1 enters after the clip ends" in captured.err
     result = last_json(captured.out)
