@@ -206,6 +206,11 @@ def _draw_row(
 def draw_plate(layout: Layout, rows: int, rng: np.random.Generator) -> tuple[Bgr, str]:
     """A flat, clean plate of ``layout`` (BGR, 64 px per row plus margins) and its text."""
     groups = _text(layout.groups, rng)
+    return draw_groups(layout, groups, rows, rng), "".join(groups)
+
+
+def draw_groups(layout: Layout, groups: list[str], rows: int, rng: np.random.Generator) -> Bgr:
+    """A flat, clean plate of ``layout`` printing ``groups`` (BGR, 64 px per row plus margins)."""
     row_h = 44
     # Two-row plates are 1.2–1.8 wide per unit of height (EU 280×200 mm, US 180×100 mm): under
     # the 1.9 the reader takes for two rows.
@@ -252,10 +257,10 @@ def draw_plate(layout: Layout, rows: int, rng: np.random.Generator) -> tuple[Bgr
         _draw_row(draw, upper, (left, top, right, mid - 0.03 * height), ink, rng)
         _draw_row(draw, lower, (left, mid + 0.03 * height, right, bottom), ink, rng)
     bgr = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
-    return np.ascontiguousarray(bgr, np.uint8), "".join(groups)
+    return np.ascontiguousarray(bgr, np.uint8)
 
 
-def _decorate(plate: Bgr, rng: np.random.Generator) -> Bgr:
+def decorate(plate: Bgr, rng: np.random.Generator) -> Bgr:
     """Screws, a sticker, dirt, a shadow and glare on the flat plate."""
     out = plate.astype(np.float32)
     h, w = plate.shape[:2]
@@ -321,7 +326,7 @@ def render_sample(rng: np.random.Generator, layouts: tuple[Layout, ...] = LAYOUT
     layout = layouts[int(rng.integers(len(layouts)))]
     rows = 2 if rng.random() < 0.15 else 1
     plate, text = draw_plate(layout, rows, rng)
-    plate = _decorate(plate, rng)
+    plate = decorate(plate, rng)
     ph, pw = plate.shape[:2]
     margin_y, margin_x = int(ph * 0.3), int(pw * 0.15)
     body = np.full((ph + 2 * margin_y, pw + 2 * margin_x, 3), rng.integers(0, 256, 3), np.uint8)

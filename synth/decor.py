@@ -4,7 +4,10 @@ On real vehicles and roads a plate detector meets lettering that is not a plate:
 name on its boot, the maker's badge, an oval country sticker beside the plate, exhaust pipes
 under the bumper, roadside signs with numbers and words, and the date and camera name a CCTV
 camera burns into its picture. A world with ``decor: true`` draws them (never labelled as
-plates), so the detector learns to leave them alone.
+plates), so the detector learns to leave them alone. So that what tells a plate apart is being
+a plate, not the world's one way of drawing plates, decor also draws most plates as the plate
+reader's generator does (:func:`plate_look`: many fonts, stretches and colours, with or without
+a border, screws, stickers, shadows and glare), the identity's own text on them.
 
 Everything here draws from its own random stream (the identity's id, or the camera's), so a
 vehicle carries the same lettering at every camera and turning decor on changes nothing else
@@ -19,6 +22,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from plates.synthetic import Layout, decorate, draw_groups
+from synth.plates import PlateStyle
 
 Image = npt.NDArray[np.uint8]
 Colour = tuple[int, int, int]
@@ -45,6 +51,8 @@ COUNTRY_CODES = (
 )
 FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_PLAIN)
 DECOR_STREAM = 104729  # seed key of every decor draw
+READER_LOOK_P = 0.6  # share of plates a decor world draws as the plate reader's generator does
+_ASPECT = {"eu": 4.7, "us": 2.0, "cn": 3.1}
 
 
 def text_fit(
@@ -285,3 +293,25 @@ def dress_roadside(
         image[cy0:cy1, cx0:cx1] = np.clip(tile[cy0 - py0 : cy1 - py0, cx0 - px0 : cx1 - px0], 0, 255).astype(
             np.uint8
         )
+
+
+def plate_groups(family: str, text: str) -> list[str]:
+    """A plate text (no separators) in the groups it is printed in: ``AB 123 CD``, ``ABC 1234``."""
+    if family == "eu":
+        return [text[:2], text[2:5], text[5:]]
+    if family == "us":
+        cut = 3 if text[0].isalpha() else 4
+        return [text[:cut], text[cut:]]
+    return [text[:2], text[2:]]
+
+
+def plate_look(text: str, style: PlateStyle, world_seed: int, identity_id: int) -> Image | None:
+    """The identity's plate drawn by the plate reader's generator (BGR), or None (for
+    1 − :data:`READER_LOOK_P` of identities) to keep the world's own drawing."""
+    rng = np.random.default_rng([DECOR_STREAM, world_seed, identity_id, 1])
+    if rng.random() >= READER_LOOK_P:
+        return None
+    band = {"eu": "eu", "us": "us"}.get(style.family, "")
+    layout = Layout(style.banner.lower(), (), _ASPECT[style.family], band)
+    plate = draw_groups(layout, plate_groups(style.family, text), 2 if style.double_line else 1, rng)
+    return decorate(plate, rng)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from synth.decor import DECOR_STREAM, Osd, dress_roadside
+from synth.decor import DECOR_STREAM, Osd, dress_roadside, plate_look
 from synth.fleet import DIMENSIONS, Identity
 from synth.geometry import PinholeCamera
 from synth.plates import render_plate, soil
@@ -52,7 +52,11 @@ class _Look:
         self.tight = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
         self.plate: Image | None = None
         if self.sprite.plate_quad is not None:
-            plate = render_plate(identity.plate_text, identity.plate_style)
+            plate = None
+            if renderer.world.spec.decor:
+                plate = plate_look(identity.plate_text, identity.plate_style, renderer.world.seed, identity.id)
+            if plate is None:
+                plate = render_plate(identity.plate_text, identity.plate_style)
             if identity.plate_state in ("dirty", "obscured"):
                 plate = soil(plate, 0.3 if identity.plate_state == "dirty" else 1.0, rng)
             self.plate = _light_plate(plate, spec.lighting, spec.view)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.decor import Osd, dress_vehicle, osd_text, text_fit
+from synth.decor import Osd, dress_vehicle, osd_text, plate_groups, plate_look, text_fit
+from synth.plates import PlateStyle
 from synth.render import CameraRenderer
 from synth.scenario import load_scenario
 from synth.world import simulate
@@ -76,3 +77,22 @@ def test_synth_decor_flag_records_it_in_the_world(tiny_scenario: Path, tmp_path:
         == 0
     )
     assert json.loads((out / "world.json").read_text())["scenario"]["decor"] is True
+
+
+def test_plates_are_printed_in_their_groups() -> None:
+    assert plate_groups("eu", "AB123CD") == ["AB", "123", "CD"]
+    assert plate_groups("us", "ABC1234") == ["ABC", "1234"]
+    assert plate_groups("us", "1ABC234") == ["1ABC", "234"]
+    assert plate_groups("cn", "京A12345") == ["京A", "12345"]
+
+
+def test_most_plates_take_the_readers_look_and_keep_it_at_every_camera() -> None:
+    style = PlateStyle("eu", False, (245, 245, 245), (20, 20, 20), "F")
+    looks = [plate_look("AB123CD", style, 3, identity) for identity in range(40)]
+    drawn = [look for look in looks if look is not None]
+    assert 12 <= len(drawn) <= 36  # about 60 %
+    assert len({look.shape for look in drawn}) > 1 or len({look.tobytes() for look in drawn}) > 1
+    again = plate_look("AB123CD", style, 3, next(i for i, look in enumerate(looks) if look is not None))
+    assert again is not None and np.array_equal(again, drawn[0])
+    height, width = drawn[0].shape[:2]
+    assert 4.0 < width / height < 5.5  # an EU plate's proportions
