@@ -54,7 +54,8 @@ class _Look:
         if self.sprite.plate_quad is not None:
             plate = None
             if renderer.world.spec.decor:
-                plate = plate_look(identity.plate_text, identity.plate_style, renderer.world.seed, identity.id)
+                seed = renderer.world.seed
+                plate = plate_look(identity.plate_text, identity.plate_style, seed, identity.id)
             if plate is None:
                 plate = render_plate(identity.plate_text, identity.plate_style)
             if identity.plate_state in ("dirty", "obscured"):
