@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from config.alerts import AlertsConfig
 from config.base import ConfigPath, FieldError, Section
 from config.plates import PlatesConfig
 
@@ -596,44 +597,6 @@ class GalleryConfig(Section):
         return value
 
 
-class WatchlistEntry(Section):
-    """A plate to alert on."""
-
-    plate: str = Field(min_length=1, max_length=16, description="Plate text (spaces/dashes ignored).")
-    note: str = Field("", max_length=200, description="Shown with the alert.")
-
-
-class WebhookConfig(Section):
-    """An HTTP endpoint that receives alerts as JSON POSTs."""
-
-    url: str = Field(description="http(s) URL.")
-    timeout_s: float = Field(5.0, gt=0, le=60, description="Per-request timeout.")
-    retries: int = Field(3, ge=0, le=20, description="Retries with backoff before the alert is spooled.")
-
-    @field_validator("url")
-    @classmethod
-    def _http_scheme(cls, value: str) -> str:
-        if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        return value
-
-
-class TollRuleConfig(Section):
-    """Escape alert: a vehicle seen at an entry camera that reaches no gate camera in time."""
-
-    entry_cameras: tuple[str, ...] = Field(min_length=1, description="Camera ids where trips start.")
-    gate_cameras: tuple[str, ...] = Field(min_length=1, description="Camera ids of the toll gates.")
-    max_delay_s: float = Field(600.0, gt=0, le=86400, description="Alert if no gate sighting by then.")
-
-
-class AlertsConfig(Section):
-    """Alert rules and where alerts go."""
-
-    watchlist: tuple[WatchlistEntry, ...] = Field((), description="Plates that raise an alert.")
-    webhooks: tuple[WebhookConfig, ...] = Field((), description="Endpoints receiving alerts.")
-    toll: TollRuleConfig | None = Field(None, description="Toll/escape rule; None: off.")
-
-
 class OutputsConfig(Section):
     """Where results are written."""
 
@@ -692,8 +655,8 @@ class RoadwatchConfig(Section):
                     if getattr(link, name) not in seen:
                         raise FieldError(("links", j, name), f"unknown camera id '{getattr(link, name)}'")
         toll = self.alerts.toll
-        if toll is not None:
-            for name in ("entry_cameras", "gate_cameras"):
+        if toll is not None and self.cameras:
+            for name in ("entry_cameras", "gate_cameras", "exit_cameras"):
                 for j, camera_id in enumerate(getattr(toll, name)):
                     if camera_id not in seen:
                         raise FieldError(("alerts", "toll", name, j), f"unknown camera id '{camera_id}'")

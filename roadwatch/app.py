@@ -6,9 +6,16 @@ parts builds it here, so ``run``, ``replay``, ``demo``, ``detect`` and ``search`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from alerts.delivery import AlertSink, JsonlAlertSink, MqttSink, WebhookSink
+from alerts.engine import AlertEngine
+from alerts.rules import TollOptions, TollRule, WatchRule
+from alerts.schema import Alert
+from alerts.watchlist import WatchEntry, Watchlist, WatchlistError, WatchlistStore
+from config.alerts import AlertsConfig
 from config.plates import PlatesConfig
 from config.schema import (
     CameraLink,
@@ -183,3 +190,117 @@ def stages(
 def flow(built: Stages, recognition: RecognitionConfig) -> Flow:
     """The stages in order."""
     return Flow(built, finish_wait_s=recognition.finish_wait_s)
+
+
+def watch_entries(cfg: AlertsConfig) -> list[WatchEntry]:
+    """The config's watchlist entries as the alert rules take them.
+
+    Raises:
+        CliError: An entry the rules refuse (naming it).
+    """
+    entries = []
+    for i, item in enumerate(cfg.watchlist):
+        kind, value = item.match
+        try:
+            entries.append(
+                WatchEntry.make(
+                    kind,
+                    value,
+                    note=item.note,
+                    severity=item.severity,
+                    max_distance=item.max_distance,
+                    entry_id=item.id,
+                )
+            )
+        except WatchlistError as exc:
+            raise CliError(f"alerts.watchlist[{i}]: {exc}") from None
+    return entries
+
+
+def alert_sinks(cfg: AlertsConfig) -> list[AlertSink]:
+    """JSON lines, webhooks and MQTT as configured.
+
+    Raises:
+        CliError: The alert log or a spool folder cannot be written.
+    """
+    sinks: list[AlertSink] = []
+    try:
+        if cfg.jsonl_path is not None:
+            sinks.append(JsonlAlertSink(cfg.jsonl_path))
+        for hook in cfg.webhooks:
+            name = hashlib.sha1(hook.url.encode()).hexdigest()[:12]
+            secret = hook.secret.get_secret_value() if hook.secret is not None else None
+            sinks.append(
+                WebhookSink(
+                    hook.url,
+                    cfg.spool_dir / f"webhook-{name}.jsonl",
+                    secret=secret,
+                    timeout_s=hook.timeout_s,
+                    retries=hook.retries,
+                    queue_size=hook.queue_size,
+                )
+            )
+    except OSError as exc:
+        for sink in sinks:
+            sink.close(0)
+        raise CliError(f"alerts: {exc}") from None
+    if cfg.mqtt is not None:
+        m = cfg.mqtt
+        password = m.password.get_secret_value() if m.password is not None else None
+        sinks.append(
+            MqttSink(
+                m.host,
+                m.port,
+                prefix=m.prefix,
+                client_id=m.client_id,
+                username=m.username,
+                password=password,
+                queue_size=m.queue_size,
+            )
+        )
+    return sinks
+
+
+def alert_engine(
+    cfg: AlertsConfig,
+    identities: Gallery,
+    namespace: str,
+    *,
+    on_alert: Callable[[Alert], None] | None = None,
+) -> AlertEngine:
+    """The alert engine on the gallery's Redis: the config's watchlist added to the shared one,
+    the toll rule, the sinks; started.
+
+    Raises:
+        CliError: A bad watchlist entry, or an alert output that cannot be written.
+    """
+    client = identities.store.client
+    store = WatchlistStore(client, namespace)
+    store.add(watch_entries(cfg))
+    toll = None
+    if cfg.toll is not None:
+        t = cfg.toll
+        toll = TollRule(
+            TollOptions(
+                frozenset(t.entry_cameras),
+                frozenset(t.gate_cameras),
+                frozenset(t.exit_cameras),
+                t.max_delay_s,
+                t.severity,
+            )
+        )
+    watch = WatchRule(Watchlist(()), follow_identity=cfg.follow_identity, lookback_s=cfg.lookback_s)
+    rebuild = max(cfg.lookback_s, cfg.toll.max_delay_s if cfg.toll is not None else 0.0)
+    engine = AlertEngine(
+        client,
+        namespace,
+        toll=toll,
+        watch=watch,
+        watchlist=store,
+        sinks=alert_sinks(cfg),
+        rebuild_s=rebuild,
+        keep_s=cfg.keep_days * 86400,
+        stream_max_len=cfg.stream_max_len,
+        on_alert=on_alert,
+    )
+    return engine.start()

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from alerts.schema import Alert
 from roadwatch.events import Sighting
 from tracking.bytetrack import iou
 
@@ -162,3 +163,61 @@ def describe(sightings: Sequence[Sighting], truth: Truth) -> list[str]:
             f"{'new' if s.new else s.library} {s.score:.2f} ({where})"
         )
     return lines
+
+
+def score_alerts(
+    alerts: Sequence[Alert],
+    sightings: Mapping[str, Sighting],
+    truth: Truth,
+    world: Mapping[str, Any],
+    *,
+    exit_cameras: frozenset[str],
+    watched: int | None,
+) -> dict[str, Any]:
+    """The demo's alert figures against the world's truth.
+
+    ``escapes_truth``: the world's escapes whose vehicle also reached an exit camera within the
+    footage. An escape alert is correct when its exit sighting and its entry sighting were both
+    assigned that escaping vehicle (each escape counted once). ``watchlist_truth``: the counted
+    passes of the ``watched`` vehicle; a watchlist alert is correct when its sighting was
+    assigned one of them (each pass counted once). ``*_false``: alerts of another vehicle (an
+    escape alert also when its vehicle did not escape).
+    """
+    trips_out = {(s["identity"], s["trip"]) for s in world["sightings"] if s["camera"] in exit_cameras}
+    escaped = {e["identity"] for e in world["escapes"] if (e["identity"], e["trip"]) in trips_out}
+
+    def vehicle(sighting_id: Any) -> int | None:
+        sighting = sightings.get(str(sighting_id))
+        found = assign(sighting, truth) if sighting is not None else None
+        return found.identity if found is not None else None
+
+    escapes = [a for a in alerts if a.kind == "escape"]
+    caught = set()
+    wrong_escapes = 0
+    for alert in escapes:
+        who = vehicle(alert.sighting["id"])
+        if who in escaped and vehicle(alert.rule["entry"]["id"]) == who:
+            caught.add(who)
+        else:
+            wrong_escapes += 1
+    watched_passes = {p for p in truth.passes if p.counts and p.identity == watched}
+    listed = [a for a in alerts if a.kind == "watchlist"]
+    hit_passes = set()
+    wrong_listed = 0
+    for alert in listed:
+        sighting = sightings.get(str(alert.sighting["id"]))
+        found = assign(sighting, truth) if sighting is not None else None
+        if found is not None and found.identity == watched:
+            hit_passes.add(found)
+        else:
+            wrong_listed += 1
+    return {
+        "escapes_truth": len(escaped),
+        "escape_alerts": len(escapes),
+        "escape_alerts_correct": len(caught),
+        "escape_alerts_false": wrong_escapes,
+        "watchlist_truth": len(watched_passes),
+        "watchlist_alerts": len(listed),
+        "watchlist_alerts_correct": len(hit_passes & watched_passes),
+        "watchlist_alerts_false": wrong_listed,
+    }

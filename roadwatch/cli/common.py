@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from alerts.engine import AlertEngine
+from alerts.schema import Alert
 from config import CameraConfig, RoadwatchConfig, load_config
 from gallery.store import GalleryUnavailableError
 from roadwatch import app
@@ -39,6 +42,9 @@ def fresh_run(base: RoadwatchConfig, run_dir: Path) -> RoadwatchConfig:
             "outputs": base.outputs.model_copy(
                 update={"events_path": run_dir / "events.jsonl", "snapshots_dir": run_dir / "snapshots"}
             ),
+            "alerts": base.alerts.model_copy(
+                update={"jsonl_path": run_dir / "alerts.jsonl", "spool_dir": run_dir / "spool"}
+            ),
         }
     )
 
@@ -53,11 +59,22 @@ def run_pipeline(
     status_every: float | None = None,
     on_sighting: Callable[[Sighting], None] | None = None,
     on_frame: Callable[..., None] | None = None,
+    on_alert: Callable[[Alert], None] | None = None,
+    engine_out: list[AlertEngine] | None = None,
 ) -> tuple[RunSummary, int]:
-    """Wire readers, stages and event log; run until done or signalled."""
+    """Wire readers, stages, event log and alert engine; run until done or signalled.
+
+    ``engine_out`` receives the alert engine (closed when this returns), for its counters."""
     detection = app.detector(cfg.detectors)
     flow = None
+    engine = None
     if detection is not None:
+        check_writable(cfg.outputs.snapshots_dir, "outputs.snapshots_dir")
+        if cfg.alerts.enabled and not cfg.outputs.events_stream:
+            raise CliError(
+                "alerts.enabled needs outputs.events_stream: true (the alert engine reads the "
+                "sighting stream); or set alerts.enabled: false"
+            )
         reid = app.embedder(cfg.reid)
         try:
             identities = app.gallery(cfg.gallery)
@@ -84,6 +101,15 @@ def run_pipeline(
             max_len=cfg.outputs.events_stream_max_len,
         )
         sink = FanOut(sink, stream)
+        if cfg.alerts.enabled:
+            try:
+                engine = app.alert_engine(cfg.alerts, identities, cfg.gallery.namespace, on_alert=on_alert)
+            except CliError:
+                sink.close()
+                flow.close()
+                raise
+            if engine_out is not None:
+                engine_out.append(engine)
     try:
 
         def on_state(health: CameraHealth) -> None:
@@ -113,9 +139,29 @@ def run_pipeline(
                 summary = pipeline.run(stop)
     finally:
         sink.close()
+        if engine is not None:
+            engine.close()
         if flow is not None:
             flow.close()
     return summary, sink.count
+
+
+def check_writable(folder: Path | None, name: str) -> None:
+    """Refuse to start when ``folder`` cannot be created or written (a clear error, not a
+    snapshot lost per sighting).
+
+    Raises:
+        CliError: Naming the field and the reason.
+    """
+    if folder is None:
+        return
+    probe = folder / f".roadwatch-probe-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CliError(f"{name}: {folder} cannot be written: {exc.strerror or exc}") from None
 
 
 def synthetic_source(camera: CameraConfig) -> FrameSource:

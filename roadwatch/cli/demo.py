@@ -5,16 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from config import CameraConfig
+from alerts.engine import AlertEngine
+from alerts.schema import Alert
+from config import AlertsConfig, CameraConfig
+from config.alerts import TollRuleConfig, WatchlistEntry, WebhookConfig
 from config.schema import CameraLink, ReidConfig
 from roadwatch.app import REID_MODELS, reid_model_paths
 from roadwatch.cli.common import EXIT_OK, config_or_default, fresh_run, run_pipeline
 from roadwatch.errors import CliError
 from roadwatch.events import Sighting
+from roadwatch.receiver import Receiver
 
 SITE_MODELS = REID_MODELS / "toll-road"  # the toll road's site models (docs/REID.md)
 
@@ -34,6 +41,16 @@ def add_demo_command(commands: Any) -> None:
     demo.add_argument(
         "--config", type=Path, help="config file (its cameras, gallery and outputs are replaced)"
     )
+    demo.add_argument(
+        "--receiver",
+        action="store_true",
+        help="start a local webhook receiver, post every alert to it, report alert_latency_p95_ms",
+    )
+    demo.add_argument(
+        "--receiver-outage",
+        metavar="START,SECONDS",
+        help="with --receiver: take the receiver down START s into the run for SECONDS s",
+    )
     demo.add_argument("--json", action="store_true", help="print a JSON summary last")
     demo.set_defaults(handler=cmd_demo)
 
@@ -41,7 +58,7 @@ def add_demo_command(commands: Any) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     """``roadwatch demo``: render the toll road, run the whole pipeline over it, score the result."""
     from roadwatch.report import identity_sheet
-    from roadwatch.score import describe, load_truth, score
+    from roadwatch.score import describe, load_truth, score, score_alerts
     from synth.export import export_world
     from synth.scenario import load_scenario
     from synth.world import simulate
@@ -57,23 +74,63 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not all(v.is_file() and v.stat().st_size > 0 for v in videos) or not all(t.is_file() for t in truths):
         print(f"rendering the synthetic toll road (seed {args.seed}) into {world_dir} ...", file=sys.stderr)
         export_world(simulate(spec, args.seed), world_dir, parts=frozenset({"videos"}))
+    outage = _outage(args.receiver_outage, args.receiver)
     run_dir = args.dir / "run"
     base = config_or_default(args.config)
-    cfg = fresh_run(base, run_dir).model_copy(
-        update={"links": base.links or _scenario_links(spec), "reid": _site_models(base.reid)}
+    world = json.loads((world_dir / "world.json").read_text(encoding="utf-8"))
+    watched = _watched_vehicle(world, args.seed)
+    receiver = Receiver().start() if args.receiver else None
+    cfg = fresh_run(base, run_dir)
+    cfg = cfg.model_copy(
+        update={
+            "links": base.links or _scenario_links(spec),
+            "reid": _site_models(base.reid),
+            "alerts": _demo_alerts(cfg.alerts, spec, watched, receiver),
+        }
     )
     cameras = tuple(CameraConfig(id=v.stem, kind="file", path=v) for v in videos)
     seen: list[Sighting] = []
+    raised: list[Alert] = []
 
     def on_sighting(sighting: Sighting) -> None:
         seen.append(sighting)
         if not args.json and sighting.status == "final":
             print(_sighting_line(sighting), flush=True)
 
+    def on_alert(alert: Alert) -> None:
+        raised.append(alert)
+        if not args.json:
+            print(f"  ALERT {alert.severity:<8} {alert.message}", flush=True)
+
     events = cfg.outputs.events_path
-    summary, _ = run_pipeline(cfg, cameras, events, append=False, json_mode=True, on_sighting=on_sighting)
+    engines: list[AlertEngine] = []
+    with _receiver_outage(receiver, outage):
+        summary, _ = run_pipeline(
+            cfg,
+            cameras,
+            events,
+            append=False,
+            json_mode=True,
+            on_sighting=on_sighting,
+            on_alert=on_alert,
+            engine_out=engines,
+        )
     truth = load_truth(world_dir / "truth")
     figures = score(seen, truth)
+    toll = cfg.alerts.toll
+    figures |= score_alerts(
+        raised,
+        {s.id: s for s in seen if s.status == "final"},
+        truth,
+        world,
+        exit_cameras=frozenset(toll.exit_cameras) if toll is not None else frozenset(),
+        watched=watched["id"] if watched is not None else None,
+    )
+    figures |= _delivery_figures(raised, receiver)
+    if engines:
+        figures["alert_engine"] = engines[0].stats()
+    if receiver is not None:
+        receiver.stop()
     if args.verbose:
         for line in describe(seen, truth):
             print(line, file=sys.stderr)
@@ -96,7 +153,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"{figures['events']} sightings of {figures['passes_truth']} passes "
             f"({figures['events_per_pass']} per pass); {figures['identities']} identities for "
             f"{figures['identities_truth']} vehicles; re-id precision {figures['reid_precision']}, "
-            f"recall {figures['reid_recall']}\ncontact sheet: {sheet}; events: {events}"
+            f"recall {figures['reid_recall']}\n"
+            f"escapes: {figures['escape_alerts_correct']} of {figures['escapes_truth']} alerted, "
+            f"{figures['escape_alerts_false']} false; watchlist ({_plate(watched)}): "
+            f"{figures['watchlist_alerts_correct']} of {figures['watchlist_truth']} passes alerted, "
+            f"{figures['watchlist_alerts_false']} false"
+            + (
+                f"; webhook p95 latency {figures['alert_latency_p95_ms']} ms"
+                if figures.get("alert_latency_p95_ms") is not None
+                else ""
+            )
+            + f"\ncontact sheet: {sheet}; events: {events}; alerts: {cfg.alerts.jsonl_path}"
         )
     return EXIT_OK
 
@@ -134,3 +201,108 @@ def _sighting_line(s: Sighting) -> str:
         f"{s.first_time:7.1f}-{s.last_time:.1f} s  {s.camera:<8} track {s.track_id:<4} "
         f"{s.vehicle_type or '?':<10} {plate:<9} {who}"
     )
+
+
+def _watched_vehicle(world: Mapping[str, Any], seed: int) -> dict[str, Any] | None:
+    """The vehicle the demo puts on the watchlist: drawn (by the seed) among those seen at two
+    cameras or more with a plate, as a stolen car's plate would be listed without knowing how
+    well it reads."""
+    cameras: dict[int, set[str]] = {}
+    for s in world["sightings"]:
+        cameras.setdefault(int(s["identity"]), set()).add(str(s["camera"]))
+    fleet = {int(v["id"]): v for v in world["fleet"]}
+    candidates = sorted(i for i, seen in cameras.items() if len(seen) >= 2 and fleet[i].get("plate_text"))
+    if not candidates:
+        return None
+    import numpy as np
+
+    return dict(fleet[candidates[int(np.random.default_rng([seed, 26]).integers(len(candidates)))]])
+
+
+def _plate(vehicle: Mapping[str, Any] | None) -> str:
+    return str(vehicle["plate_text"]) if vehicle is not None else "none"
+
+
+def _demo_alerts(
+    alerts: AlertsConfig, spec: ScenarioSpec, watched: Mapping[str, Any] | None, receiver: Receiver | None
+) -> AlertsConfig:
+    """The config's alerts, or the scenario's: the toll rule from the cameras' roles, the
+    watched vehicle's plate on the watchlist, and the local receiver as a webhook."""
+    update: dict[str, Any] = {}
+    if alerts.toll is None:
+        roles = {r: tuple(c.id for c in spec.cameras if c.role == r) for r in ("entry", "gate", "exit")}
+        update["toll"] = TollRuleConfig(
+            entry_cameras=roles["entry"], gate_cameras=roles["gate"], exit_cameras=roles["exit"]
+        )
+    if not alerts.watchlist and watched is not None:
+        plate = str(watched["plate_text"])
+        update["watchlist"] = (WatchlistEntry(plate=plate, note="demo: stolen", severity="critical"),)
+    if receiver is not None:
+        update["webhooks"] = (*alerts.webhooks, WebhookConfig(url=receiver.url, timeout_s=2.0))
+    return alerts.model_copy(update=update)
+
+
+def _outage(value: str | None, receiver: bool) -> tuple[float, float] | None:
+    """``START,SECONDS`` of ``--receiver-outage``."""
+    if value is None:
+        return None
+    if not receiver:
+        raise CliError("--receiver-outage needs --receiver")
+    try:
+        start, seconds = (float(v) for v in value.split(","))
+    except ValueError:
+        raise CliError(f"--receiver-outage must be START,SECONDS (two numbers), got {value!r}") from None
+    if start < 0 or seconds <= 0:
+        raise CliError(f"--receiver-outage: START must be >= 0 and SECONDS > 0, got {value!r}")
+    return start, seconds
+
+
+@contextmanager
+def _receiver_outage(receiver: Receiver | None, outage: tuple[float, float] | None) -> Iterator[None]:
+    """Take the receiver down for a while during the run (then up again, same port)."""
+    if receiver is None or outage is None:
+        yield
+        return
+    done = threading.Event()
+
+    def cycle() -> None:
+        if done.wait(outage[0]):
+            return
+        receiver.stop()
+        print(f"roadwatch demo: webhook receiver down for {outage[1]:g} s", file=sys.stderr)
+        done.wait(outage[1])
+        receiver.start()
+        print("roadwatch demo: webhook receiver back", file=sys.stderr)
+
+    thread = threading.Thread(target=cycle, name="outage", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def _delivery_figures(raised: list[Alert], receiver: Receiver | None) -> dict[str, Any]:
+    """What the receiver got: every alert once, in order, and how long each took from the
+    sighting that raised it being written to its arrival (p95, ms)."""
+    if receiver is None:
+        return {"alert_latency_p95_ms": None}
+    import numpy as np
+
+    got = receiver.received
+    ids = [r.body.get("id") for r in got]
+    sent = [a.id for a in raised]
+    latencies = [
+        (r.at - float(r.body["rule"]["raised_by"]["wall_time"])) * 1000
+        for r in got
+        if r.body.get("rule", {}).get("raised_by", {}).get("wall_time") is not None
+    ]
+    first = [i for k, i in enumerate(ids) if i not in ids[:k]]
+    return {
+        "alert_latency_p95_ms": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
+        "webhook_received": len(got),
+        "webhook_missing": len(set(sent) - set(ids)),
+        "webhook_duplicates": len(ids) - len(set(ids)),
+        "webhook_in_order": first == [i for i in sent if i in set(ids)],
+    }

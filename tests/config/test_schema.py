@@ -125,9 +125,9 @@ GOOD: list[Any] = [
     ),
     pytest.param(
         "cameras:\n" + RTSP_CAM + RTSP_CAM_B + "alerts:\n  toll:\n    entry_cameras: [cam-a]\n"
-        "    gate_cameras: [cam-b, cam-a]\n    max_delay_s: 120\n",
+        "    gate_cameras: [cam-b]\n    exit_cameras: [cam-a]\n    max_delay_s: 120\n",
         lambda c: (c.alerts.toll.entry_cameras, c.alerts.toll.gate_cameras, c.alerts.toll.max_delay_s),
-        (("cam-a",), ("cam-b", "cam-a"), 120.0),
+        (("cam-a",), ("cam-b",), 120.0),
         id="toll-rule-known-cameras",
     ),
     pytest.param(
@@ -358,19 +358,44 @@ BAD: list[Any] = [
         "cameras:\n"
         + RTSP_CAM
         + RTSP_CAM_B
-        + "alerts:\n  toll: {entry_cameras: [cam-a], gate_cameras: [cam-z]}\n",
+        + "alerts:\n  toll: {entry_cameras: [cam-a], gate_cameras: [cam-z], exit_cameras: [cam-b]}\n",
         "alerts.toll.gate_cameras[0]: unknown camera id 'cam-z'",
         id="toll-unknown-gate-camera",
     ),
     pytest.param(
-        "cameras:\n" + RTSP_CAM + "alerts:\n  toll: {entry_cameras: [cam-a, nope], gate_cameras: [cam-a]}\n",
+        "cameras:\n"
+        + RTSP_CAM
+        + RTSP_CAM_B
+        + "alerts:\n  toll: {entry_cameras: [cam-a, nope], gate_cameras: [cam-b], exit_cameras: [cam-a]}\n",
         "alerts.toll.entry_cameras[1]: unknown camera id 'nope'",
         id="toll-unknown-entry-camera",
     ),
     pytest.param(
-        "cameras:\n" + RTSP_CAM + "alerts:\n  toll: {entry_cameras: [], gate_cameras: [cam-a]}\n",
+        "cameras:\n"
+        + RTSP_CAM
+        + "alerts:\n  toll: {entry_cameras: [], gate_cameras: [cam-a], exit_cameras: [cam-a]}\n",
         "alerts.toll.entry_cameras: needs at least 1 item(s), got 0",
         id="toll-no-entry-cameras",
+    ),
+    pytest.param(
+        "alerts:\n  watchlist:\n    - {plate: AB123CD}\n    - {plate_regex: 'AB[0-9', note: bad}\n",
+        "alerts.watchlist[1].plate_regex: invalid regular expression: unterminated character set at "
+        "position 2 (got 'AB[0-9')",
+        id="watchlist-invalid-regex",
+    ),
+    pytest.param(
+        "alerts:\n  watchlist:\n    - {plate: AB123CD, colour: red}\n",
+        "alerts.watchlist[0]: give exactly one of plate, plate_regex, plate_fuzzy, identity, vehicle_type, "
+        "colour (got 2)",
+        id="watchlist-two-matches",
+    ),
+    pytest.param(
+        "cameras:\n"
+        + RTSP_CAM
+        + RTSP_CAM_B
+        + "alerts:\n  toll: {entry_cameras: [cam-a], gate_cameras: [cam-a], exit_cameras: [cam-b]}\n",
+        "alerts.toll.entry_cameras[0]: 'cam-a' is also a gate camera",
+        id="toll-entry-is-gate",
     ),
     pytest.param(
         "alerts:\n  webhooks:\n    - {url: 'https://ok.example.org/a'}\n    - {url: 'ftp://192.0.2.9/alerts'}\n",
