@@ -176,15 +176,25 @@ def score_alerts(
 ) -> dict[str, Any]:
     """The demo's alert figures against the world's truth.
 
-    ``escapes_truth``: the world's escapes whose vehicle also reached an exit camera within the
+    ``escapes_truth``: the world's escapes whose vehicle passed plainly (a counted pass, not a
+    glimpse behind another vehicle) both its entry camera and an exit camera within the
     footage. An escape alert is correct when its exit sighting and its entry sighting were both
     assigned that escaping vehicle (each escape counted once). ``watchlist_truth``: the counted
     passes of the ``watched`` vehicle; a watchlist alert is correct when its sighting was
     assigned one of them (each pass counted once). ``*_false``: alerts of another vehicle (an
     escape alert also when its vehicle did not escape).
     """
-    trips_out = {(s["identity"], s["trip"]) for s in world["sightings"] if s["camera"] in exit_cameras}
-    escaped = {e["identity"] for e in world["escapes"] if (e["identity"], e["trip"]) in trips_out}
+    plain = {(p.camera, p.identity) for p in truth.passes if p.counts}
+    trips_out = {
+        (s["identity"], s["trip"])
+        for s in world["sightings"]
+        if s["camera"] in exit_cameras and (s["camera"], s["identity"]) in plain
+    }
+    escaped = {
+        e["identity"]
+        for e in world["escapes"]
+        if (e["identity"], e["trip"]) in trips_out and (e["entry_camera"], e["identity"]) in plain
+    }
 
     def vehicle(sighting_id: Any) -> int | None:
         sighting = sightings.get(str(sighting_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -139,3 +140,37 @@ def rendered_world(scenario: Path, out: Path) -> Path:
 
     export_world(simulate(load_scenario(scenario), 0), out, parts=frozenset({"videos"}))
     return out
+
+
+MOSQUITTO = next(
+    (p for p in (shutil.which("mosquitto"), "/usr/sbin/mosquitto") if p and Path(p).exists()), None
+)
+
+
+class MqttBroker:
+    """A mosquitto broker on loopback that tests can stop and start again on the same port."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> MqttBroker:
+        if MOSQUITTO is None:
+            pytest.fail("mosquitto is not installed (scripts/dev test installs it)")
+        self._proc = subprocess.Popen(
+            [MOSQUITTO, "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"mosquitto did not listen on {self.port}")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(5)
+            self._proc = None
