@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from config import ConfigError
 from roadwatch import __version__
+from roadwatch.cli.alerts import add_alert_commands
 from roadwatch.cli.common import EXIT_OK, EXIT_USAGE
 from roadwatch.cli.demo import add_demo_command
 from roadwatch.cli.detect import add_detect_commands
@@ -69,4 +70,5 @@ def _parser() -> argparse.ArgumentParser:
     add_gallery_commands(commands, benches)
     add_plate_commands(commands, groups, benches)
     add_video_commands(groups)
+    add_alert_commands(commands)
     return parser
