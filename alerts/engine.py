@@ -171,8 +171,6 @@ class AlertEngine:
                 self._save_cursor()
             if self._drain_to is not None and not entries and _id_at_or_after(self._cursor, self._drain_to):
                 return
-            if self._drain_to is not None and not entries and self._drain_to == "0-0":
-                return
 
     def _save_cursor(self) -> None:
         try:
@@ -213,6 +211,7 @@ class AlertEngine:
             if not fresh:
                 self.repeats += 1
                 return
+            self._keep_snapshots(alert)
             self.client.xadd(
                 self.alerts_key,
                 {"id": alert.id, "kind": alert.kind, "alert": line},
@@ -228,9 +227,35 @@ class AlertEngine:
         for sink in self.sinks:
             sink.submit(alert)
 
+    def _keep_snapshots(self, alert: Alert) -> None:
+        """Spare the snapshots of the alert's sightings from retention while the alert is kept."""
+        until = time.time() + self.keep_s
+        ids = [str(alert.sighting.get("id"))]
+        entry = alert.rule.get("entry")
+        if alert.kind == "escape" and isinstance(entry, dict) and entry.get("id"):
+            ids.append(str(entry["id"]))
+        self.client.hset(kept_key(self.namespace), mapping=dict.fromkeys(ids, f"{until:.0f}"))
+
+
+def kept_key(namespace: str) -> str:
+    """The hash of sighting id → Unix time until which an alert keeps its snapshots."""
+    return f"{namespace}:snapshots:kept"
+
+
+def kept_sightings(client: Any, namespace: str, now: float | None = None) -> set[str]:
+    """Sighting ids whose snapshots an alert still needs (expired marks are removed)."""
+    now = time.time() if now is None else now
+    marks = {_text(k): float(_text(v)) for k, v in client.hgetall(kept_key(namespace)).items()}
+    expired = [k for k, until in marks.items() if until < now]
+    if expired:
+        client.hdel(kept_key(namespace), *expired)
+    return {k for k, until in marks.items() if until >= now}
+
 
 def _id_at_or_after(a: str, b: str) -> bool:
-    """Stream id ``a`` >= ``b``."""
+    """Stream id ``a`` >= ``b`` (``$``, the end, is after everything)."""
+    if a == "$":
+        return True
     ma, sa = (int(x) for x in a.split("-"))
     mb, sb = (int(x) for x in b.split("-"))
     return (ma, sa) >= (mb, sb)

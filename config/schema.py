@@ -604,6 +604,13 @@ class OutputsConfig(Section):
         Path("events.jsonl"), description="JSON-lines event log (config-relative)."
     )
     snapshots_dir: ConfigPath | None = Field(None, description="Best-shot crops; None: not saved.")
+    snapshots_max_age_days: float | None = Field(
+        30.0, gt=0, le=36500, description="Older snapshots are deleted (an alert's kept); None: kept."
+    )
+    snapshots_max_gb: float | None = Field(
+        None, gt=0, description="Oldest snapshots deleted beyond this (an alert's kept); None: no cap."
+    )
+    snapshots_sweep_s: float = Field(300.0, gt=0, le=86400, description="How often retention is applied.")
     events_stream: bool = Field(
         True, description="Also append sightings to the gallery Redis's event stream."
     )

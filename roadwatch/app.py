@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from alerts.delivery import AlertSink, JsonlAlertSink, MqttSink, WebhookSink
-from alerts.engine import AlertEngine
+from alerts.engine import AlertEngine, kept_sightings
 from alerts.rules import TollOptions, TollRule, WatchRule
 from alerts.schema import Alert
 from alerts.watchlist import WatchEntry, Watchlist, WatchlistError, WatchlistStore
@@ -34,7 +35,7 @@ from plates.reader import FormattedReader
 from reid.embedder import Embedder, EmbedderError
 from roadwatch.errors import CliError
 from roadwatch.flow import Flow, Stages
-from roadwatch.snapshots import SnapshotWriter
+from roadwatch.snapshots import SnapshotJanitor, SnapshotWriter
 from roadwatch.stages.plates import PlateStage
 from roadwatch.stages.recognise import Recogniser
 from roadwatch.stages.shots import BestShots, ShotOptions
@@ -304,3 +305,17 @@ def alert_engine(
         on_alert=on_alert,
     )
     return engine.start()
+
+
+def snapshot_janitor(outputs: OutputsConfig, client: Any, namespace: str) -> SnapshotJanitor | None:
+    """Snapshot retention as configured (None when snapshots are off or unlimited); started."""
+    days, gb = outputs.snapshots_max_age_days, outputs.snapshots_max_gb
+    if outputs.snapshots_dir is None or (days is None and gb is None):
+        return None
+    return SnapshotJanitor(
+        outputs.snapshots_dir,
+        max_age_s=days * 86400 if days is not None else None,
+        max_bytes=int(gb * 1e9) if gb is not None else None,
+        kept=lambda: kept_sightings(client, namespace),
+        every_s=outputs.snapshots_sweep_s,
+    ).start()

@@ -66,6 +66,7 @@ class JsonlEventSink:
         self.path = Path(path)
         self._lock = threading.Lock()
         self.count = 0
+        self.failures = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file: IO[str] | None = self.path.open("a" if append else "w", encoding="utf-8")
@@ -78,9 +79,30 @@ class JsonlEventSink:
             if self._file is None:  # a reader that outlived shutdown; say so, don't crash it
                 log.warning("%s: closed, event not written: %s", self.path, line)
                 return
-            self._file.write(line + "\n")
-            self._file.flush()
+            try:
+                self._file.write(line + "\n")
+                self._file.flush()
+            except OSError as exc:  # a full disk: count it, say so now and then, keep running
+                self.failures += 1
+                if self.failures in (1, 10, 100) or self.failures % 1000 == 0:
+                    reason = exc.strerror or exc
+                    log.warning("%s: %d events not written: %s", self.path, self.failures, reason)
+                self._recover()
+                return
             self.count += 1
+
+    def _recover(self) -> None:
+        """Drop what the failed write left buffered, so the next write starts on a whole line."""
+        try:
+            if self._file is not None:
+                self._file.close()
+        except OSError:
+            pass
+        try:
+            self._file = self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            log.warning("%s: cannot reopen: %s", self.path, exc.strerror or exc)
+            self._file = None
 
     def close(self) -> None:
         with self._lock:

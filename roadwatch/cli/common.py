@@ -22,6 +22,7 @@ from roadwatch import app
 from roadwatch.errors import CliError
 from roadwatch.events import FanOut, JsonlEventSink, RedisStreamSink, Sighting
 from roadwatch.pipeline import Pipeline, RunSummary, camera_event
+from roadwatch.snapshots import SnapshotJanitor
 from streams import CameraHealth, CameraReader, CameraState, FrameSource, build_readers
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -61,10 +62,12 @@ def run_pipeline(
     on_frame: Callable[..., None] | None = None,
     on_alert: Callable[[Alert], None] | None = None,
     engine_out: list[AlertEngine] | None = None,
+    janitor_out: list[SnapshotJanitor] | None = None,
 ) -> tuple[RunSummary, int]:
     """Wire readers, stages, event log and alert engine; run until done or signalled.
 
-    ``engine_out`` receives the alert engine (closed when this returns), for its counters."""
+    ``engine_out`` and ``janitor_out`` receive the alert engine and the snapshot janitor
+    (closed when this returns), for their counters."""
     detection = app.detector(cfg.detectors)
     flow = None
     engine = None
@@ -110,6 +113,11 @@ def run_pipeline(
                 raise
             if engine_out is not None:
                 engine_out.append(engine)
+    janitor = None
+    if flow is not None:
+        janitor = app.snapshot_janitor(cfg.outputs, identities.store.client, cfg.gallery.namespace)
+        if janitor is not None and janitor_out is not None:
+            janitor_out.append(janitor)
     try:
 
         def on_state(health: CameraHealth) -> None:
@@ -141,6 +149,8 @@ def run_pipeline(
         sink.close()
         if engine is not None:
             engine.close()
+        if janitor is not None:
+            janitor.close()
         if flow is not None:
             flow.close()
     return summary, sink.count

