@@ -150,6 +150,7 @@ class Sighting:
         plate_confidence: Confidence of the read (None until plates are read).
         plate_region: Region of the plate format (empty until plates are read).
         plate_reads: Frames whose reads were voted (0 until plates are read).
+        colour: Colour name of the best shot's body (``reid.colour``); '' when it cannot be told.
         error: Why there is no identity (empty otherwise).
         path: ``(frame index, box)`` of every frame the vehicle was detected in (kept in memory
             for scoring and drawing; not written).
@@ -176,6 +177,7 @@ class Sighting:
     plate_confidence: float | None = None
     plate_region: str = ""
     plate_reads: int = 0
+    colour: str = ""
     error: str = ""
     path: tuple[tuple[int, Box], ...] = field(default=(), repr=False)
 
@@ -203,6 +205,7 @@ class Sighting:
             "plate_confidence": self.plate_confidence,
             "plate_region": self.plate_region,
             "plate_reads": self.plate_reads,
+            "colour": self.colour,
             "error": self.error,
         }
         return Event("sighting", self.camera, self.first_time, data)

@@ -27,6 +27,7 @@ from typing import Any
 
 from gallery.gallery import Match
 from plates.vote import PlateVote
+from reid.colour import vehicle_colour
 from roadwatch.events import Box, Sighting, sighting_id
 from roadwatch.stages.recognise import Recognition
 from roadwatch.stages.shots import Shot
@@ -302,6 +303,7 @@ class SightingBook:
             library="" if m is None else m.library,
             score=0.0 if m is None else m.score,
             vehicle_type=self.class_names[p.class_id] if 0 <= p.class_id < len(self.class_names) else "",
+            colour="" if best is None else vehicle_colour(best.vehicle_crop, best.frame.image),
             best_box=None if best is None else best.box,
             best_time=None if best is None else best.timestamp,
             quality=0.0 if best is None else best.quality,
