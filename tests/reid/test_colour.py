@@ -38,7 +38,7 @@ def test_an_orange_light_does_not_make_a_white_car_orange() -> None:
 
 
 def test_an_infrared_picture_has_no_colour() -> None:
-    crop, scene = _car(COLOURS["red"])
+    _, scene = _car(COLOURS["red"])
     grey = scene.mean(axis=2, keepdims=True).repeat(3, axis=2).astype(np.uint8)
     assert vehicle_colour(grey[100:200, 200:360], grey) == ""
 
