@@ -11,10 +11,13 @@ from typing import Any
 
 import yaml
 
+from alerts.engine import AlertEngine
+from alerts.schema import Alert
 from config import CameraConfig, RoadwatchConfig, load_config, redact_url
 from config.schema import CAMERA_ID_PATTERN
 from roadwatch.cli.common import EXIT_OK, report, run_pipeline
 from roadwatch.errors import CliError
+from roadwatch.snapshots import SnapshotJanitor
 
 
 def add_run_commands(commands: Any) -> None:
@@ -81,6 +84,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from roadwatch.annotate import Annotator
 
         annotator = Annotator(args.annotate, _fps_of(args.path))
+    engines: list[AlertEngine] = []
+    janitors: list[SnapshotJanitor] = []
     try:
         summary, sink_count = run_pipeline(
             cfg,
@@ -90,6 +95,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             json_mode=args.json,
             on_sighting=None if annotator is None else annotator.sighting,
             on_frame=None if annotator is None else annotator.frame,
+            on_alert=None if args.json else _print_alert,
+            engine_out=engines,
+            janitor_out=janitors,
         )
     finally:
         if annotator is not None:
@@ -97,7 +105,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
     extra = (
         {} if annotator is None else {"annotated": str(args.annotate), "annotated_frames": annotator.frames}
     )
+    extra |= _service_figures(engines, janitors)
     return report(summary, sink_count, events, json_mode=args.json, extra=extra)
+
+
+def _print_alert(alert: Alert) -> None:
+    print(f"ALERT {alert.severity:<8} {alert.message}", flush=True)
+
+
+def _service_figures(engines: list[AlertEngine], janitors: list[SnapshotJanitor]) -> dict[str, Any]:
+    """The alert engine's and the snapshot janitor's counters (``alerts``, ``snapshots``)."""
+    figures: dict[str, Any] = {}
+    if engines:
+        figures["alerts"] = engines[0].stats()
+    if janitors:
+        figures["snapshots"] = janitors[0].stats()
+    return figures
 
 
 def _fps_of(path: Path) -> float:
@@ -126,7 +149,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not cameras:
         raise CliError(f"{args.config}: no enabled cameras to run")
     events = args.events or cfg.outputs.events_path
+    engines: list[AlertEngine] = []
+    janitors: list[SnapshotJanitor] = []
     summary, sink_count = run_pipeline(
-        cfg, cameras, events, append=True, json_mode=args.json, status_every=args.status_every
+        cfg,
+        cameras,
+        events,
+        append=True,
+        json_mode=args.json,
+        status_every=args.status_every,
+        on_alert=None if args.json else _print_alert,
+        engine_out=engines,
+        janitor_out=janitors,
     )
-    return report(summary, sink_count, events, json_mode=args.json, fail_on_camera=False)
+    extra = _service_figures(engines, janitors)
+    return report(summary, sink_count, events, json_mode=args.json, fail_on_camera=False, extra=extra)
