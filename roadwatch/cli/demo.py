@@ -67,6 +67,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise CliError(f"--seconds must be > 0, got {args.seconds}")
     if args.seed < 0:
         raise CliError(f"--seed must be >= 0, got {args.seed}")
+    outage = _outage(args.receiver_outage, args.receiver)
     spec = load_scenario("toll-road").model_copy(update={"duration_s": args.seconds})
     world_dir = args.dir / f"toll-road-seed{args.seed}-{args.seconds:g}s"
     videos = [world_dir / "videos" / f"{c.id}.mp4" for c in spec.cameras]
@@ -74,7 +75,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not all(v.is_file() and v.stat().st_size > 0 for v in videos) or not all(t.is_file() for t in truths):
         print(f"rendering the synthetic toll road (seed {args.seed}) into {world_dir} ...", file=sys.stderr)
         export_world(simulate(spec, args.seed), world_dir, parts=frozenset({"videos"}))
-    outage = _outage(args.receiver_outage, args.receiver)
     run_dir = args.dir / "run"
     base = config_or_default(args.config)
     world = json.loads((world_dir / "world.json").read_text(encoding="utf-8"))

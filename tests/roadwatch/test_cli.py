@@ -286,6 +286,22 @@ def test_demo_refuses_a_negative_seed(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "--seed must be >= 0" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--receiver-outage", "20,30"], "--receiver-outage needs --receiver"),
+        (["--receiver", "--receiver-outage", "20"], "must be START,SECONDS"),
+        (["--receiver", "--receiver-outage", "20,0"], "SECONDS > 0"),
+    ],
+)
+def test_demo_refuses_a_bad_outage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(["demo", "--dir", str(tmp_path), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before anything was rendered or run
+
+
 def test_replay_annotate_to_an_unwritable_place_is_one_line(
     sample_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
