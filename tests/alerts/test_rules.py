@@ -140,3 +140,42 @@ def test_a_removed_entry_stops_alerting() -> None:
     rule.replace(Watchlist([]))
     assert rule.observe(_s("late", "exit", 40, 7, "")) == []
     assert rule.observe(_s("again", "exit", 50, 7, "AB123CD")) == []
+
+
+def _similarity(pairs: dict[frozenset[int], float]) -> Any:
+    def similar(a: int, b: int) -> float | None:
+        return pairs.get(frozenset((a, b)))
+
+    return similar
+
+
+def _new(sighting: dict[str, Any], kind: str = "bus") -> dict[str, Any]:
+    return {**sighting, "new": True, "vehicle_type": kind}
+
+
+def test_a_new_identity_at_the_exit_takes_the_open_trip_it_clearly_resembles() -> None:
+    rule = TollRule(OPTIONS, similar=_similarity({frozenset((7, 40)): 0.62, frozenset((8, 40)): 0.30}))
+    entries = [_new(_s("a", "entry", 0, 7)), _new(_s("b", "entry", 1, 8))]
+    (alert,) = _run(rule, [*entries, _new(_s("x", "exit", 40, 40))])
+    assert alert.rule["entry"]["id"] == "a"
+    assert alert.rule["matched_by"] == "appearance"
+    assert alert.rule["similarity"] == 0.62
+
+
+def test_no_second_look_when_unsure_of_another_type_or_paid() -> None:
+    close = _similarity({frozenset((7, 40)): 0.62, frozenset((8, 40)): 0.60})
+    trips = [_new(_s("a", "entry", 0, 7)), _new(_s("b", "entry", 1, 8)), _new(_s("x", "exit", 40, 40))]
+    assert _run(TollRule(OPTIONS, similar=close), trips) == []  # two trips alike: no guess
+    weak = _similarity({frozenset((7, 40)): 0.45})
+    assert _run(TollRule(OPTIONS, similar=weak), [trips[0], trips[2]]) == []  # below second_look
+    car = _similarity({frozenset((7, 40)): 0.9})
+    assert _run(TollRule(OPTIONS, similar=car), [trips[0], _new(_s("x", "exit", 40, 40), "car")]) == []
+    paid = _similarity({frozenset((7, 40)): 0.62, frozenset((40, 55)): 0.7})
+    gate = _new(_s("g", "gate", 20, 55))  # the gate saw it under a third identity
+    assert _run(TollRule(OPTIONS, similar=paid), [trips[0], gate, trips[2]]) == []
+
+
+def test_a_known_exit_identity_gets_no_second_look() -> None:
+    rule = TollRule(OPTIONS, similar=_similarity({frozenset((7, 40)): 0.9}))
+    exit_ = {**_s("x", "exit", 40, 40), "new": False, "vehicle_type": "bus"}
+    assert _run(rule, [_new(_s("a", "entry", 0, 7)), exit_]) == []
