@@ -106,7 +106,7 @@ class TollRuleConfig(Section):
     max_delay_s: float = Field(600.0, gt=0, le=86400, description="Longest entry-to-exit trip checked.")
     severity: Severity = Field("critical", description="Severity of escape alerts.")
     second_look: float = Field(
-        0.5,
+        1.0,
         ge=0,
         le=1,
         description="A new identity at an exit takes the open trip it resembles this much (cosine); 1: off.",

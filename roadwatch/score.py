@@ -7,8 +7,9 @@ there: at least ``min_frames`` frames with visibility ≥ ``min_visibility`` and
 moment) neither count nor are held against the pipeline.
 
 **Assigning a sighting.** Each frame of a sighting's track votes for the truth vehicle its
-box overlaps best (IoU ≥ ``min_iou``), weighted by that IoU; the winner's pass is the
-sighting's. A sighting no truth vehicle overlaps is *false*.
+box overlaps best (IoU ≥ ``min_iou``), weighted by that IoU times the vehicle's visibility (a
+vehicle hidden behind another in the same place does not take the votes of the one in front);
+the winner's pass is the sighting's. A sighting no truth vehicle overlaps is *false*.
 
 **Re-identification.** A pair is two final sightings given one identity; it is true when both
 were assigned the same truth vehicle. ``reid_precision`` = true pairs / pairs;
@@ -45,9 +46,9 @@ class TruthPass:
 
 @dataclass(frozen=True, slots=True)
 class Truth:
-    """Per camera: frame index → ``[(identity, box)]``, and the passes."""
+    """Per camera: frame index → ``[(identity, box, visibility)]``, and the passes."""
 
-    boxes: dict[str, dict[int, list[tuple[int, tuple[float, float, float, float]]]]]
+    boxes: dict[str, dict[int, list[tuple[int, tuple[float, float, float, float], float]]]]
     passes: tuple[TruthPass, ...]
     vehicles: int
 
@@ -65,19 +66,19 @@ def load_truth(
     Raises:
         OSError, ValueError: A file is missing or not truth JSON.
     """
-    boxes: dict[str, dict[int, list[tuple[int, tuple[float, float, float, float]]]]] = {}
+    boxes: dict[str, dict[int, list[tuple[int, tuple[float, float, float, float], float]]]] = {}
     passes: list[TruthPass] = []
     vehicles: set[int] = set()
     for path in sorted(truth_dir.glob("*.json")):
         document = json.loads(path.read_text())
         camera = path.stem
-        frames: dict[int, list[tuple[int, tuple[float, float, float, float]]]] = {}
+        frames: dict[int, list[tuple[int, tuple[float, float, float, float], float]]] = {}
         seen: dict[int, list[tuple[int, bool]]] = defaultdict(list)
         for frame in document["frames"]:
             rows = []
             for v in frame["vehicles"]:
                 x1, y1, x2, y2 = (float(c) for c in v["xyxy"])
-                rows.append((int(v["identity"]), (x1, y1, x2, y2)))
+                rows.append((int(v["identity"]), (x1, y1, x2, y2), float(v["visibility"])))
                 plain = v["visibility"] >= min_visibility and y2 - y1 >= min_height
                 seen[int(v["identity"])].append((int(frame["index"]), plain))
             frames[int(frame["index"])] = rows
@@ -102,10 +103,11 @@ def assign(sighting: Sighting, truth: Truth, min_iou: float = 0.3) -> TruthPass 
         rows = frames.get(index, [])
         if not rows:
             continue
-        overlaps = iou(np.array([box]), np.array([b for _, b in rows]))[0]
-        best = int(np.argmax(overlaps))
+        overlaps = iou(np.array([box]), np.array([b for _, b, _ in rows]))[0]
+        weights = overlaps * np.array([max(v, 0.05) for _, _, v in rows])
+        best = int(np.argmax(weights))
         if overlaps[best] >= min_iou:
-            votes[rows[best][0]] += float(overlaps[best])
+            votes[rows[best][0]] += float(weights[best])
     if not votes:
         return None
     identity = max(votes, key=lambda i: votes[i])
@@ -179,21 +181,25 @@ def score_alerts(
     ``escapes_truth``: the world's escapes whose vehicle passed plainly (a counted pass, not a
     glimpse behind another vehicle) both its entry camera and an exit camera within the
     footage. An escape alert is correct when its exit sighting and its entry sighting were both
-    assigned that escaping vehicle (each escape counted once). ``watchlist_truth``: the counted
+    assigned the same escaping vehicle (``escape_alerts_correct`` counts the escapes of
+    ``escapes_truth`` so caught, each once; an alert on an escape seen only in glimpses is
+    right, not counted). ``watchlist_truth``: the counted
     passes of the ``watched`` vehicle; a watchlist alert is correct when its sighting was
     assigned one of them (each pass counted once). ``*_false``: alerts of another vehicle (an
     escape alert also when its vehicle did not escape).
     """
     plain = {(p.camera, p.identity) for p in truth.passes if p.counts}
     trips_out = {
-        (s["identity"], s["trip"])
-        for s in world["sightings"]
-        if s["camera"] in exit_cameras and (s["camera"], s["identity"]) in plain
+        (s["identity"], s["trip"], s["camera"]) for s in world["sightings"] if s["camera"] in exit_cameras
     }
+    out = [
+        (e, [c for i, t, c in trips_out if (i, t) == (e["identity"], e["trip"])]) for e in world["escapes"]
+    ]
+    escaped_any = {e["identity"] for e, exits in out if exits}
     escaped = {
         e["identity"]
-        for e in world["escapes"]
-        if (e["identity"], e["trip"]) in trips_out and (e["entry_camera"], e["identity"]) in plain
+        for e, exits in out
+        if (e["entry_camera"], e["identity"]) in plain and any((c, e["identity"]) in plain for c in exits)
     }
 
     def vehicle(sighting_id: Any) -> int | None:
@@ -206,7 +212,7 @@ def score_alerts(
     wrong_escapes = 0
     for alert in escapes:
         who = vehicle(alert.sighting["id"])
-        if who in escaped and vehicle(alert.rule["entry"]["id"]) == who:
+        if who in escaped_any and vehicle(alert.rule["entry"]["id"]) == who:
             caught.add(who)
         else:
             wrong_escapes += 1
@@ -224,7 +230,7 @@ def score_alerts(
     return {
         "escapes_truth": len(escaped),
         "escape_alerts": len(escapes),
-        "escape_alerts_correct": len(caught),
+        "escape_alerts_correct": len(caught & escaped),
         "escape_alerts_false": wrong_escapes,
         "watchlist_truth": len(watched_passes),
         "watchlist_alerts": len(listed),

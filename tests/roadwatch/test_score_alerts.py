@@ -13,8 +13,8 @@ OTHER = (300.0, 300.0, 400.0, 400.0)
 
 
 def _truth() -> Truth:
-    boxes: dict[str, dict[int, list[tuple[int, tuple[float, float, float, float]]]]] = {
-        cam: {f: [(1, BOX), (2, OTHER)] for f in range(10)} for cam in ("entry", "gate", "exit")
+    boxes: dict[str, dict[int, list[tuple[int, tuple[float, float, float, float], float]]]] = {
+        cam: {f: [(1, BOX, 1.0), (2, OTHER, 1.0)] for f in range(10)} for cam in ("entry", "gate", "exit")
     }
     passes = tuple(
         TruthPass(cam, vehicle, 0, 9, counts=True) for cam in ("entry", "gate", "exit") for vehicle in (1, 2)
