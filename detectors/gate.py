@@ -305,3 +305,33 @@ class IntentGate:
                 )
             )
         return out
+
+
+GREY_SCENE_SATURATION = 12.0  # mean saturation (of 255) below which a picture is infrared
+
+
+def grey_scene(frame: npt.NDArray[np.uint8]) -> bool:
+    """A picture with almost no colour anywhere (an infrared camera's): colour cannot be told."""
+    small = cv2.resize(np.ascontiguousarray(frame), (64, 36), interpolation=cv2.INTER_AREA)
+    return float(cv2.cvtColor(small, cv2.COLOR_BGR2HSV)[..., 1].mean()) < GREY_SCENE_SATURATION
+
+
+class ColourNamer:
+    """The colour name of a vehicle crop, from the gate's colour head (:data:`COLOURS`), or ``""``
+    when it cannot be told: the frame is grey (infrared), or the head is less sure than
+    ``min_probability``.
+
+    Args:
+        gate: The intent gate.
+        min_probability: Least colour probability that is reported.
+    """
+
+    def __init__(self, gate: IntentGate, min_probability: float = 0.5) -> None:
+        self.gate = gate
+        self.min_probability = min_probability
+
+    def __call__(self, crop: npt.NDArray[np.uint8], frame: npt.NDArray[np.uint8]) -> str:
+        if crop.ndim != 3 or min(crop.shape[:2]) < 4 or grey_scene(frame):
+            return ""
+        result = self.gate.classify([crop])[0]
+        return result.colour if result.colour_probability >= self.min_probability else ""

@@ -27,8 +27,9 @@ from config.schema import (
     ReidConfig,
     TrackingConfig,
 )
+from detectors.gate import ColourNamer, IntentGate
 from detectors.runtime import DetectorModelError
-from detectors.stage import CLASSES, PLATE, DetectionStage, build_detector
+from detectors.stage import BUNDLED, CLASSES, PLATE, DetectionStage, build_detector
 from gallery.connect import open_gallery
 from gallery.gallery import Gallery
 from plates.reader import FormattedReader
@@ -148,6 +149,7 @@ def stages(
     links: Sequence[CameraLink],
     outputs: OutputsConfig,
     reader: FormattedReader | None = None,
+    colours: ColourNamer | None = None,
 ) -> Stages:
     """The pipeline's stages around built models and gallery."""
     shot_options = ShotOptions(
@@ -182,10 +184,25 @@ def stages(
             min_pass_s=recognition.min_pass_s,
             min_move=recognition.min_move,
             stationary_s=recognition.stationary_s,
+            colour_of=colours,
         ),
         snapshots=SnapshotWriter() if outputs.snapshots_dir is not None else None,
         plates=PlateStage(reader) if reader is not None else None,
     )
+
+
+def colour_namer(cfg: DetectorsConfig) -> ColourNamer:
+    """Sightings' colour names from the intent gate's colour head (the configured gate model,
+    else the bundled one).
+
+    Raises:
+        CliError: The gate model cannot be loaded.
+    """
+    try:
+        gate = IntentGate(cfg.vehicle.gate_model or BUNDLED / "gate.onnx", provider=cfg.provider)
+    except DetectorModelError as exc:
+        raise CliError(f"detectors.vehicle.gate_model: {exc}") from None
+    return ColourNamer(gate)
 
 
 def flow(built: Stages, recognition: RecognitionConfig) -> Flow:

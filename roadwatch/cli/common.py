@@ -94,6 +94,7 @@ def run_pipeline(
             links=cfg.links,
             outputs=cfg.outputs,
             reader=app.plate_reader(cfg.plates),
+            colours=app.colour_namer(cfg.detectors),
         )
         flow = app.flow(built, cfg.recognition)
     sink: JsonlEventSink | FanOut = JsonlEventSink(events_path, append=append)

@@ -20,19 +20,24 @@ better shot.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from gallery.gallery import Match
 from plates.vote import PlateVote
-from reid.colour import vehicle_colour
 from roadwatch.events import Box, Sighting, sighting_id
 from roadwatch.stages.recognise import Recognition
 from roadwatch.stages.shots import Shot
 from roadwatch.stages.track import TrackedFrame
 from tracking import TrackState
+
+log = logging.getLogger(__name__)
 
 MIN_MOVE_PX = 8.0  # boxes lower than this must still travel min_move of it (camera shake)
 
@@ -112,6 +117,8 @@ class SightingBook:
     Args:
         class_names: Names of the tracks' class ids.
         snapshots_dir: Where best shots are saved (``<camera>/<id>-frame.jpg`` etc.); None: not saved.
+        colour_of: Names a best shot's colour from its vehicle crop and frame (the gate's
+            colour head, ``detectors.gate.ColourNamer``); None: sightings carry no colour.
     """
 
     def __init__(
@@ -125,8 +132,10 @@ class SightingBook:
         min_pass_s: float = 0.0,
         min_move: float = 0.0,
         stationary_s: float = 10.0,
+        colour_of: Callable[[npt.NDArray[np.uint8], npt.NDArray[np.uint8]], str] | None = None,
     ) -> None:
         self.class_names = tuple(class_names)
+        self.colour_of = colour_of
         self.snapshots_dir = snapshots_dir
         self.merge_gap_s = merge_gap_s
         self.hold_frames = hold_frames
@@ -303,7 +312,7 @@ class SightingBook:
             library="" if m is None else m.library,
             score=0.0 if m is None else m.score,
             vehicle_type=self.class_names[p.class_id] if 0 <= p.class_id < len(self.class_names) else "",
-            colour="" if best is None else vehicle_colour(best.vehicle_crop, best.frame.image),
+            colour=self._colour(best, status),
             best_box=None if best is None else best.box,
             best_time=None if best is None else best.timestamp,
             quality=0.0 if best is None else best.quality,
@@ -312,6 +321,16 @@ class SightingBook:
             path=tuple(p.path),
             **_plate_fields(p.plate),
         )
+
+    def _colour(self, best: Shot | None, status: str) -> str:
+        """The best shot's colour name, once the pass is final ('' before, or without a namer)."""
+        if best is None or self.colour_of is None or status != "final":
+            return ""
+        try:
+            return self.colour_of(best.vehicle_crop, np.asarray(best.frame.image, np.uint8))
+        except (ValueError, RuntimeError) as exc:
+            log.warning("colour not named: %s", exc)
+            return ""
 
 
 def _plate_fields(vote: PlateVote | None) -> dict[str, Any]:

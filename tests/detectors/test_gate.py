@@ -72,3 +72,41 @@ def test_gate_model_problems(tmp_path: Path) -> None:
     junk.write_bytes(b"\x00" * 64)
     with pytest.raises(DetectorModelError, match="not a loadable ONNX model"):
         IntentGate(junk)
+
+
+def test_the_bundled_gate_names_colours_and_none_under_infrared(tiny_scenario: Path) -> None:
+    from detectors.gate import ColourNamer
+    from detectors.stage import BUNDLED
+    from synth.render import CameraRenderer
+    from synth.scenario import load_scenario
+    from synth.world import simulate
+
+    world = simulate(load_scenario(tiny_scenario), 0)
+    namer = ColourNamer(IntentGate(BUNDLED / "gate.onnx"))
+    right = named = 0
+    for camera in ("entry", "exit"):
+        renderer = CameraRenderer(world, camera)
+        for index in range(0, renderer.frame_count, 2):
+            frame, truth = renderer.render(index)
+            for v in truth.vehicles:
+                x1, y1, x2, y2 = (int(c) for c in v.xyxy)
+                if v.visibility < 0.9 or y2 - y1 < 40:
+                    continue
+                name = namer(frame[y1:y2, x1:x2], frame)
+                if camera == "exit":
+                    assert name == ""  # an infrared picture has no colour to tell
+                    continue
+                named += name != ""
+                right += name == world.identity(v.identity).colour
+    assert named >= 5
+    assert right >= 0.7 * named  # the head's names in the head's order
+
+
+def test_a_grey_picture_is_infrared_and_a_coloured_one_is_not() -> None:
+    from detectors.gate import grey_scene
+
+    rng = np.random.default_rng(0)
+    colour = rng.integers(0, 255, (90, 160, 3), dtype=np.uint8)
+    grey = np.repeat(colour[..., :1], 3, axis=2)
+    assert grey_scene(grey)
+    assert not grey_scene(colour)
