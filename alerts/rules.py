@@ -9,7 +9,7 @@ They keep only what they need in memory, trimmed to their time windows.
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -46,19 +46,13 @@ def _brief(sighting: Sighting) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class TollOptions:
-    """Where trips start, pay and end, how long a trip may take, and how sure a second look by
-    appearance must be (:class:`TollRule`)."""
+    """Where trips start, pay and end, and how long a trip may take."""
 
     entry_cameras: frozenset[str]
     gate_cameras: frozenset[str]
     exit_cameras: frozenset[str]
     max_delay_s: float
     severity: str = "critical"
-    second_look: float = 0.5
-    second_look_margin: float = 0.05
-
-
-Similarity = Callable[[int, int], float | None]
 
 
 class TollRule:
@@ -69,19 +63,10 @@ class TollRule:
     equals the entry's or the exit's (at least :data:`MIN_PLATE_CHARS` characters): a gate
     sighting that the gallery gave another identity does not make a paying vehicle an escape.
     One alert per entry sighting.
-
-    **Second look.** An exit sighting whose identity is new (the gallery had never seen the
-    vehicle: a miss between two cameras that see it front and back, under different light) is
-    compared by appearance with the open trips, ``similar(identity, identity)`` giving the
-    best cosine between the two identities' vehicle exemplars: the most similar open trip of
-    the same vehicle type is taken when its similarity is at least ``second_look`` and beats
-    the next by ``second_look_margin``; it is paid when a gate sighting in between is that
-    similar too. Without ``similar`` there is no second look.
     """
 
-    def __init__(self, options: TollOptions, similar: Similarity | None = None) -> None:
+    def __init__(self, options: TollOptions) -> None:
         self.options = options
-        self.similar = similar
         self._entries: dict[int, Sighting] = {}
         self._gates: deque[tuple[float, int | None, str]] = deque()  # (last_time, identity, plain plate)
         self._latest = float("-inf")
@@ -95,14 +80,12 @@ class TollRule:
         self._trim()
         alerts = []
         if camera in self.options.exit_cameras and identity is not None:
-            entry, look = self._entries.get(identity), None
-            if entry is None and sighting.get("new") and self.similar is not None:
-                entry, look = self._second_look(sighting)
+            entry = self._entries.get(identity)
             if entry is not None and float(entry["first_time"]) <= first:
                 delay = first - float(entry["last_time"])
-                if delay <= self.options.max_delay_s and not self._paid(entry, sighting, look is not None):
-                    self._entries.pop(entry["identity"])
-                    alerts.append(self._escape(entry, sighting, delay, look))
+                if delay <= self.options.max_delay_s and not self._paid(entry, sighting):
+                    self._entries.pop(identity)
+                    alerts.append(self._escape(entry, sighting, delay))
         if camera in self.options.gate_cameras:
             self._gates.append((last, identity, plain_plate(str(sighting.get("plate_text") or ""))))
             if identity is not None:
@@ -111,50 +94,16 @@ class TollRule:
             self._entries[identity] = sighting
         return alerts
 
-    def _paid(self, entry: Sighting, exit_: Sighting, by_look: bool = False) -> bool:
+    def _paid(self, entry: Sighting, exit_: Sighting) -> bool:
         start, end = float(entry["first_time"]), float(exit_["last_time"])
         plates = {plain_plate(str(s.get("plate_text") or "")) for s in (entry, exit_)}
         plates = {p for p in plates if len(p) >= MIN_PLATE_CHARS}
-        who_ids = {exit_.get("identity"), entry.get("identity")}
-        between = [(who, plate) for t, who, plate in self._gates if start <= t <= end]
-        if any(who in who_ids or plate in plates for who, plate in between):
-            return True
-        if not by_look or self.similar is None:
-            return False
+        identity = exit_.get("identity")
         return any(
-            who is not None and (self._score(exit_["identity"], who) or 0.0) >= self.options.second_look
-            for who, _ in between
+            start <= t <= end and (who == identity or plate in plates) for t, who, plate in self._gates
         )
 
-    def _score(self, a: int, b: int) -> float | None:
-        assert self.similar is not None
-        try:
-            return self.similar(a, b)
-        except Exception:  # the gallery away: no second look rather than no rule
-            return None
-
-    def _second_look(self, exit_: Sighting) -> tuple[Sighting | None, float | None]:
-        """The open trip the new exit identity most resembles, if clearly (class docstring)."""
-        first = float(exit_["first_time"])
-        kind = exit_.get("vehicle_type")
-        scored = []
-        for entry in self._entries.values():
-            late = first - float(entry["last_time"]) > self.options.max_delay_s
-            if float(entry["first_time"]) > first or late:
-                continue
-            if kind and entry.get("vehicle_type") and entry.get("vehicle_type") != kind:
-                continue
-            score = self._score(exit_["identity"], entry["identity"])
-            if score is not None:
-                scored.append((score, entry))
-        scored.sort(key=lambda se: -se[0])
-        if not scored or scored[0][0] < self.options.second_look:
-            return None, None
-        if len(scored) > 1 and scored[0][0] - scored[1][0] < self.options.second_look_margin:
-            return None, None
-        return scored[0][1], scored[0][0]
-
-    def _escape(self, entry: Sighting, exit_: Sighting, delay: float, look: float | None = None) -> Alert:
+    def _escape(self, entry: Sighting, exit_: Sighting, delay: float) -> Alert:
         plate = exit_.get("plate_text") or entry.get("plate_text") or "no plate read"
         message = (
             f"escape: identity {exit_.get('identity')} ({plate}) entered at {entry.get('camera_id')} "
@@ -167,8 +116,6 @@ class TollRule:
             "gate_cameras": sorted(self.options.gate_cameras),
             "delay_s": round(delay, 3),
             "max_delay_s": self.options.max_delay_s,
-            "matched_by": "identity" if look is None else "appearance",
-            "similarity": None if look is None else round(look, 4),
         }
         alert = _alert("escape", exit_, str(entry["id"]), self.options.severity, rule, message)
         return _raised_by(alert, exit_)

@@ -105,15 +105,6 @@ class TollRuleConfig(Section):
     exit_cameras: tuple[str, ...] = Field(min_length=1, description="Camera ids where trips end.")
     max_delay_s: float = Field(600.0, gt=0, le=86400, description="Longest entry-to-exit trip checked.")
     severity: Severity = Field("critical", description="Severity of escape alerts.")
-    second_look: float = Field(
-        1.0,
-        ge=0,
-        le=1,
-        description="A new identity at an exit takes the open trip it resembles this much (cosine); 1: off.",
-    )
-    second_look_margin: float = Field(
-        0.05, ge=0, le=1, description="... and by this much more than the next open trip."
-    )
 
     @model_validator(mode="after")
     def _gates_apart(self) -> TollRuleConfig:

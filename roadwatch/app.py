@@ -305,10 +305,7 @@ def alert_engine(
                 frozenset(t.exit_cameras),
                 t.max_delay_s,
                 t.severity,
-                second_look=t.second_look,
-                second_look_margin=t.second_look_margin,
-            ),
-            similar=vehicle_similarity(identities) if t.second_look < 1 else None,
+            )
         )
     watch = WatchRule(Watchlist(()), follow_identity=cfg.follow_identity, lookback_s=cfg.lookback_s)
     rebuild = max(cfg.lookback_s, cfg.toll.max_delay_s if cfg.toll is not None else 0.0)
@@ -339,17 +336,3 @@ def snapshot_janitor(outputs: OutputsConfig, client: Any, namespace: str) -> Sna
         kept=lambda: kept_sightings(client, namespace),
         every_s=outputs.snapshots_sweep_s,
     ).start()
-
-
-def vehicle_similarity(identities: Gallery) -> Callable[[int, int], float | None]:
-    """The best cosine between two identities' vehicle exemplars (None when one has none), read
-    from the gallery's Redis: the toll rule's second look."""
-    store = identities.store
-
-    def similar(a: int, b: int) -> float | None:
-        ea, eb = store.exemplars("vehicle", a), store.exemplars("vehicle", b)
-        if not len(ea) or not len(eb):
-            return None
-        return float((ea @ eb.T).max())
-
-    return similar
