@@ -59,9 +59,12 @@ class TollRule:
     """``escape``: an identity seen at an entry camera, then at an exit camera within
     ``max_delay_s``, with no toll-gate sighting in between.
 
-    A gate sighting counts for the trip when it has the trip's identity, or when its plate read
-    equals the entry's or the exit's (at least :data:`MIN_PLATE_CHARS` characters): a gate
-    sighting that the gallery gave another identity does not make a paying vehicle an escape.
+    The exit belongs to a trip when it has the trip's identity, or, when the gallery gave it an
+    identity no open trip has, when its plate read equals the trip's entry read (at least
+    :data:`MIN_PLATE_CHARS` characters; ``matched_by`` says which). A gate sighting counts for
+    the trip when it has the trip's identity, or when its plate read equals the entry's or the
+    exit's: a gate sighting that the gallery gave another identity does not make a paying
+    vehicle an escape.
     One alert per entry sighting.
     """
 
@@ -79,13 +82,16 @@ class TollRule:
         self._latest = max(self._latest, last)
         self._trim()
         alerts = []
-        if camera in self.options.exit_cameras and identity is not None:
-            entry = self._entries.get(identity)
+        if camera in self.options.exit_cameras:
+            entry = self._entries.get(identity) if identity is not None else None
+            by = "identity"
+            if entry is None:
+                entry, by = self._same_plate(sighting), "plate"
             if entry is not None and float(entry["first_time"]) <= first:
                 delay = first - float(entry["last_time"])
                 if delay <= self.options.max_delay_s and not self._paid(entry, sighting):
-                    self._entries.pop(identity)
-                    alerts.append(self._escape(entry, sighting, delay))
+                    self._entries.pop(entry["identity"])
+                    alerts.append(self._escape(entry, sighting, delay, by))
         if camera in self.options.gate_cameras:
             self._gates.append((last, identity, plain_plate(str(sighting.get("plate_text") or ""))))
             if identity is not None:
@@ -94,16 +100,23 @@ class TollRule:
             self._entries[identity] = sighting
         return alerts
 
+    def _same_plate(self, exit_: Sighting) -> Sighting | None:
+        """The latest open trip whose entry read the exit's plate (:data:`MIN_PLATE_CHARS` or more
+        characters): the gallery gave the exit a new identity, the plate says it is that vehicle."""
+        plate = plain_plate(str(exit_.get("plate_text") or ""))
+        if len(plate) < MIN_PLATE_CHARS:
+            return None
+        same = [e for e in self._entries.values() if plain_plate(str(e.get("plate_text") or "")) == plate]
+        return max(same, key=lambda e: float(e["first_time"]), default=None)
+
     def _paid(self, entry: Sighting, exit_: Sighting) -> bool:
         start, end = float(entry["first_time"]), float(exit_["last_time"])
         plates = {plain_plate(str(s.get("plate_text") or "")) for s in (entry, exit_)}
         plates = {p for p in plates if len(p) >= MIN_PLATE_CHARS}
-        identity = exit_.get("identity")
-        return any(
-            start <= t <= end and (who == identity or plate in plates) for t, who, plate in self._gates
-        )
+        ours = {exit_.get("identity"), entry.get("identity")} - {None}
+        return any(start <= t <= end and (who in ours or plate in plates) for t, who, plate in self._gates)
 
-    def _escape(self, entry: Sighting, exit_: Sighting, delay: float) -> Alert:
+    def _escape(self, entry: Sighting, exit_: Sighting, delay: float, by: str) -> Alert:
         plate = exit_.get("plate_text") or entry.get("plate_text") or "no plate read"
         message = (
             f"escape: identity {exit_.get('identity')} ({plate}) entered at {entry.get('camera_id')} "
@@ -116,6 +129,7 @@ class TollRule:
             "gate_cameras": sorted(self.options.gate_cameras),
             "delay_s": round(delay, 3),
             "max_delay_s": self.options.max_delay_s,
+            "matched_by": by,
         }
         alert = _alert("escape", exit_, str(entry["id"]), self.options.severity, rule, message)
         return _raised_by(alert, exit_)

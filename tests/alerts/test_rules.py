@@ -140,3 +140,29 @@ def test_a_removed_entry_stops_alerting() -> None:
     rule.replace(Watchlist([]))
     assert rule.observe(_s("late", "exit", 40, 7, "")) == []
     assert rule.observe(_s("again", "exit", 50, 7, "AB123CD")) == []
+
+
+def test_an_exit_the_gallery_did_not_link_is_tied_to_its_trip_by_the_plate() -> None:
+    rule = TollRule(OPTIONS)
+    trip = [
+        _s("a", "entry", 0, 7, "GQ34FW"),
+        _s("o", "entry", 5, 8, "ZZ999ZZ"),
+        _s("b", "exit", 40, 41, "GQ-34FW"),
+    ]
+    (alert,) = _run(rule, trip)
+    assert alert.rule["entry"]["id"] == "a"
+    assert alert.rule["matched_by"] == "plate"
+    paid = [
+        _s("a", "entry", 0, 7, "GQ34FW"),
+        _s("g", "gate", 20, 55, "GQ34FW"),
+        _s("b", "exit", 40, 41, "GQ34FW"),
+    ]
+    assert _run(TollRule(OPTIONS), paid) == []
+    unread = [_s("a", "entry", 0, 7, ""), _s("b", "exit", 40, 41, "")]
+    assert _run(TollRule(OPTIONS), unread) == []
+
+
+def test_sightings_without_identity_never_pay_for_each_other() -> None:
+    trip = [_s("a", "entry", 0, 7, "GQ34FW"), _s("g", "gate", 20, None), _s("b", "exit", 40, None, "GQ34FW")]
+    (alert,) = _run(TollRule(OPTIONS), trip)
+    assert alert.rule["matched_by"] == "plate"
