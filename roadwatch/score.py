@@ -116,6 +116,19 @@ def assign(sighting: Sighting, truth: Truth, min_iou: float = 0.3) -> TruthPass 
     return min(candidates, key=lambda p: abs((p.first_frame + p.last_frame) / 2 - middle), default=None)
 
 
+def covered(sighting: Sighting, truth: Truth, min_iou: float = 0.3) -> set[int]:
+    """Every truth vehicle a sighting's track overlapped (IoU ≥ ``min_iou``) in some frame: where
+    two vehicles drive through each other, one track may carry both."""
+    frames = truth.boxes.get(sighting.camera, {})
+    found: set[int] = set()
+    for index, box in sighting.path:
+        rows = frames.get(index, [])
+        if rows:
+            overlaps = iou(np.array([box]), np.array([b for _, b, _ in rows]))[0]
+            found |= {rows[k][0] for k in np.flatnonzero(overlaps >= min_iou)}
+    return found
+
+
 def score(sightings: Iterable[Sighting], truth: Truth) -> dict[str, Any]:
     """The demo's figures for the final sightings of a run (module docstring)."""
     finals = [s for s in sightings if s.status == "final"]
@@ -180,8 +193,8 @@ def score_alerts(
 
     ``escapes_truth``: the world's escapes whose vehicle passed plainly (a counted pass, not a
     glimpse behind another vehicle) both its entry camera and an exit camera within the
-    footage. An escape alert is correct when its exit sighting and its entry sighting were both
-    assigned the same escaping vehicle (``escape_alerts_correct`` counts the escapes of
+    footage. An escape alert is correct when its entry sighting was assigned an escaping vehicle
+    that its exit sighting's track covered (:func:`covered`; ``escape_alerts_correct`` counts the escapes of
     ``escapes_truth`` so caught, each once; an alert on an escape seen only in glimpses is
     right, not counted). ``watchlist_truth``: the counted
     passes of the ``watched`` vehicle; a watchlist alert is correct when its sighting was
@@ -211,8 +224,10 @@ def score_alerts(
     caught = set()
     wrong_escapes = 0
     for alert in escapes:
-        who = vehicle(alert.sighting["id"])
-        if who in escaped_any and vehicle(alert.rule["entry"]["id"]) == who:
+        who = vehicle(alert.rule["entry"]["id"])
+        exit_sighting = sightings.get(str(alert.sighting["id"]))
+        seen_at_exit = covered(exit_sighting, truth) if exit_sighting is not None else set()
+        if who in escaped_any and who in seen_at_exit:
             caught.add(who)
         else:
             wrong_escapes += 1
