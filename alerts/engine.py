@@ -138,7 +138,7 @@ class AlertEngine:
         try:
             version = self.watchlist.version()
             if version != self._watch_version:
-                self.watch.replace(Watchlist(self.watchlist.entries()))
+                self.watch.replace(Watchlist(self.watchlist.entries(), partial=self.watch.watchlist.partial))
                 self._watch_version = version
         except WatchlistError as exc:
             self.errors += 1

@@ -183,7 +183,7 @@ class WatchRule:
                 alerts.append(self._make(sighting, Hit(marked[0], "identity")))
             for alert in list(alerts):
                 entry = WatchEntry.from_dict(alert.rule["entry"])
-                if entry.match in ("plate", "plate_regex", "plate_fuzzy"):
+                if entry.match in ("plate", "plate_regex", "plate_fuzzy"):  # a plate match, partial too
                     self._marked[identity] = (entry, last)
                     alerts += [self._make(s, Hit(entry, "identity")) for s in self._recent[identity]]
             self._recent[identity].append(sighting)
@@ -201,6 +201,7 @@ class WatchRule:
         how = {
             "identity": f"identity {sighting.get('identity')} of an earlier plate match",
             "plate_fuzzy": f"plate within {hit.distance:g} of {entry.value}",
+            "plate_partial": f"a read missing {hit.distance:g} character(s) at one end",
         }.get(hit.how, hit.how.replace("_", " "))
         message = (
             f"watchlist {entry.value} ({entry.note or entry.match}): {plate} at "

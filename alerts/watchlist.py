@@ -154,11 +154,32 @@ class Hit:
     distance: float = 0.0
 
 
-class Watchlist:
-    """Entries compiled for matching sightings (plain dicts of the sighting event's fields)."""
+PARTIAL_MIN_CHARS = 5
+PARTIAL_MIN_SHARE = 0.7
 
-    def __init__(self, entries: Iterable[WatchEntry]) -> None:
+
+def truncated(read: str, plate: str) -> bool:
+    """``read`` is ``plate`` with characters lost at one end (a province glyph, a last letter):
+    at least :data:`PARTIAL_MIN_CHARS` characters and :data:`PARTIAL_MIN_SHARE` of the plate."""
+    return (
+        len(read) < len(plate)
+        and len(read) >= max(PARTIAL_MIN_CHARS, PARTIAL_MIN_SHARE * len(plate))
+        and (plate.startswith(read) or plate.endswith(read))
+    )
+
+
+class Watchlist:
+    """Entries compiled for matching sightings (plain dicts of the sighting event's fields).
+
+    With ``partial`` (the default), a ``plate`` or ``plate_fuzzy`` entry also matches a read
+    that lost characters at one end of the listed plate (:func:`truncated`; ``how`` is
+    ``plate_partial``): readers drop a leading province glyph or a last character more often
+    than they misread a whole plate into another listed one.
+    """
+
+    def __init__(self, entries: Iterable[WatchEntry], *, partial: bool = True) -> None:
         self.entries = tuple(entries)
+        self.partial = partial
         self._regex = {e.id: re.compile(e.value) for e in self.entries if e.match == "plate_regex"}
 
     def __len__(self) -> int:
@@ -176,6 +197,8 @@ class Watchlist:
         return hits
 
     def _match(self, entry: WatchEntry, plate: str, sighting: Mapping[str, Any]) -> Hit | None:
+        if entry.match in ("plate", "plate_fuzzy") and self.partial and truncated(plate, entry.value):
+            return Hit(entry, "plate_partial", float(len(entry.value) - len(plate)))
         if entry.match == "plate":
             return Hit(entry, "plate") if plate and plate == entry.value else None
         if entry.match == "plate_regex":

@@ -126,6 +126,9 @@ class AlertsConfig(Section):
         True, description="A plate match also alerts the identity's other sightings within lookback_s."
     )
     lookback_s: float = Field(600.0, ge=0, le=86400, description="Window of follow_identity.")
+    partial_plates: bool = Field(
+        True, description="A read missing characters at one end of a listed plate (5+ chars, 70 %) matches."
+    )
     toll: TollRuleConfig | None = Field(None, description="Toll/escape rule; None: off.")
     webhooks: tuple[WebhookConfig, ...] = Field((), description="Endpoints receiving alerts.")
     mqtt: MqttConfig | None = Field(None, description="MQTT broker receiving alerts; None: off.")

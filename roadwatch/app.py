@@ -307,7 +307,11 @@ def alert_engine(
                 t.severity,
             )
         )
-    watch = WatchRule(Watchlist(()), follow_identity=cfg.follow_identity, lookback_s=cfg.lookback_s)
+    watch = WatchRule(
+        Watchlist((), partial=cfg.partial_plates),
+        follow_identity=cfg.follow_identity,
+        lookback_s=cfg.lookback_s,
+    )
     rebuild = max(cfg.lookback_s, cfg.toll.max_delay_s if cfg.toll is not None else 0.0)
     engine = AlertEngine(
         client,

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.delivery import MqttSink
 from alerts.schema import Alert
-from tests.support import MqttBroker, free_port
+from tests.support import MqttBroker, TcpProxy, free_port
 
 
 def _alert(n: int, camera: str = "gate") -> Alert:
@@ -72,40 +72,42 @@ def test_alerts_go_to_frigate_style_topics(broker: MqttBroker) -> None:
     assert sink.stats()["delivered"] == 1
 
 
-def test_a_broker_down_at_start_gets_the_alerts_once_it_is_up() -> None:
-    port = free_port()
-    sink = MqttSink("127.0.0.1", port, prefix="rw", client_id="t2")
+def test_a_broker_down_at_start_gets_the_alerts_once_it_is_up(broker: MqttBroker) -> None:
+    listener = Listener(broker.port, "rw/alerts")
+    assert listener.ready.wait(5)
+    proxy = TcpProxy(broker.port)  # not listening yet: the broker is down, as the sink sees it
+    sink = MqttSink("127.0.0.1", proxy.port, prefix="rw", client_id="t2")
     for n in range(3):
         sink.submit(_alert(n))
     time.sleep(0.5)
     assert sink.stats()["waiting"] == 3
-    broker = MqttBroker(port).start()
+    proxy.start()
     try:
-        listener = Listener(port, "rw/alerts")
-        assert listener.ready.wait(5)
-        assert listener.wait(3, timeout_s=15)  # paho reconnects within its backoff (<= 10 s)
+        assert listener.wait(3, timeout_s=30)  # paho reconnects within its backoff (<= 10 s)
         ids = [json.loads(p)["after"]["id"] for _, p in listener.messages]
         assert ids[:3] == ["a0", "a1", "a2"]
         sink.close()
         listener.close()
     finally:
-        broker.stop()
+        proxy.stop()
 
 
 def test_a_broker_that_goes_away_and_returns_loses_nothing(broker: MqttBroker) -> None:
-    sink = MqttSink("127.0.0.1", broker.port, prefix="rw", client_id="t3")
-    listener = Listener(broker.port, "rw/alerts")
+    proxy = TcpProxy(broker.port).start()  # the sink's way to the broker, which the test cuts
+    sink = MqttSink("127.0.0.1", proxy.port, prefix="rw", client_id="t3")
+    listener = Listener(broker.port, "rw/alerts")  # stays connected to the broker itself
     assert listener.ready.wait(5)
     sink.submit(_alert(1))
     assert listener.wait(1)
-    broker.stop()
+    proxy.stop()
     sink.submit(_alert(2))
     sink.submit(_alert(3))
-    time.sleep(0.3)
-    broker.start()
-    assert listener.wait(3, timeout_s=20)
+    time.sleep(0.5)
+    proxy.start()
+    assert listener.wait(3, timeout_s=30)
     sink.close()
     listener.close()
+    proxy.stop()
     ids = [json.loads(p)["after"]["id"] for _, p in listener.messages]
     assert set(ids) == {"a1", "a2", "a3"}
     assert ids.index("a2") < ids.index("a3")

@@ -59,7 +59,7 @@ def test_each_kind_of_entry_matches_what_it_should() -> None:
     assert kinds(plate_text="TMP0042") == ["plate_regex"]
     assert kinds(plate_text="XTMP0042") == []  # the whole plate must match
     assert kinds(plate_text="KAO1A81234") == ["plate_fuzzy"]  # two confusions, 0.5 each
-    assert kinds(plate_text="KA01AB12") == []  # two characters lost
+    assert kinds(plate_text="KA01XY1234") == []  # two characters wrong
     assert kinds(identity=42, plate_text="") == ["identity"]
     assert kinds(vehicle_type="bus") == ["vehicle_type"]
     assert kinds(colour="Red") == ["colour"]
@@ -108,3 +108,14 @@ def test_a_corrupt_stored_entry_is_named(tmp_path: Path) -> None:
     client.hset("rw:watchlist", "bad-1", "{not json")
     with pytest.raises(WatchlistError, match="bad-1"):
         WatchlistStore(client, "rw").entries()
+
+
+def test_a_read_that_lost_characters_at_one_end_matches_unless_turned_off() -> None:
+    entries = [WatchEntry.make("plate", "陕QM228P"), WatchEntry.make("plate_fuzzy", "AB123CD")]
+    watchlist = Watchlist(entries)
+    (hit,) = watchlist.match(_sighting(plate_text="M228P"))  # the province glyph and Q lost
+    assert (hit.how, hit.distance) == ("plate_partial", 2.0)
+    assert [h.how for h in watchlist.match(_sighting(plate_text="AB123C"))] == ["plate_partial"]
+    assert watchlist.match(_sighting(plate_text="228P")) == []  # too short to say
+    assert watchlist.match(_sighting(plate_text="QM228")) == []  # lost at both ends
+    assert Watchlist(entries, partial=False).match(_sighting(plate_text="M228P")) == []

@@ -61,7 +61,9 @@ def test_a_500_is_retried_until_it_is_accepted(tmp_path: Path) -> None:
     receiver = Receiver(status=500).start()
     sink = _sink(receiver.url, tmp_path)
     sink.submit(_alert(1))
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while receiver.refused < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
     receiver.status = 200
     sink.close()
     receiver.stop()
@@ -140,7 +142,9 @@ def test_closed_connections_and_timeouts_are_retried_then_spooled(tmp_path: Path
         sink = _sink(f"http://127.0.0.1:{port}/alerts", tmp_path / behaviour, timeout_s=0.2)
         sink.submit(_alert(1))
         sink.submit(_alert(2))
-        time.sleep(1.0)
+        deadline = time.monotonic() + 10
+        while sink.stats()["spooled"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
         stats = sink.stats()
         assert stats["delivered"] == 0
         assert stats["failures"] >= 2
