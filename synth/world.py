@@ -8,12 +8,12 @@ near (front view) or near to far (rear view) at its own speed.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
-from synth.fleet import FleetMix, Identity, make_fleet
+from synth.fleet import DIMENSIONS, FleetMix, Identity, make_fleet
 from synth.scenario import CameraSpec, ScenarioSpec
 
 Split = Literal["train", "val", "test"]
@@ -123,6 +123,7 @@ def simulate(spec: ScenarioSpec, seed: int) -> World:
     passes: list[Pass] = []
     sightings: list[Sighting] = []
     escapes: list[Escape] = []
+    in_lane: dict[tuple[str, int], list[tuple[Pass, float]]] = defaultdict(list)
     for trip, t0 in enumerate(starts):
         identity = fleet[int(order[trip % len(fleet)])]
         route = spec.routes[int(rng.choice(len(spec.routes), p=weights / weights.sum()))]
@@ -140,6 +141,10 @@ def simulate(spec: ScenarioSpec, seed: int) -> World:
             first, last = _visible_window(p, camera)
             if last < 0 or first > spec.duration_s:
                 continue
+            length = DIMENSIONS[identity.type][2]
+            p = _clear_lane(p, length, camera, in_lane)
+            t = p.t_near  # held up behind slower traffic: later at the next cameras too
+            in_lane[(camera_id, p.lane)].append((p, length))
             passes.append(p)
             if 0 <= t <= spec.duration_s:
                 sightings.append(Sighting(identity.id, camera_id, t, trip))
@@ -154,6 +159,41 @@ def simulate(spec: ScenarioSpec, seed: int) -> World:
         tuple(escapes),
         splits,
     )
+
+
+GAP_M = 2.0  # the least bumper-to-bumper gap between two vehicles in one lane
+MAX_HOLD_S = 10.0  # the longest a vehicle is held up behind others at one camera
+
+
+def _clear_lane(
+    p: Pass, length: float, camera: CameraSpec, in_lane: dict[tuple[str, int], list[tuple[Pass, float]]]
+) -> Pass:
+    """``p`` in its drawn lane if no vehicle already there comes within a car's gap of it while in
+    view, else in the nearest lane that is clear, else the same a little later (held up behind
+    slower traffic, up to :data:`MAX_HOLD_S`). Vehicles keep their own speeds, so without this a
+    fast one would drive through a slow one ahead of it (one box, two vehicles, one vehicle's
+    plate on the other's pass)."""
+    order = sorted(range(camera.lanes), key=lambda lane: (abs(lane - p.lane), lane))
+    for hold in np.arange(0.0, MAX_HOLD_S + 1e-9, 0.5):
+        for lane in order:
+            moved = replace(p, lane=lane, t_near=p.t_near + float(hold))
+            if not any(_too_close(moved, length, q, ql, camera) for q, ql in in_lane[(p.camera, lane)]):
+                return moved
+    return p
+
+
+def _too_close(a: Pass, a_length: float, b: Pass, b_length: float, camera: CameraSpec) -> bool:
+    """Whether two vehicles in one lane come closer than :data:`GAP_M` while both are in view."""
+    a_first, a_last = _visible_window(a, camera)
+    b_first, b_last = _visible_window(b, camera)
+    start, end = max(a_first, b_first), min(a_last, b_last)
+    if start > end:
+        return False
+    times = np.linspace(start, end, max(2, int((end - start) / 0.1) + 1))
+    apart = np.abs(
+        np.array([a.distance(t, camera) for t in times]) - np.array([b.distance(t, camera) for t in times])
+    )
+    return bool((apart < (a_length + b_length) / 2 + GAP_M).any())
 
 
 def _escape(spec: ScenarioSpec, route: tuple[str, ...], seen: list[Sighting]) -> list[Escape]:

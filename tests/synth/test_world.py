@@ -97,3 +97,24 @@ def test_bad_scenarios_name_the_field(tmp_path: Path, body: str, message: str) -
 def test_unknown_scenario_name_lists_bundled_ones() -> None:
     with pytest.raises(ConfigError, match="bundled: city, reid-fleet, toll-road"):
         load_scenario("motorway")
+
+
+def test_no_vehicle_drives_through_another_in_its_lane() -> None:
+    from synth.fleet import DIMENSIONS
+    from synth.world import _too_close
+
+    spec = load_scenario("toll-road").model_copy(update={"duration_s": 60})
+    world = simulate(spec, 11)
+    cameras = {c.id: c for c in spec.cameras}
+    passes = list(world.passes)
+    length = {i.id: DIMENSIONS[i.type][2] for i in world.fleet}
+    close = [
+        (a, b)
+        for k, a in enumerate(passes)
+        for b in passes[k + 1 :]
+        if a.camera == b.camera
+        and a.lane == b.lane
+        and _too_close(a, length[a.identity], b, length[b.identity], cameras[a.camera])
+    ]
+    assert close == []
+    assert len({p.lane for p in passes if p.camera == "gate"}) == 3  # lanes still shared out
