@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from alerts.schema import Alert, alert_id
@@ -46,13 +46,26 @@ def _brief(sighting: Sighting) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class TollOptions:
-    """Where trips start, pay and end, and how long a trip may take."""
+    """Where trips start, pay and end, how long a trip may take, and how long the road between
+    an entry and an exit camera takes (``travel``: ``(entry, exit)`` → ``(min_s, max_s)``, from
+    the config's camera links; pairs without a link are not bounded)."""
 
     entry_cameras: frozenset[str]
     gate_cameras: frozenset[str]
     exit_cameras: frozenset[str]
     max_delay_s: float
     severity: str = "critical"
+    travel: Mapping[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+
+
+# Classes a detector mixes up with each other: a plate tie across them is still one vehicle.
+_TYPE_GROUPS = ({"car", "suv"}, {"truck", "bus"})
+
+
+def same_kind(a: str, b: str) -> bool:
+    """Two sightings' classes could be one vehicle (equal, or both cars/SUVs, both trucks/buses;
+    an unknown class never contradicts)."""
+    return not a or not b or a == b or any(a in g and b in g for g in _TYPE_GROUPS)
 
 
 class TollRule:
@@ -61,7 +74,10 @@ class TollRule:
 
     The exit belongs to a trip when it has the trip's identity, or, when the gallery gave it an
     identity no open trip has, when its plate read equals the trip's entry read (at least
-    :data:`MIN_PLATE_CHARS` characters; ``matched_by`` says which). A gate sighting counts for
+    :data:`MIN_PLATE_CHARS` characters), its class could be the entry's (:func:`same_kind`) and it
+    came within the road's travel time (``options.travel``): a cloned plate on another kind of
+    vehicle, or one that could not have driven the road that fast, is not the trip
+    (``matched_by`` says ``identity`` or ``plate``). A gate sighting counts for
     the trip when it has the trip's identity, or when its plate read equals the entry's or the
     exit's: a gate sighting that the gallery gave another identity does not make a paying
     vehicle an escape.
@@ -106,8 +122,22 @@ class TollRule:
         plate = plain_plate(str(exit_.get("plate_text") or ""))
         if len(plate) < MIN_PLATE_CHARS:
             return None
-        same = [e for e in self._entries.values() if plain_plate(str(e.get("plate_text") or "")) == plate]
+        same = [
+            e
+            for e in self._entries.values()
+            if plain_plate(str(e.get("plate_text") or "")) == plate
+            and same_kind(str(e.get("vehicle_type") or ""), str(exit_.get("vehicle_type") or ""))
+            and self._on_time(e, exit_)
+        ]
         return max(same, key=lambda e: float(e["first_time"]), default=None)
+
+    def _on_time(self, entry: Sighting, exit_: Sighting) -> bool:
+        """The exit came within the road's travel time after the entry (when a link says it)."""
+        window = self.options.travel.get((str(entry.get("camera_id")), str(exit_.get("camera_id"))))
+        if window is None:
+            return True
+        took = float(exit_["first_time"]) - float(entry["first_time"])
+        return window[0] <= took <= window[1]
 
     def _paid(self, entry: Sighting, exit_: Sighting) -> bool:
         start, end = float(entry["first_time"]), float(exit_["last_time"])

@@ -284,6 +284,7 @@ def alert_engine(
     identities: Gallery,
     namespace: str,
     *,
+    links: Sequence[CameraLink] = (),
     on_alert: Callable[[Alert], None] | None = None,
 ) -> AlertEngine:
     """The alert engine on the gallery's Redis: the config's watchlist added to the shared one,
@@ -305,6 +306,7 @@ def alert_engine(
                 frozenset(t.exit_cameras),
                 t.max_delay_s,
                 t.severity,
+                travel={(k.from_camera, k.to_camera): (k.min_s, k.max_s) for k in links},
             )
         )
     watch = WatchRule(

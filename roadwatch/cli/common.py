@@ -107,7 +107,9 @@ def run_pipeline(
         sink = FanOut(sink, stream)
         if cfg.alerts.enabled:
             try:
-                engine = app.alert_engine(cfg.alerts, identities, cfg.gallery.namespace, on_alert=on_alert)
+                engine = app.alert_engine(
+                    cfg.alerts, identities, cfg.gallery.namespace, links=cfg.links, on_alert=on_alert
+                )
             except CliError:
                 sink.close()
                 flow.close()

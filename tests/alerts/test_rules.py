@@ -166,3 +166,24 @@ def test_sightings_without_identity_never_pay_for_each_other() -> None:
     trip = [_s("a", "entry", 0, 7, "GQ34FW"), _s("g", "gate", 20, None), _s("b", "exit", 40, None, "GQ34FW")]
     (alert,) = _run(TollRule(OPTIONS), trip)
     assert alert.rule["matched_by"] == "plate"
+
+
+def test_a_cloned_plate_on_another_kind_of_vehicle_or_too_soon_is_not_the_trip() -> None:
+    timed = TollOptions(
+        frozenset({"entry"}),
+        frozenset({"gate"}),
+        frozenset({"exit"}),
+        max_delay_s=120.0,
+        travel={("entry", "exit"): (10.0, 80.0)},
+    )
+
+    def trip(entry_type: str, exit_type: str, exit_at: float) -> list[dict[str, Any]]:
+        entry = {**_s("a", "entry", 0, 7, "4LYN869"), "vehicle_type": entry_type}
+        return [entry, {**_s("b", "exit", exit_at, 41, "4LYN869"), "vehicle_type": exit_type}]
+
+    assert _run(TollRule(timed), trip("van", "suv", 40)) == []  # a clone on an SUV
+    assert _run(TollRule(timed), trip("van", "van", 8)) == []  # faster than the road allows
+    assert _run(TollRule(timed), trip("van", "van", 90)) == []  # slower than the road allows
+    assert len(_run(TollRule(timed), trip("bus", "truck", 40))) == 1  # classes a detector mixes
+    assert len(_run(TollRule(timed), trip("car", "suv", 40))) == 1
+    assert len(_run(TollRule(OPTIONS), trip("van", "van", 8))) == 1  # no link: not bounded
