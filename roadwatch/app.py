@@ -16,7 +16,7 @@ from alerts.engine import AlertEngine, kept_sightings
 from alerts.rules import TollOptions, TollRule, WatchRule
 from alerts.schema import Alert
 from alerts.watchlist import WatchEntry, Watchlist, WatchlistError, WatchlistStore
-from config.alerts import AlertsConfig
+from config.alerts import AlertsConfig, WatchlistEntry
 from config.plates import PlatesConfig
 from config.schema import (
     CameraLink,
@@ -210,6 +210,18 @@ def flow(built: Stages, recognition: RecognitionConfig) -> Flow:
     return Flow(built, finish_wait_s=recognition.finish_wait_s)
 
 
+def watch_entry(item: WatchlistEntry) -> WatchEntry:
+    """A config-form watchlist entry as the alert rules take it.
+
+    Raises:
+        WatchlistError: The rules refuse it (naming it).
+    """
+    kind, value = item.match
+    return WatchEntry.make(
+        kind, value, note=item.note, severity=item.severity, max_distance=item.max_distance, entry_id=item.id
+    )
+
+
 def watch_entries(cfg: AlertsConfig) -> list[WatchEntry]:
     """The config's watchlist entries as the alert rules take them.
 
@@ -218,18 +230,8 @@ def watch_entries(cfg: AlertsConfig) -> list[WatchEntry]:
     """
     entries = []
     for i, item in enumerate(cfg.watchlist):
-        kind, value = item.match
         try:
-            entries.append(
-                WatchEntry.make(
-                    kind,
-                    value,
-                    note=item.note,
-                    severity=item.severity,
-                    max_distance=item.max_distance,
-                    entry_id=item.id,
-                )
-            )
+            entries.append(watch_entry(item))
         except WatchlistError as exc:
             raise CliError(f"alerts.watchlist[{i}]: {exc}") from None
     return entries

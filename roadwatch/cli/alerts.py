@@ -14,6 +14,7 @@ import yaml
 from alerts.watchlist import WatchEntry, WatchlistError, WatchlistStore
 from gallery.connect import open_redis
 from gallery.store import GalleryUnavailableError
+from roadwatch.app import watch_entry
 from roadwatch.cli.common import EXIT_OK, config_or_default
 from roadwatch.errors import CliError
 
@@ -181,18 +182,8 @@ def read_entries(path: Path) -> list[WatchEntry]:
             problem = exc.errors()[0]
             where = ".".join(str(p) for p in problem["loc"])
             raise CliError(f"{path}: entry [{i}]{'.' + where if where else ''}: {problem['msg']}") from None
-        kind, value = config.match
         try:
-            entries.append(
-                WatchEntry.make(
-                    kind,
-                    value,
-                    note=config.note,
-                    severity=config.severity,
-                    max_distance=config.max_distance,
-                    entry_id=config.id,
-                )
-            )
+            entries.append(watch_entry(config))
         except WatchlistError as exc:
             raise CliError(f"{path}: entry [{i}]: {exc}") from None
     return entries
@@ -214,8 +205,12 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     if args.count < 1:
         raise CliError(f"--count must be >= 1, got {args.count}")
     client, namespace = _redis(args)
-    rows = client.xrevrange(f"{namespace}:alerts", count=args.count)
-    alerts = [json.loads(fields.get(b"alert") or fields["alert"]) for _, fields in rows][::-1]
+    alerts = []
+    for entry_id, fields in client.xrevrange(f"{namespace}:alerts", count=args.count)[::-1]:
+        try:
+            alerts.append(json.loads(fields.get(b"alert") or fields["alert"]))
+        except (KeyError, ValueError):
+            raise CliError(f"{namespace}:alerts entry {entry_id!r} is not an alert event") from None
     if args.json:
         print(json.dumps({"count": len(alerts), "alerts": alerts}, ensure_ascii=False))
     else:

@@ -17,10 +17,12 @@ from typing import Any
 from alerts.engine import AlertEngine
 from alerts.schema import Alert
 from config import CameraConfig, RoadwatchConfig, load_config
+from gallery.gallery import Gallery
 from gallery.store import GalleryUnavailableError
 from roadwatch import app
 from roadwatch.errors import CliError
 from roadwatch.events import FanOut, JsonlEventSink, RedisStreamSink, Sighting
+from roadwatch.flow import Flow
 from roadwatch.pipeline import Pipeline, RunSummary, camera_event
 from roadwatch.snapshots import SnapshotJanitor
 from streams import CameraHealth, CameraReader, CameraState, FrameSource, build_readers
@@ -68,59 +70,30 @@ def run_pipeline(
 
     ``engine_out`` and ``janitor_out`` receive the alert engine and the snapshot janitor
     (closed when this returns), for their counters."""
-    detection = app.detector(cfg.detectors)
-    flow = None
-    engine = None
-    if detection is not None:
-        check_writable(cfg.outputs.snapshots_dir, "outputs.snapshots_dir")
-        if cfg.alerts.enabled and not cfg.outputs.events_stream:
-            raise CliError(
-                "alerts.enabled needs outputs.events_stream: true (the alert engine reads the "
-                "sighting stream); or set alerts.enabled: false"
-            )
-        reid = app.embedder(cfg.reid)
-        try:
-            identities = app.gallery(cfg.gallery)
-        except GalleryUnavailableError as exc:
-            raise CliError(str(exc)) from None
-        built = app.stages(
-            detection=detection,
-            reid=reid,
-            identities=identities,
-            tracking=cfg.tracking,
-            recognition=cfg.recognition,
-            reid_cfg=cfg.reid,
-            gallery_cfg=cfg.gallery,
-            links=cfg.links,
-            outputs=cfg.outputs,
-            reader=app.plate_reader(cfg.plates),
-            colours=app.colour_namer(cfg.detectors),
-        )
-        flow = app.flow(built, cfg.recognition)
+    built = _flow(cfg)
+    flow = built[0] if built is not None else None
     sink: JsonlEventSink | FanOut = JsonlEventSink(events_path, append=append)
-    if flow is not None and cfg.outputs.events_stream:
-        stream = RedisStreamSink(
-            identities.store.client,
-            f"{cfg.gallery.namespace}:events",
-            max_len=cfg.outputs.events_stream_max_len,
-        )
-        sink = FanOut(sink, stream)
-        if cfg.alerts.enabled:
-            try:
-                engine = app.alert_engine(
-                    cfg.alerts, identities, cfg.gallery.namespace, links=cfg.links, on_alert=on_alert
-                )
-            except CliError:
-                sink.close()
-                flow.close()
-                raise
-            if engine_out is not None:
-                engine_out.append(engine)
-    janitor = None
-    if flow is not None:
+    engine = janitor = None
+    if built is not None:
+        identities = built[1]
+        if cfg.outputs.events_stream:
+            stream = RedisStreamSink(
+                identities.store.client,
+                f"{cfg.gallery.namespace}:events",
+                max_len=cfg.outputs.events_stream_max_len,
+            )
+            sink = FanOut(sink, stream)
+        try:
+            engine = _alert_engine(cfg, identities, on_alert)
+        except CliError:
+            sink.close()
+            built[0].close()
+            raise
         janitor = app.snapshot_janitor(cfg.outputs, identities.store.client, cfg.gallery.namespace)
-        if janitor is not None and janitor_out is not None:
-            janitor_out.append(janitor)
+    if engine is not None and engine_out is not None:
+        engine_out.append(engine)
+    if janitor is not None and janitor_out is not None:
+        janitor_out.append(janitor)
     try:
 
         def on_state(health: CameraHealth) -> None:
@@ -157,6 +130,48 @@ def run_pipeline(
         if flow is not None:
             flow.close()
     return summary, sink.count
+
+
+def _flow(cfg: RoadwatchConfig) -> tuple[Flow, Gallery] | None:
+    """The stages and their gallery (None for ``detectors.vehicle.kind: none``); outputs that
+    cannot work are refused first."""
+    detection = app.detector(cfg.detectors)
+    if detection is None:
+        return None
+    check_writable(cfg.outputs.snapshots_dir, "outputs.snapshots_dir")
+    if cfg.alerts.enabled and not cfg.outputs.events_stream:
+        raise CliError(
+            "alerts.enabled needs outputs.events_stream: true (the alert engine reads the "
+            "sighting stream); or set alerts.enabled: false"
+        )
+    reid = app.embedder(cfg.reid)
+    try:
+        identities = app.gallery(cfg.gallery)
+    except GalleryUnavailableError as exc:
+        raise CliError(str(exc)) from None
+    built = app.stages(
+        detection=detection,
+        reid=reid,
+        identities=identities,
+        tracking=cfg.tracking,
+        recognition=cfg.recognition,
+        reid_cfg=cfg.reid,
+        gallery_cfg=cfg.gallery,
+        links=cfg.links,
+        outputs=cfg.outputs,
+        reader=app.plate_reader(cfg.plates),
+        colours=app.colour_namer(cfg.detectors),
+    )
+    return app.flow(built, cfg.recognition), identities
+
+
+def _alert_engine(
+    cfg: RoadwatchConfig, identities: Gallery, on_alert: Callable[[Alert], None] | None
+) -> AlertEngine | None:
+    """The alert engine when alerts are on (they need the event stream, checked by :func:`_flow`)."""
+    if not cfg.alerts.enabled:
+        return None
+    return app.alert_engine(cfg.alerts, identities, cfg.gallery.namespace, links=cfg.links, on_alert=on_alert)
 
 
 def check_writable(folder: Path | None, name: str) -> None:

@@ -59,9 +59,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """``roadwatch demo``: render the toll road, run the whole pipeline over it, score the result."""
     from roadwatch.report import identity_sheet
     from roadwatch.score import describe, load_truth, score, score_alerts
-    from synth.export import export_world
     from synth.scenario import load_scenario
-    from synth.world import simulate
 
     if args.seconds <= 0:
         raise CliError(f"--seconds must be > 0, got {args.seconds}")
@@ -70,11 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     outage = _outage(args.receiver_outage, args.receiver)
     spec = load_scenario("toll-road").model_copy(update={"duration_s": args.seconds})
     world_dir = args.dir / f"toll-road-seed{args.seed}-{args.seconds:g}s"
-    videos = [world_dir / "videos" / f"{c.id}.mp4" for c in spec.cameras]
-    truths = [world_dir / "truth" / f"{c.id}.json" for c in spec.cameras]  # written after each video
-    if not all(v.is_file() and v.stat().st_size > 0 for v in videos) or not all(t.is_file() for t in truths):
-        print(f"rendering the synthetic toll road (seed {args.seed}) into {world_dir} ...", file=sys.stderr)
-        export_world(simulate(spec, args.seed), world_dir, parts=frozenset({"videos"}))
+    videos = _rendered(spec, args.seed, world_dir)
     run_dir = args.dir / "run"
     base = config_or_default(args.config)
     world = json.loads((world_dir / "world.json").read_text(encoding="utf-8"))
@@ -104,17 +98,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     events = cfg.outputs.events_path
     engines: list[AlertEngine] = []
-    with _receiver_outage(receiver, outage):
-        summary, _ = run_pipeline(
-            cfg,
-            cameras,
-            events,
-            append=False,
-            json_mode=True,
-            on_sighting=on_sighting,
-            on_alert=on_alert,
-            engine_out=engines,
-        )
+    try:
+        with _receiver_outage(receiver, outage):
+            summary, _ = run_pipeline(
+                cfg,
+                cameras,
+                events,
+                append=False,
+                json_mode=True,
+                on_sighting=on_sighting,
+                on_alert=on_alert,
+                engine_out=engines,
+            )
+    finally:
+        if receiver is not None:
+            receiver.stop()
     truth = load_truth(world_dir / "truth")
     figures = score(seen, truth)
     toll = cfg.alerts.toll
@@ -129,8 +127,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     figures |= _delivery_figures(raised, receiver)
     if engines:
         figures["alert_engine"] = engines[0].stats()
-    if receiver is not None:
-        receiver.stop()
     if args.verbose:
         for line in describe(seen, truth):
             print(line, file=sys.stderr)
@@ -148,24 +144,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(
-            f"{result['frames']} frames in {result['seconds']} s ({result['fps']} fps); "
-            f"{figures['events']} sightings of {figures['passes_truth']} passes "
-            f"({figures['events_per_pass']} per pass); {figures['identities']} identities for "
-            f"{figures['identities_truth']} vehicles; re-id precision {figures['reid_precision']}, "
-            f"recall {figures['reid_recall']}\n"
-            f"escapes: {figures['escape_alerts_correct']} of {figures['escapes_truth']} alerted, "
-            f"{figures['escape_alerts_false']} false; watchlist ({_plate(watched)}): "
-            f"{figures['watchlist_alerts_correct']} of {figures['watchlist_truth']} passes alerted, "
-            f"{figures['watchlist_alerts_false']} false"
-            + (
-                f"; webhook p95 latency {figures['alert_latency_p95_ms']} ms"
-                if figures.get("alert_latency_p95_ms") is not None
-                else ""
-            )
-            + f"\ncontact sheet: {sheet}; events: {events}; alerts: {cfg.alerts.jsonl_path}"
-        )
+        print(_summary_text(result, _plate(watched)) + f"; alerts: {cfg.alerts.jsonl_path}")
     return EXIT_OK
+
+
+def _rendered(spec: ScenarioSpec, seed: int, world_dir: Path) -> list[Path]:
+    """The world's videos, rendered first unless an earlier demo left them whole."""
+    from synth.export import export_world
+    from synth.world import simulate
+
+    videos = [world_dir / "videos" / f"{c.id}.mp4" for c in spec.cameras]
+    truths = [world_dir / "truth" / f"{c.id}.json" for c in spec.cameras]  # written after each video
+    if not all(v.is_file() and v.stat().st_size > 0 for v in videos) or not all(t.is_file() for t in truths):
+        print(f"rendering the synthetic toll road (seed {seed}) into {world_dir} ...", file=sys.stderr)
+        export_world(simulate(spec, seed), world_dir, parts=frozenset({"videos"}))
+    return videos
+
+
+def _summary_text(r: Mapping[str, Any], plate: str) -> str:
+    """The demo's closing lines for people (``r``: the ``--json`` result)."""
+    latency = r.get("alert_latency_p95_ms")
+    return (
+        f"{r['frames']} frames in {r['seconds']} s ({r['fps']} fps); "
+        f"{r['events']} sightings of {r['passes_truth']} passes "
+        f"({r['events_per_pass']} per pass); {r['identities']} identities for "
+        f"{r['identities_truth']} vehicles; re-id precision {r['reid_precision']}, "
+        f"recall {r['reid_recall']}\n"
+        f"escapes: {r['escape_alerts_correct']} of {r['escapes_truth']} alerted, "
+        f"{r['escape_alerts_false']} false; watchlist ({plate}): "
+        f"{r['watchlist_alerts_correct']} of {r['watchlist_truth']} passes alerted, "
+        f"{r['watchlist_alerts_false']} false"
+        + (f"; webhook p95 latency {latency} ms" if latency is not None else "")
+        + f"\ncontact sheet: {r['contact_sheet']}; events: {r['events_path']}"
+    )
 
 
 def _site_models(reid: ReidConfig) -> ReidConfig:
