@@ -172,3 +172,22 @@ def test_partial_box_inside_a_stronger_one_is_set_aside() -> None:
         tracks = step(tracker, [part, car], f, scores=[0.7, 0.9])
         assert tracks.track_id.tolist() == [1]
         assert tracks.detection.tolist() == [1]
+
+
+def test_young_track_keeps_its_vehicle_when_the_one_ahead_is_hidden() -> None:
+    """A truck drives away up the frame; a van closes in behind it and is two frames old when the
+    truck goes unseen for a frame. The van's box overlaps where the truck's track predicts the
+    truck, but it belongs to the van's young track: the truck's track is lost for that frame,
+    it does not go on as the van (one track, two vehicles)."""
+    tracker = ByteTracker(TrackerOptions(min_hits=3))
+    for f in range(4):
+        step(tracker, [[0, 0, 300, 300 - 10 * f]], f, [0.95])
+    truck = 1
+    step(tracker, [[0, 0, 300, 260], [0, 120, 300, 520]], 4, [0.95, 0.9])
+    tracks = step(tracker, [[0, 0, 300, 250], [0, 90, 300, 500]], 5, [0.95, 0.9])
+    van = ids_by_detection(tracks)[1]
+    assert van != truck
+    tracks = step(tracker, [[0, 60, 300, 480]], 6, [0.9])  # the truck unseen this frame
+    assert ids_by_detection(tracks) == {0: van}
+    states = dict(zip(tracks.track_id.tolist(), tracks.state.tolist(), strict=True))
+    assert states[truck] == TrackState.LOST
