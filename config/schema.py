@@ -74,6 +74,9 @@ class CameraConfig(Section):
     pace: Literal["fast", "native"] = Field(
         "fast", description="Replay speed of file/folder sources: as fast as possible or native fps."
     )
+    loop: bool = Field(
+        False, description="File cameras: start the recording again at its end (stands in for a live camera)."
+    )
     folder_fps: float = Field(
         10.0, gt=0, le=240, description="Frame rate assumed for a folder of images (timestamps)."
     )
@@ -116,6 +119,8 @@ class CameraConfig(Section):
                 raise FieldError((name,), f"not used by a camera of kind '{self.kind}' (use '{wanted}')")
         if self.scenario_camera is not None and self.kind != "synthetic":
             raise FieldError(("scenario_camera",), f"not used by a camera of kind '{self.kind}'")
+        if self.loop and self.kind != "file":
+            raise FieldError(("loop",), f"only file cameras loop, not a camera of kind '{self.kind}'")
         if self.url is not None:
             _check_url(self.url, _URL_SCHEMES[self.kind])
         return self
@@ -620,12 +625,31 @@ class OutputsConfig(Section):
 
 
 class ApiConfig(Section):
-    """HTTP API and dashboard."""
+    """HTTP API and dashboard (``roadwatch serve``; docs/API.md)."""
 
-    enabled: bool = Field(False, description="Serve the HTTP API.")
-    host: str = Field("127.0.0.1", min_length=1, description="Bind address.")
-    port: int = Field(8080, ge=1, le=65535, description="TCP port.")
-    token: SecretStr | None = Field(None, description="Bearer token required by the API; None: open.")
+    enabled: bool = Field(False, description="Also serve the API and dashboard during `roadwatch run`.")
+    host: str = Field("127.0.0.1", min_length=1, description="Bind address (loopback unless you mean it).")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port; 0: any free port (printed at start).")
+    token: SecretStr | None = Field(
+        None,
+        description="Bearer token every endpoint but health and metrics asks for; None: the "
+        "environment's ROADWATCH_API_TOKEN, else a random one printed at start.",
+    )
+    extra_tokens: tuple[SecretStr, ...] = Field(
+        (), max_length=64, description="More accepted tokens (one per integration, revoked by removal)."
+    )
+    max_upload_mb: float = Field(10.0, gt=0, le=100, description="Largest search image accepted.")
+    max_image_pixels: int = Field(
+        40_000_000,
+        ge=10_000,
+        le=400_000_000,
+        description="Largest decoded image in pixels (decompression bombs refused).",
+    )
+    live_fps: float = Field(4.0, gt=0, le=30, description="Camera tiles' refresh rate on the dashboard.")
+    max_stream_clients: int = Field(
+        200, ge=1, le=10_000, description="Live event streams served at once (more are refused with 503)."
+    )
+    log_json: bool = Field(False, description="Log as JSON lines (one object per record) instead of text.")
 
 
 class RoadwatchConfig(Section):

@@ -9,7 +9,7 @@ returns.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -42,7 +42,8 @@ class Stages:
 
 
 class Flow:
-    """Runs :class:`Stages` over batches of frames; ``seconds`` holds each stage's total time."""
+    """Runs :class:`Stages` over batches of frames; ``seconds`` holds each stage's total time,
+    and ``on_stage`` (when set) hears each stage's time as it ends (the metrics' histograms)."""
 
     def __init__(self, stages: Stages, *, finish_wait_s: float = 30.0) -> None:
         self.stages = stages
@@ -51,6 +52,7 @@ class Flow:
         self.frames = 0
         self.last_tracked: TrackedFrame | None = None
         self._pending: list[Recognition] = []
+        self.on_stage: Callable[[str, float], None] | None = None
 
     @contextmanager
     def _timed(self, stage: str) -> Iterator[None]:
@@ -58,7 +60,10 @@ class Flow:
         try:
             yield
         finally:
-            self.seconds[stage] += time.perf_counter() - started
+            took = time.perf_counter() - started
+            self.seconds[stage] += took
+            if self.on_stage is not None:
+                self.on_stage(stage, took)
 
     def process(self, frames: Sequence[Frame]) -> tuple[list[Sighting], list[TrackedFrame]]:
         """One batch of frames through every stage; returns the sightings let out and each

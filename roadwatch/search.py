@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -182,3 +182,33 @@ def _hits(
             )
         )
     return hits
+
+
+def search_summary(found: ImageSearch) -> dict[str, Any]:
+    """An :class:`ImageSearch` as JSON (the keys of ``roadwatch search --json`` and of the API's
+    search, without ``seconds``)."""
+    return {
+        "is_vehicle": found.is_vehicle,
+        "vehicle_probability": round(found.gate.vehicle_probability, 4),
+        "vehicles": [
+            {
+                "box": [round(v, 1) for v in vehicle.box],
+                "library": vehicle.library,
+                "plate": vehicle.plate,
+                "type": vehicle.gate.type,
+                "colour": vehicle.gate.colour,
+                "results": [
+                    {
+                        "identity": hit.identity,
+                        "score": round(hit.score, 4),
+                        "rank": round(hit.rank, 4),
+                        "category": hit.category,
+                        "plate": hit.plate,
+                        "last_seen": [{"camera": c, "time": t} for c, t in hit.last_seen],
+                    }
+                    for hit in vehicle.hits
+                ],
+            }
+            for vehicle in found.vehicles
+        ],
+    }

@@ -40,7 +40,7 @@ def build_source(
         )
     if camera.kind == "file":
         assert camera.path is not None
-        return VideoFileSource(camera.path, pace=camera.pace)
+        return VideoFileSource(camera.path, pace=camera.pace, loop=camera.loop)
     if camera.kind == "folder":
         assert camera.path is not None
         return ImageFolderSource(camera.path, fps=camera.folder_fps, pace=camera.pace)

@@ -112,6 +112,11 @@ class FrameBus:
         with self._cond:
             return self._done() and not self._has_frames()
 
+    def depths(self) -> dict[str, int]:
+        """Frames waiting per camera."""
+        with self._cond:
+            return {camera: len(q) for camera, q in self._queues.items()}
+
     def dropped(self, camera_id: str) -> int:
         """Frames of one camera pushed out of its full queue."""
         with self._cond:

@@ -148,13 +148,16 @@ class VideoFileSource:
     Args:
         path: The video file.
         pace: ``"fast"`` or ``"native"``.
+        loop: Start again from the first frame at the end, for ever (a recording standing in
+            for a live camera); the timestamps keep counting up.
     """
 
     live = False
 
-    def __init__(self, path: Path, *, pace: str = "fast") -> None:
+    def __init__(self, path: Path, *, pace: str = "fast", loop: bool = False) -> None:
         self._path = Path(path)
         self._pace = pace
+        self._loop = loop
         self._cap: cv2.VideoCapture | None = None
         self._fps = 25.0
         self._count: int | None = None
@@ -168,7 +171,7 @@ class VideoFileSource:
 
     @property
     def frame_count(self) -> int | None:
-        return self._count
+        return None if self._loop else self._count
 
     def open(self) -> None:
         _check_file(self._path, "file")
@@ -197,6 +200,9 @@ class VideoFileSource:
             image, self._pending = self._pending, None
         else:
             ok, raw = self._cap.read()
+            if (not ok or raw is None) and self._loop and self._decoded > 0:
+                self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                ok, raw = self._cap.read()
             if not ok or raw is None:
                 self._warn_if_short()
                 return None

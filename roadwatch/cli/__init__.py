@@ -22,6 +22,7 @@ from roadwatch.cli.gallery import add_gallery_commands
 from roadwatch.cli.plates import add_plate_commands
 from roadwatch.cli.reid import add_reid_commands
 from roadwatch.cli.run import add_run_commands
+from roadwatch.cli.serve import add_serve_command
 from roadwatch.cli.synth import add_synth_commands
 from roadwatch.cli.video import add_video_commands
 from roadwatch.errors import CliError
@@ -39,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="roadwatch: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.log_json:
+        from roadwatch.logjson import use_json_logs
+
+        use_json_logs()
     if not hasattr(args, "handler"):
         parser.print_help()
         return EXIT_USAGE
@@ -61,8 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="roadwatch", description="Traffic camera analytics.")
     parser.add_argument("--version", action="version", version=f"roadwatch {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--log-json", action="store_true", help="log as JSON lines on stderr")
     commands = parser.add_subparsers(title="commands")
     add_run_commands(commands)
+    add_serve_command(commands)
     add_demo_command(commands)
     benches = add_synth_commands(commands)
     groups = add_reid_commands(commands, benches)

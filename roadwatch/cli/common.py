@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerts.engine import AlertEngine
 from alerts.schema import Alert
@@ -26,6 +26,9 @@ from roadwatch.flow import Flow
 from roadwatch.pipeline import Pipeline, RunSummary, camera_event
 from roadwatch.snapshots import SnapshotJanitor
 from streams import CameraHealth, CameraReader, CameraState, FrameSource, build_readers
+
+if TYPE_CHECKING:
+    from roadwatch.api.service import ApiService
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -65,11 +68,14 @@ def run_pipeline(
     on_alert: Callable[[Alert], None] | None = None,
     engine_out: list[AlertEngine] | None = None,
     janitor_out: list[SnapshotJanitor] | None = None,
+    api: ApiService | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[RunSummary, int]:
     """Wire readers, stages, event log and alert engine; run until done or signalled.
 
     ``engine_out`` and ``janitor_out`` receive the alert engine and the snapshot janitor
-    (closed when this returns), for their counters."""
+    (closed when this returns), for their counters. ``api``, a started API service, is fed
+    the run's frames, sightings, health and counters (and left running)."""
     built = _flow(cfg)
     flow = built[0] if built is not None else None
     sink: JsonlEventSink | FanOut = JsonlEventSink(events_path, append=append)
@@ -102,9 +108,20 @@ def run_pipeline(
                 print(f"roadwatch: error: camera {health.camera_id}: {health.last_error}", file=sys.stderr)
 
         bus, readers = build_readers(cameras, cfg.streams, on_state=on_state, synthetic=synthetic_source)
-        stop = threading.Event()
+        sighting_callbacks = [c for c in (on_sighting,) if c is not None]
+        frame_callbacks = [c for c in (on_frame,) if c is not None]
+        if api is not None:
+            api.attach(readers, bus, engine, flow)
+            frame_callbacks.append(api.live.frame)
+            sighting_callbacks += [api.live.sighting, api.metrics.sighting]
+
+        def each_sighting(sighting: Sighting) -> None:
+            for callback in sighting_callbacks:
+                callback(sighting)
+
+        stop = stop or threading.Event()
         with progress(readers, enabled=not json_mode and sys.stderr.isatty()) as bar:
-            callbacks = [c for c in (bar, on_frame) if c is not None]
+            callbacks = [c for c in (bar, *frame_callbacks) if c is not None]
 
             def each_frame(*frame: Any) -> None:
                 for callback in callbacks:
@@ -117,7 +134,7 @@ def run_pipeline(
                 sink=sink,
                 batch_frames=cfg.recognition.batch_frames,
                 on_frame=each_frame if callbacks else None,
-                on_sighting=on_sighting,
+                on_sighting=each_sighting if sighting_callbacks else None,
             )
             with stop_on_signals(stop), status_lines(readers, stop, status_every):
                 summary = pipeline.run(stop)

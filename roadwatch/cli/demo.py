@@ -18,7 +18,7 @@ from config import AlertsConfig, CameraConfig
 from config.alerts import TollRuleConfig, WatchlistEntry, WebhookConfig
 from config.schema import CameraLink, ReidConfig
 from roadwatch.app import REID_MODELS, reid_model_paths
-from roadwatch.cli.common import EXIT_OK, config_or_default, fresh_run, run_pipeline
+from roadwatch.cli.common import EXIT_OK, config_or_default, fresh_run, run_pipeline, stop_on_signals
 from roadwatch.errors import CliError
 from roadwatch.events import Sighting
 from roadwatch.receiver import Receiver
@@ -51,6 +51,13 @@ def add_demo_command(commands: Any) -> None:
         metavar="START,SECONDS",
         help="with --receiver: take the receiver down START s into the run for SECONDS s",
     )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the dashboard and API during the run and keep them up over the results (Ctrl-C stops)",
+    )
+    demo.add_argument("--host", help="with --serve: bind address (default: api.host, 127.0.0.1)")
+    demo.add_argument("--port", type=int, help="with --serve: TCP port (default: api.port, 8080; 0: any)")
     demo.add_argument("--json", action="store_true", help="print a JSON summary last")
     demo.set_defaults(handler=cmd_demo)
 
@@ -98,6 +105,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     events = cfg.outputs.events_path
     engines: list[AlertEngine] = []
+    api = None
+    if args.serve:
+        from roadwatch.cli.serve import announce, start_api, with_address
+
+        cfg = with_address(cfg, args.host, args.port)
+        try:
+            api = start_api(cfg, [c.id for c in cameras])
+        except BaseException:
+            if receiver is not None:
+                receiver.stop()
+            raise
+        announce(api, file=sys.stderr if args.json else sys.stdout)
     try:
         with _receiver_outage(receiver, outage):
             summary, _ = run_pipeline(
@@ -109,7 +128,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 on_sighting=on_sighting,
                 on_alert=on_alert,
                 engine_out=engines,
+                api=api,
             )
+    except BaseException:
+        if api is not None:
+            api.close()
+        raise
     finally:
         if receiver is not None:
             receiver.stop()
@@ -141,11 +165,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "events_path": str(events),
         "contact_sheet": str(sheet),
     }
+    if api is not None:
+        result["dashboard"] = api.url
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result), flush=True)
     else:
-        print(_summary_text(result, _plate(watched)) + f"; alerts: {cfg.alerts.jsonl_path}")
+        print(_summary_text(result, _plate(watched)) + f"; alerts: {cfg.alerts.jsonl_path}", flush=True)
+    if api is not None:
+        _keep_serving(api, json_mode=args.json)
     return EXIT_OK
+
+
+def _keep_serving(api: Any, *, json_mode: bool) -> None:
+    """Serve the finished demo's results until SIGINT/SIGTERM."""
+    out = sys.stderr if json_mode else sys.stdout
+    print(f"dashboard still up over the results: {api.dashboard_link}  (Ctrl-C stops)", file=out, flush=True)
+    stop = threading.Event()
+    try:
+        with stop_on_signals(stop):
+            while not stop.wait(0.5):
+                pass
+    finally:
+        api.close()
 
 
 def _rendered(spec: ScenarioSpec, seed: int, world_dir: Path) -> list[Path]:

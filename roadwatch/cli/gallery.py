@@ -194,7 +194,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from detectors.stage import BUNDLED
     from gallery.connect import open_gallery
     from roadwatch import app
-    from roadwatch.search import search_image
+    from roadwatch.search import search_image, search_summary
 
     if args.top < 1:
         raise CliError(f"--top must be >= 1, got {args.top}")
@@ -232,7 +232,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         )
 
     found = _guard(cfg, work)
-    summary = {**_search_summary(found), "seconds": round(time.perf_counter() - started, 3)}
+    summary = {**search_summary(found), "seconds": round(time.perf_counter() - started, 3)}
     if args.json:
         print(json.dumps(summary))
     elif not found.is_vehicle:
@@ -240,35 +240,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     else:
         _print_hits(summary["vehicles"])
     return EXIT_OK
-
-
-def _search_summary(found: Any) -> dict[str, Any]:
-    """An ``ImageSearch`` as the command's JSON keys (without ``seconds``)."""
-    return {
-        "is_vehicle": found.is_vehicle,
-        "vehicle_probability": round(found.gate.vehicle_probability, 4),
-        "vehicles": [
-            {
-                "box": [round(v, 1) for v in vehicle.box],
-                "library": vehicle.library,
-                "plate": vehicle.plate,
-                "type": vehicle.gate.type,
-                "colour": vehicle.gate.colour,
-                "results": [
-                    {
-                        "identity": hit.identity,
-                        "score": round(hit.score, 4),
-                        "rank": round(hit.rank, 4),
-                        "category": hit.category,
-                        "plate": hit.plate,
-                        "last_seen": [{"camera": c, "time": t} for c, t in hit.last_seen],
-                    }
-                    for hit in vehicle.hits
-                ],
-            }
-            for vehicle in found.vehicles
-        ],
-    }
 
 
 def _print_hits(vehicles: list[dict[str, Any]]) -> None:

@@ -151,16 +151,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     events = args.events or cfg.outputs.events_path
     engines: list[AlertEngine] = []
     janitors: list[SnapshotJanitor] = []
-    summary, sink_count = run_pipeline(
-        cfg,
-        cameras,
-        events,
-        append=True,
-        json_mode=args.json,
-        status_every=args.status_every,
-        on_alert=None if args.json else _print_alert,
-        engine_out=engines,
-        janitor_out=janitors,
-    )
+    api = None
+    if cfg.api.enabled:
+        from roadwatch.cli.serve import announce, start_api
+
+        api = start_api(cfg, [c.id for c in cameras])
+        announce(api)
+    try:
+        summary, sink_count = run_pipeline(
+            cfg,
+            cameras,
+            events,
+            append=True,
+            json_mode=args.json,
+            status_every=args.status_every,
+            on_alert=None if args.json else _print_alert,
+            engine_out=engines,
+            janitor_out=janitors,
+            api=api,
+        )
+    finally:
+        if api is not None:
+            api.close()
     extra = _service_figures(engines, janitors)
     return report(summary, sink_count, events, json_mode=args.json, fail_on_camera=False, extra=extra)

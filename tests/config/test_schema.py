@@ -413,7 +413,14 @@ BAD: list[Any] = [
         id="gallery-namespace-pattern",
     ),
     pytest.param(
-        "api: {port: 0}\n", "api.port: Input should be greater than or equal to 1 (got 0)", id="api-port-0"
+        "cameras: [{id: a, kind: rtsp, url: 'rtsp://h/s', loop: true}]\n",
+        "cameras[0].loop: only file cameras loop, not a camera of kind 'rtsp'",
+        id="loop-on-a-stream",
+    ),
+    pytest.param(
+        "api: {port: -1}\n",
+        "api.port: Input should be greater than or equal to 0 (got -1)",
+        id="api-port-negative",
     ),
     pytest.param(
         "api: {port: 65536}\n",
@@ -456,8 +463,8 @@ def test_bad_config_names_field_and_problem(tmp_path: Path, text: str, expected:
 
 
 def test_single_problem_gives_single_line(tmp_path: Path) -> None:
-    error = _load_error(tmp_path, "api: {port: 0}\n")
-    assert error.problems == ["api.port: Input should be greater than or equal to 1 (got 0)"]
+    error = _load_error(tmp_path, "api: {port: -1}\n")
+    assert error.problems == ["api.port: Input should be greater than or equal to 0 (got -1)"]
     assert error.source == str(tmp_path / "site" / "roadwatch.yaml")
 
 
@@ -466,7 +473,7 @@ def test_several_problems_give_several_lines(tmp_path: Path) -> None:
         "cameras:\n"
         "  - {id: 'bad id', kind: rtsp, url: 'rtsp://h/s'}\n"
         "  - {id: cam-b, kind: rtsp, url: 'rtsp://h/s', fps_cap: -3}\n"
-        "api: {port: 0}\n"
+        "api: {port: -1}\n"
         "bogus: true\n"
     )
     error = _load_error(tmp_path, text)

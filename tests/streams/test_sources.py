@@ -39,6 +39,24 @@ def test_video_file_reopens_from_the_start(sample_clip: Path) -> None:
     assert len(_read_all(source)) == len(_read_all(source)) == 40
 
 
+def test_a_looped_video_file_starts_again_with_time_going_on(sample_clip: Path) -> None:
+    source = VideoFileSource(sample_clip, loop=True)
+    source.open()
+    try:
+        captures = [source.read() for _ in range(100)]  # 2.5 times the clip
+    finally:
+        source.close()
+    assert all(c is not None for c in captures)
+    assert source.frame_count is None  # endless
+    times = [c.timestamp for c in captures if c is not None]
+    assert times == sorted(times)
+    assert times[99] == pytest.approx(99 * 0.05)
+    first, again = captures[0], captures[40]
+    assert first is not None
+    assert again is not None
+    assert np.array_equal(first.image, again.image)  # frame 40 is the clip's first frame again
+
+
 def test_native_pace_follows_the_clip_frame_rate(sample_clip: Path) -> None:
     started = time.monotonic()
     captures = _read_all(VideoFileSource(sample_clip, pace="native"))

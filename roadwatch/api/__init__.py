@@ -1,0 +1,1 @@
+"""The HTTP API, the dashboard and the metrics (docs/API.md)."""
