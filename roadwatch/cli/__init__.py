@@ -69,7 +69,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-json", action="store_true", help="log as JSON lines on stderr")
     commands = parser.add_subparsers(title="commands")
     add_run_commands(commands)
-    add_serve_command(commands)
     add_demo_command(commands)
     benches = add_synth_commands(commands)
     groups = add_reid_commands(commands, benches)
@@ -78,4 +77,5 @@ def _parser() -> argparse.ArgumentParser:
     add_plate_commands(commands, groups, benches)
     add_video_commands(groups)
     add_alert_commands(commands)
+    add_serve_command(commands, benches)
     return parser

@@ -8,13 +8,14 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alerts.engine import AlertEngine
 from alerts.schema import Alert
-from config import AlertsConfig, CameraConfig
+from config import AlertsConfig, CameraConfig, RoadwatchConfig
 from config.alerts import TollRuleConfig, WatchlistEntry, WebhookConfig
 from config.schema import CameraLink, ReidConfig
 from roadwatch.app import REID_MODELS, reid_model_paths
@@ -62,26 +63,36 @@ def add_demo_command(commands: Any) -> None:
     demo.set_defaults(handler=cmd_demo)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """``roadwatch demo``: render the toll road, run the whole pipeline over it, score the result."""
-    from roadwatch.report import identity_sheet
-    from roadwatch.score import describe, load_truth, score, score_alerts
+@dataclass(frozen=True, slots=True)
+class DemoSite:
+    """The demo's toll road, rendered, and the config that runs it (fresh gallery in ``run/``)."""
+
+    cfg: RoadwatchConfig
+    cameras: tuple[CameraConfig, ...]
+    world_dir: Path
+    world: dict[str, Any]
+    watched: dict[str, Any] | None
+
+
+def demo_site(
+    folder: Path,
+    seed: int,
+    seconds: float,
+    base: RoadwatchConfig,
+    receiver: Receiver | None = None,
+    run: str = "run",
+) -> DemoSite:
+    """Render the toll road (unless an earlier run left it whole) and build its run's config:
+    site re-id models, the scenario's camera links, the toll rule from the cameras' roles, one
+    vehicle of the world on the watchlist, ``receiver`` as a webhook."""
     from synth.scenario import load_scenario
 
-    if args.seconds <= 0:
-        raise CliError(f"--seconds must be > 0, got {args.seconds}")
-    if args.seed < 0:
-        raise CliError(f"--seed must be >= 0, got {args.seed}")
-    outage = _outage(args.receiver_outage, args.receiver)
-    spec = load_scenario("toll-road").model_copy(update={"duration_s": args.seconds})
-    world_dir = args.dir / f"toll-road-seed{args.seed}-{args.seconds:g}s"
-    videos = _rendered(spec, args.seed, world_dir)
-    run_dir = args.dir / "run"
-    base = config_or_default(args.config)
+    spec = load_scenario("toll-road").model_copy(update={"duration_s": seconds})
+    world_dir = folder / f"toll-road-seed{seed}-{seconds:g}s"
+    videos = _rendered(spec, seed, world_dir)
     world = json.loads((world_dir / "world.json").read_text(encoding="utf-8"))
-    watched = _watched_vehicle(world, args.seed)
-    receiver = Receiver().start() if args.receiver else None
-    cfg = fresh_run(base, run_dir)
+    watched = _watched_vehicle(world, seed)
+    cfg = fresh_run(base, folder / run)
     cfg = cfg.model_copy(
         update={
             "links": base.links or _scenario_links(spec),
@@ -90,6 +101,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
         }
     )
     cameras = tuple(CameraConfig(id=v.stem, kind="file", path=v) for v in videos)
+    return DemoSite(cfg, cameras, world_dir, world, watched)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``roadwatch demo``: render the toll road, run the whole pipeline over it, score the result."""
+    from roadwatch.report import identity_sheet
+    from roadwatch.score import describe, load_truth, score, score_alerts
+
+    if args.seconds <= 0:
+        raise CliError(f"--seconds must be > 0, got {args.seconds}")
+    if args.seed < 0:
+        raise CliError(f"--seed must be >= 0, got {args.seed}")
+    outage = _outage(args.receiver_outage, args.receiver)
+    receiver = Receiver().start() if args.receiver else None
+    site = demo_site(args.dir, args.seed, args.seconds, config_or_default(args.config), receiver)
+    cfg, cameras, world_dir, world, watched = site.cfg, site.cameras, site.world_dir, site.world, site.watched
+    run_dir = args.dir / "run"
     seen: list[Sighting] = []
     raised: list[Alert] = []
 

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from config import RoadwatchConfig, load_config
-from roadwatch.cli.common import EXIT_OK, run_pipeline, stop_on_signals
+from roadwatch.cli.common import EXIT_OK, config_or_default, run_pipeline, stop_on_signals
 from roadwatch.errors import CliError
 
 
-def add_serve_command(commands: Any) -> None:
+def add_serve_command(commands: Any, bench: Any) -> None:
+    """``roadwatch serve`` and ``roadwatch bench api``."""
     serve = commands.add_parser("serve", help="run the cameras with the HTTP API and the dashboard")
     serve.add_argument("--config", type=Path, required=True)
     serve.add_argument("--host", help="bind address (default: api.host, 127.0.0.1)")
@@ -23,6 +24,19 @@ def add_serve_command(commands: Any) -> None:
     serve.add_argument("--events", type=Path, help="event log (default: outputs.events_path)")
     serve.add_argument("--json", action="store_true", help="print a JSON summary last, when stopped")
     serve.set_defaults(handler=cmd_serve)
+
+    b = bench.add_parser(
+        "api", help="the API's cost to frame processing (live-stream clients) and first render"
+    )
+    b.add_argument("--clients", type=int, default=50, help="live-stream clients held open (default 50)")
+    b.add_argument("--seconds", type=float, default=30.0, help="seconds of the demo's footage per run")
+    b.add_argument("--repeats", type=int, default=2, help="runs of each kind, alternated (default 2)")
+    b.add_argument(
+        "--dir", type=Path, default=Path("var/demo"), help="where the demo's footage is (rendered once)"
+    )
+    b.add_argument("--config", type=Path, help="config file (its cameras, gallery and outputs are replaced)")
+    b.add_argument("--json", action="store_true", help="print a JSON summary last")
+    b.set_defaults(handler=cmd_bench_api)
 
 
 def with_address(cfg: RoadwatchConfig, host: str | None, port: int | None) -> RoadwatchConfig:
@@ -102,4 +116,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if summary is not None:
             out |= summary.to_dict()
         print(json.dumps(out))
+    return EXIT_OK
+
+
+def cmd_bench_api(args: argparse.Namespace) -> int:
+    """``roadwatch bench api``: see :mod:`roadwatch.api.bench`."""
+    from roadwatch.api.bench import run_bench
+
+    if args.clients < 1 or args.repeats < 1 or args.seconds <= 0:
+        raise CliError("--clients and --repeats must be >= 1 and --seconds > 0")
+    figures = run_bench(
+        config_or_default(args.config),
+        args.dir,
+        seconds=args.seconds,
+        clients=args.clients,
+        repeats=args.repeats,
+    )
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(
+            f"{figures['clients']} live-stream clients: {figures['slowdown_percent']} % slower frames "
+            f"({figures['fps_with_clients']} vs {figures['fps_without_clients']} frames/s), each client got "
+            f">= {figures['events_per_client_min']} events; first render {figures['first_render_ms']} ms, "
+            f"camera tiles {figures['tiles_ms']} ms"
+        )
     return EXIT_OK
