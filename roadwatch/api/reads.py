@@ -12,7 +12,7 @@ position to continue from (exclusive), None at the stream's start.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,31 +113,52 @@ class Reads:
                 return
             top = _before(last)
 
-    def sightings(
-        self, query: SightingQuery, *, limit: int = 50, after: str | None = None, scan: int = 20_000
+    def _page(
+        self,
+        key: str,
+        pick: Callable[[dict[str, str]], Record | None],
+        *,
+        limit: int,
+        after: str | None,
+        scan: int,
+        since: float | None = None,
+        until: float | None = None,
     ) -> Page:
-        """Sightings newest first (see the module docstring for versions and paging)."""
+        """Entries of ``key`` newest first that ``pick`` turns into items (None: skipped)."""
         page = Page()
-        seen: set[str] = set()
         last = None
-        for entry_id, fields in self._newest_first(self.events_key, after, query.since, query.until, scan):
+        for entry_id, fields in self._newest_first(key, after, since, until, scan):
             page.scanned += 1
             last = entry_id
-            if fields.get("kind") != "sighting":
+            item = pick(fields)
+            if item is None:
                 continue
-            sighting_id = fields.get("id", "")
-            if sighting_id in seen:
-                continue
-            seen.add(sighting_id)
-            record = self._event(fields.get("event", ""))
-            if record is None or not query.keeps(record):
-                continue
-            page.items.append(self.sighting_view(record))
+            page.items.append(item)
             if len(page.items) >= limit:
                 page.next = entry_id
                 return page
         page.next = last if page.scanned >= scan else None
         return page
+
+    def sightings(
+        self, query: SightingQuery, *, limit: int = 50, after: str | None = None, scan: int = 20_000
+    ) -> Page:
+        """Sightings newest first (see the module docstring for versions and paging; with
+        ``status="any"`` a sighting whose final version ends one page may show its provisional
+        one on the next)."""
+        seen: set[str] = set()
+
+        def pick(fields: dict[str, str]) -> Record | None:
+            sighting_id = fields.get("id", "")
+            if fields.get("kind") != "sighting" or sighting_id in seen:
+                return None
+            seen.add(sighting_id)
+            record = self._event(fields.get("event", ""))
+            return self.sighting_view(record) if record is not None and query.keeps(record) else None
+
+        return self._page(
+            self.events_key, pick, limit=limit, after=after, scan=scan, since=query.since, until=query.until
+        )
 
     def sighting(self, sighting_id: str, scan: int = 100_000) -> Record | None:
         """The newest version of one sighting, or None when the stream no longer has it."""
@@ -157,25 +178,18 @@ class Reads:
         scan: int = 20_000,
     ) -> Page:
         """Alerts newest first."""
-        page = Page()
-        last = None
-        for entry_id, fields in self._newest_first(self.alerts_key, after, None, None, scan):
-            page.scanned += 1
-            last = entry_id
-            try:
-                alert = json.loads(fields.get("alert", ""))
-            except ValueError:
-                continue
-            if not isinstance(alert, dict):
-                continue
-            if (kind and alert.get("kind") != kind) or (camera and alert.get("camera") != camera):
-                continue
-            page.items.append(self.alert_view(alert))
-            if len(page.items) >= limit:
-                page.next = entry_id
-                return page
-        page.next = last if page.scanned >= scan else None
-        return page
+
+        def pick(fields: dict[str, str]) -> Record | None:
+            alert = self._event(fields.get("alert", ""))
+            if (
+                alert is None
+                or (kind and alert.get("kind") != kind)
+                or (camera and alert.get("camera") != camera)
+            ):
+                return None
+            return self.alert_view(alert)
+
+        return self._page(self.alerts_key, pick, limit=limit, after=after, scan=scan)
 
     @staticmethod
     def _event(line: str) -> Record | None:

@@ -43,6 +43,7 @@ Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 CameraId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 EntryId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 _SNAPSHOT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+_ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html"}
 
 
 @dataclass(slots=True)
@@ -360,7 +361,7 @@ def create_app(parts: ApiParts) -> FastAPI:
     )
     def snapshot(path: str) -> FileResponse:
         """A snapshot image, served only from the snapshot folder."""
-        file = _inside(parts.snapshots_dir, path)
+        file = _inside(parts.snapshots_dir, path, _SNAPSHOT_TYPES)
         return FileResponse(file, media_type=_SNAPSHOT_TYPES[file.suffix.lower()])
 
     # -- search ----------------------------------------------------------------------------
@@ -555,16 +556,15 @@ def create_app(parts: ApiParts) -> FastAPI:
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str, request: Request) -> Response:
         authorised(request)
-        file = _inside(STATIC, name)
-        types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html"}
-        return FileResponse(file, media_type=types.get(file.suffix, "application/octet-stream"))
+        file = _inside(STATIC, name, _ASSET_TYPES)
+        return FileResponse(file, media_type=_ASSET_TYPES[file.suffix.lower()])
 
     return app
 
 
-def _inside(folder: Path | None, relative: str) -> Path:
-    """``folder/relative`` when it is a file inside ``folder`` with a known image or asset
-    suffix, else 404 (``..``, absolute paths, links out of the folder: all refused alike)."""
+def _inside(folder: Path | None, relative: str, types: dict[str, str]) -> Path:
+    """``folder/relative`` when it is a file inside ``folder`` with one of the ``types``'
+    suffixes, else 404 (``..``, absolute paths, links out of the folder: all refused alike)."""
     if folder is None or "\x00" in relative or relative.startswith(("/", "\\")):
         raise HTTPException(404, "no such file")
     root = folder.resolve()
@@ -573,7 +573,7 @@ def _inside(folder: Path | None, relative: str) -> Path:
         file.relative_to(root)
     except (ValueError, OSError):
         raise HTTPException(404, "no such file") from None
-    if not file.is_file() or file.suffix.lower() not in {*_SNAPSHOT_TYPES, ".js", ".css", ".svg", ".html"}:
+    if not file.is_file() or file.suffix.lower() not in types:
         raise HTTPException(404, "no such file")
     return file
 

@@ -9,16 +9,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 import yaml
 
 from roadwatch.app import REID_MODELS
 from roadwatch.cli import main
-from tests.api.served import SECONDS, TOKEN, Served
+from tests.api.served import SECONDS, TOKEN, Served, wait_ready
 from tests.support import free_port
 
 
@@ -61,17 +59,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             env=env,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/api/ready", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"roadwatch serve did not come up:\n{log.read_text()}")
-        time.sleep(0.2)
+    if not wait_ready(url, process, 120):
+        process.kill()
+        pytest.fail(f"roadwatch serve did not come up:\n{log.read_text()}")
     try:
         yield Served(url, TOKEN, run, world, log)
     finally:

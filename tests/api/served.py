@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,3 +43,16 @@ def two_camera_identity(served: Served) -> int:
     wide = sorted(i for i, c in cameras.items() if len(c) >= 2)
     assert wide, "the demo run has no identity seen at two cameras"
     return wide[0]
+
+
+def wait_ready(url: str, process: subprocess.Popen[Any], timeout_s: float) -> bool:
+    """Whether ``url``'s ``/api/ready`` answered 200 before ``process`` ended or time ran out."""
+    deadline = time.monotonic() + timeout_s
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/ready", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False

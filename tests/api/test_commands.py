@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import yaml
 
+from tests.api.served import wait_ready
+
 
 def _wait_for_line(process: subprocess.Popen[str], pattern: str, timeout_s: float) -> re.Match[str]:
     assert process.stdout is not None
@@ -87,16 +89,7 @@ def test_serve_without_cameras_serves_the_api(tmp_path: Path) -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        assert wait_ready(url, process, 60)
         headers = {"Authorization": "Bearer t-1"}
         assert httpx.get(f"{url}/api/cameras", headers=headers).json() == []
         assert httpx.get(f"{url}/api/sightings", headers=headers).json() == {"items": [], "next": None}
