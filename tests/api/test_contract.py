@@ -1,7 +1,7 @@
 """API contract tests: schemathesis generates requests from the served OpenAPI schema (the same
-requests every run: hypothesis derandomized) and checks
-each answer against it (no server errors, documented status codes and content types, response
-bodies that match their schemas, refusals without the token).
+ones every run: hypothesis derandomized) and checks each answer against it (no server errors,
+documented status codes and content types, response bodies that match their schemas, refusals
+without the token).
 
 The operations are driven with schemathesis's Python API and hypothesis directly: its pytest
 loader (``from_fixture``) does not work with pytest 9 (it sets ``node._nodeid``)."""
