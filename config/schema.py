@@ -71,8 +71,10 @@ class CameraConfig(Section):
         None,
         description="Region of interest: polygon of >= 3 (x, y) points in [0, 1] image fractions.",
     )
-    pace: Literal["fast", "native"] = Field(
-        "fast", description="Replay speed of file/folder sources: as fast as possible or native fps."
+    pace: Literal["fast", "native", "live"] = Field(
+        "fast",
+        description="File/folder sources: as fast as possible, at native fps, or 'live' (native fps, "
+        "frames dropped when the pipeline falls behind, like a camera's; files only).",
     )
     loop: bool = Field(
         False, description="File cameras: start the recording again at its end (stands in for a live camera)."
@@ -119,6 +121,8 @@ class CameraConfig(Section):
                 raise FieldError((name,), f"not used by a camera of kind '{self.kind}' (use '{wanted}')")
         if self.scenario_camera is not None and self.kind != "synthetic":
             raise FieldError(("scenario_camera",), f"not used by a camera of kind '{self.kind}'")
+        if self.pace == "live" and self.kind != "file":
+            raise FieldError(("pace",), f"'live' is for file cameras, not a camera of kind '{self.kind}'")
         if self.loop and self.kind != "file":
             raise FieldError(("loop",), f"only file cameras loop, not a camera of kind '{self.kind}'")
         if self.url is not None:
@@ -267,6 +271,17 @@ class DetectorTrainConfig(Section):
     )
 
 
+class StillConfig(Section):
+    """Skipping detection on frames where nothing moves (docs/PERFORMANCE.md)."""
+
+    enabled: bool = Field(True, description="Skip detection on still frames of cameras with no live track.")
+    threshold: int = Field(10, ge=1, le=255, description="Grey levels a thumbnail pixel must change by.")
+    share: float = Field(
+        0.002, ge=0, le=1, description="Share of thumbnail pixels (inside the roi) that must change."
+    )
+    max_skip_s: float = Field(2.0, gt=0, le=60, description="Detect at least this often, moving or not.")
+
+
 class DetectorsConfig(Section):
     """Detection stage settings."""
 
@@ -276,6 +291,9 @@ class DetectorsConfig(Section):
         None, description="Folder with detector_features.onnx and detector_head.onnx; None: built-in."
     )
     vehicle: VehicleDetectorConfig = Field(default_factory=VehicleDetectorConfig, description="Vehicles.")
+    skip_still: StillConfig = Field(
+        default_factory=StillConfig, description="No detection where nothing moves."
+    )
     plate: PlateDetectorConfig = Field(default_factory=PlateDetectorConfig, description="Plates.")
     train: DetectorTrainConfig = Field(default_factory=DetectorTrainConfig, description="Training settings.")
 

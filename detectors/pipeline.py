@@ -83,21 +83,34 @@ class DetectionPipeline:
         Raises:
             ValueError: Not an image (empty, wrong dtype or channel count).
         """
-        frame = as_bgr(image)
+        return self.detect_images([image])[0]
+
+    def detect_images(self, images: list[npt.NDArray[np.generic]]) -> list[Detections]:
+        """Detections of several frames: their first passes in one batch (one network call, as
+        cheap per frame as the network's batching makes it), then each frame's second pass.
+
+        Raises:
+            ValueError: One of them is not an image.
+        """
+        frames = [as_bgr(image) for image in images]
         started = time.perf_counter()
-        view, fit = letterbox(frame, self.spec.first_input)
-        boxes, scores, classes = self.runner(to_tensor_input([view]))[0]
-        boxes = clip_boxes(boxes / fit.scale, frame.shape[:2])
-        keep = scores >= np.where(
-            classes == self.spec.plate_id, self.spec.plate_score_threshold, self.spec.score_threshold
-        )
-        boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
-        first = time.perf_counter()
-        regions = 0
-        if self.spec.second_pass:
-            boxes, scores, classes, regions = self._second_pass(frame, boxes, scores, classes)
-        self.last = PassTimings(1000 * (first - started), 1000 * (time.perf_counter() - first), regions)
-        return _with_parents(boxes, scores, classes, self.spec.plate_id)
+        views, fits = zip(*(letterbox(frame, self.spec.first_input) for frame in frames), strict=True)
+        found = self.runner(to_tensor_input(list(views)))
+        first = (time.perf_counter() - started) / max(1, len(frames))
+        out = []
+        for frame, fit, (boxes, scores, classes) in zip(frames, fits, found, strict=True):
+            began = time.perf_counter()
+            boxes = clip_boxes(boxes / fit.scale, frame.shape[:2])
+            keep = scores >= np.where(
+                classes == self.spec.plate_id, self.spec.plate_score_threshold, self.spec.score_threshold
+            )
+            boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
+            regions = 0
+            if self.spec.second_pass:
+                boxes, scores, classes, regions = self._second_pass(frame, boxes, scores, classes)
+            self.last = PassTimings(1000 * first, 1000 * (time.perf_counter() - began), regions)
+            out.append(_with_parents(boxes, scores, classes, self.spec.plate_id))
+        return out
 
     def plates_in(self, image: npt.NDArray[np.generic], vehicles: Detections) -> Detections:
         """Plates of vehicles found by another detector: every vehicle gets the second pass.

@@ -130,6 +130,18 @@ class DetectionStage:
             log.warning("detection failed on a frame of %s: %s", frame.camera_id, exc)
             return Detections.empty()
 
+    def detect_many(self, frames: list[Frame]) -> list[Detections]:
+        """Detections of several frames (any cameras); the built-in detector runs their first
+        passes as one batch. A frame a model fails on gets empty detections (counted)."""
+        if self.cfg.vehicle.kind != "builtin" or len(frames) < 2:
+            return [self.detect(frame) for frame in frames]
+        assert self._builtin is not None
+        try:
+            found = self._builtin.detect_images([frame.image for frame in frames])
+        except (DetectorModelError, ValueError):  # find the frame it was, detect the others
+            return [self.detect(frame) for frame in frames]
+        return found if self.cfg.plate.kind == "builtin" else [self._without_plates(f) for f in found]
+
     def detect_image(self, image: npt.NDArray[np.generic], camera: str = "") -> Detections:
         """Vehicles and plates of one image (any size; grey and BGRA are converted)."""
         kind = self.cfg.vehicle.kind

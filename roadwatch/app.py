@@ -19,12 +19,14 @@ from alerts.watchlist import WatchEntry, Watchlist, WatchlistError, WatchlistSto
 from config.alerts import AlertsConfig, WatchlistEntry
 from config.plates import PlatesConfig
 from config.schema import (
+    CameraConfig,
     CameraLink,
     DetectorsConfig,
     GalleryConfig,
     OutputsConfig,
     RecognitionConfig,
     ReidConfig,
+    StillConfig,
     TrackingConfig,
 )
 from detectors.gate import ColourNamer, IntentGate
@@ -41,6 +43,7 @@ from roadwatch.stages.plates import PlateStage
 from roadwatch.stages.recognise import Recogniser
 from roadwatch.stages.shots import BestShots, ShotOptions
 from roadwatch.stages.sightings import SightingBook
+from roadwatch.stages.still import StillFrames
 from roadwatch.stages.track import TrackStage
 from tracking import TrackerOptions
 
@@ -150,6 +153,7 @@ def stages(
     outputs: OutputsConfig,
     reader: FormattedReader | None = None,
     colours: ColourNamer | None = None,
+    still: StillFrames | None = None,
 ) -> Stages:
     """The pipeline's stages around built models and gallery."""
     shot_options = ShotOptions(
@@ -188,7 +192,16 @@ def stages(
         ),
         snapshots=SnapshotWriter() if outputs.snapshots_dir is not None else None,
         plates=PlateStage(reader) if reader is not None else None,
+        still=still,
     )
+
+
+def still_frames(cfg: StillConfig, cameras: Sequence[CameraConfig]) -> StillFrames | None:
+    """The still-frame gate over the cameras' regions of interest (None when turned off)."""
+    if not cfg.enabled:
+        return None
+    roi = {c.id: c.roi for c in cameras if c.roi}
+    return StillFrames(threshold=cfg.threshold, share=cfg.share, max_skip_s=cfg.max_skip_s, roi=roi)
 
 
 def colour_namer(cfg: DetectorsConfig) -> ColourNamer:

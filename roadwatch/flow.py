@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from detectors.base import Detector
+from detectors.base import Detections, Detector
 from plates.vote import PlateVote
 from reid.fusion import Features
 from roadwatch.events import Sighting
@@ -22,6 +22,7 @@ from roadwatch.stages.plates import PlateStage
 from roadwatch.stages.recognise import Recogniser, Recognition
 from roadwatch.stages.shots import BestShots, ShotRequest
 from roadwatch.stages.sightings import SightingBook
+from roadwatch.stages.still import StillFrames
 from roadwatch.stages.track import TrackedFrame, TrackStage
 from streams.frame import Frame
 
@@ -39,6 +40,7 @@ class Stages:
     sightings: SightingBook
     snapshots: SnapshotWriter | None = None
     plates: PlateStage | None = None
+    still: StillFrames | None = None
 
 
 class Flow:
@@ -73,9 +75,9 @@ class Flow:
         endings: list[tuple[str, int]] = []
         tracked_frames = []
         released: list[Sighting] = []
-        for frame in frames:
-            with self._timed("detect"):
-                detections = s.detector.detect(frame)
+        with self._timed("detect"):
+            found = self._detect(frames)
+        for frame, detections in zip(frames, found, strict=True):
             with self._timed("track"):
                 tracked = s.tracks.update(frame, detections)
             with self._timed("sightings"):
@@ -86,6 +88,25 @@ class Flow:
             tracked_frames.append(tracked)
             self.frames += 1
         return released + self._recognise(requests, endings), tracked_frames
+
+    def _detect(self, frames: Sequence[Frame]) -> list[Detections]:
+        """Each frame's detections: empty where nothing moved on a camera with no track in
+        view (:class:`StillFrames`, judged on the tracks as the batch starts), the others in
+        one batch."""
+        s = self.stages
+        still = s.still
+        todo = [
+            i
+            for i, frame in enumerate(frames)
+            if still is None or not still.skip(frame, s.tracks.busy(frame))
+        ]
+        out = [Detections.empty()] * len(frames)
+        detect_many = getattr(s.detector, "detect_many", None)
+        picked = [frames[i] for i in todo]
+        found = detect_many(picked) if detect_many is not None else [s.detector.detect(f) for f in picked]
+        for i, detections in zip(todo, found, strict=True):
+            out[i] = detections
+        return out
 
     @property
     def owed(self) -> int:
@@ -173,6 +194,13 @@ class Flow:
     def stage_ms(self) -> dict[str, float]:
         """Mean milliseconds per processed frame spent in each stage."""
         return {k: round(1000 * v / max(1, self.frames), 3) for k, v in self.seconds.items()}
+
+    def detection_counts(self) -> dict[str, int]:
+        """Frames detection ran on, and frames it skipped because nothing moved."""
+        still = self.stages.still
+        if still is None:
+            return {"detected": self.frames, "skipped_still": 0}
+        return {"detected": self.frames - still.skipped, "skipped_still": still.skipped}
 
     def track_counts(self) -> dict[str, int]:
         """Tracks that gave no sighting of their own: merged into another pass, glimpses, never

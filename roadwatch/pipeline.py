@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from roadwatch.events import Event, EventSink, Sighting
 from roadwatch.flow import Flow
@@ -35,6 +38,8 @@ class RunSummary:
     cameras: tuple[CameraHealth, ...]
     stage_ms: Mapping[str, float] = field(default_factory=dict)
     tracks: Mapping[str, int] = field(default_factory=dict)
+    latency_ms: tuple[float, float] | None = None  # p50, p95: frame decoded → its sightings written
+    detection: Mapping[str, int] = field(default_factory=dict)  # frames detected, skipped as still
 
     @property
     def fps(self) -> float:
@@ -52,6 +57,9 @@ class RunSummary:
             "fps": round(self.fps, 2),
             "stage_ms": dict(self.stage_ms),
             "tracks": dict(self.tracks),
+            "detection": dict(self.detection),
+            "latency_p50_ms": None if self.latency_ms is None else round(self.latency_ms[0], 1),
+            "latency_p95_ms": None if self.latency_ms is None else round(self.latency_ms[1], 1),
             "cameras": [c.to_dict() for c in self.cameras],
         }
 
@@ -100,6 +108,7 @@ class Pipeline:
         self._batch = batch_frames
         self._on_frame = on_frame
         self._on_sighting = on_sighting
+        self._latencies: deque[float] = deque(maxlen=100_000)
 
     def run(self, stop: threading.Event) -> RunSummary:
         """Process frames until every source ended or ``stop`` is set; always joins readers."""
@@ -131,6 +140,8 @@ class Pipeline:
             sightings, tracked_frames = self._flow.process(frames)
             tracked = list(tracked_frames)
             self._write(sightings)
+            done = time.monotonic()
+            self._latencies.extend(done - f.received for f in frames if f.received > 0)
         else:
             self._write(self._flow.retry())
             return
@@ -155,4 +166,14 @@ class Pipeline:
             cameras=cameras,
             stage_ms=self._flow.stage_ms() if self._flow is not None else {},
             tracks=self._flow.track_counts() if self._flow is not None else {},
+            latency_ms=_percentiles_ms(self._latencies),
+            detection=self._flow.detection_counts() if self._flow is not None else {},
         )
+
+
+def _percentiles_ms(seconds: deque[float]) -> tuple[float, float] | None:
+    """p50 and p95 of ``seconds``, in milliseconds (None when empty)."""
+    if not seconds:
+        return None
+    p50, p95 = np.percentile(np.fromiter(seconds, np.float64), [50, 95])
+    return 1000 * float(p50), 1000 * float(p95)

@@ -18,12 +18,15 @@ class Frame:
         timestamp: Seconds. Live sources: wall clock (Unix time) at capture. Files and
             folders: media time from the start of the recording, so replays are repeatable.
         image: ``(H, W, 3)`` uint8 BGR pixels; owned by the frame, never written to.
+        received: ``time.monotonic()`` when the reader had decoded it (0 for frames made
+            elsewhere): where the pipeline's latency is measured from.
     """
 
     camera_id: str
     index: int
     timestamp: float
     image: npt.NDArray[np.uint8]
+    received: float = 0.0
 
     @property
     def height(self) -> int:

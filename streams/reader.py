@@ -49,6 +49,9 @@ class CameraReader:
     ) -> None:
         self.camera_id = camera_id
         self._source = source
+        # Live sources, and recordings played as live cameras, drop their oldest frame when
+        # the pipeline is behind; other recordings wait for room (a replay loses nothing).
+        self._drops = bool(source.live or getattr(source, "drops_when_behind", False))
         self._bus = bus
         self._backoff = backoff
         self._min_gap = 0.0 if fps_cap is None else 1.0 / fps_cap
@@ -142,8 +145,8 @@ class CameraReader:
             index = self._count_read()
             if self._skip(capture):
                 continue
-            frame = Frame(self.camera_id, index, capture.timestamp, capture.image)
-            if not self._bus.put(frame, live=self._source.live):
+            frame = Frame(self.camera_id, index, capture.timestamp, capture.image, time.monotonic())
+            if not self._bus.put(frame, live=self._drops):
                 return False
         return False
 

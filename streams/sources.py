@@ -143,11 +143,13 @@ def _check_file(path: Path, what: str) -> None:
 
 
 class VideoFileSource:
-    """A recorded video, replayed losslessly, as fast as possible or at its native fps.
+    """A recorded video, replayed losslessly, as fast as possible or at its native fps; or
+    played like a live camera (``pace="live"``: native fps, frames dropped when the pipeline
+    falls behind, as a camera's would be).
 
     Args:
         path: The video file.
-        pace: ``"fast"`` or ``"native"``.
+        pace: ``"fast"``, ``"native"`` or ``"live"``.
         loop: Start again from the first frame at the end, for ever (a recording standing in
             for a live camera); the timestamps keep counting up.
     """
@@ -158,12 +160,13 @@ class VideoFileSource:
         self._path = Path(path)
         self._pace = pace
         self._loop = loop
+        self.drops_when_behind = pace == "live"
         self._cap: cv2.VideoCapture | None = None
         self._fps = 25.0
         self._count: int | None = None
         self._pending: npt.NDArray[np.uint8] | None = None
         self._decoded = 0
-        self._pacer = _Pacer(pace == "native")
+        self._pacer = _Pacer(pace != "fast")
 
     @property
     def description(self) -> str:
@@ -191,7 +194,7 @@ class VideoFileSource:
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self._count = count if count > 0 else None
         self._cap, self._pending, self._decoded = cap, as_bgr(image), 0
-        self._pacer = _Pacer(self._pace == "native")
+        self._pacer = _Pacer(self._pace != "fast")
 
     def read(self) -> Capture | None:
         if self._cap is None:

@@ -347,6 +347,24 @@ class ByteTracker:
             ended=tuple(ended),
         )
 
+    @property
+    def live(self) -> int:
+        """Tracks alive now (tentative, confirmed or lost)."""
+        return len(self._tracks)
+
+    def in_view(self, width: int, height: int, share: float = 0.2) -> int:
+        """Live tracks whose box (predicted, for a lost one) still has ``share`` of its area in
+        a ``width`` × ``height`` frame: those a detector could find again. A lost track that
+        drove out of the picture is not one of them."""
+        count = 0
+        for t in self._tracks:
+            box = t.last_box if t.last_seen == self._frame else t.kalman.box
+            x1, y1, x2, y2 = (float(v) for v in box)
+            area = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
+            inside = max(min(x2, width) - max(x1, 0.0), 0.0) * max(min(y2, height) - max(y1, 0.0), 0.0)
+            count += area > 0 and inside >= share * area
+        return count
+
     def finish(self) -> tuple[int, ...]:
         """End every live track (the stream is over); returns the confirmed ones' ids."""
         ended = tuple(t.track_id for t in self._tracks if t.confirmed)

@@ -21,7 +21,7 @@ from roadwatch.cli.detect import add_detect_commands
 from roadwatch.cli.gallery import add_gallery_commands
 from roadwatch.cli.plates import add_plate_commands
 from roadwatch.cli.reid import add_reid_commands
-from roadwatch.cli.run import add_run_commands
+from roadwatch.cli.run import add_pipeline_bench, add_run_commands
 from roadwatch.cli.serve import add_serve_command
 from roadwatch.cli.synth import add_synth_commands
 from roadwatch.cli.video import add_video_commands
@@ -78,4 +78,5 @@ def _parser() -> argparse.ArgumentParser:
     add_video_commands(groups)
     add_alert_commands(commands)
     add_serve_command(commands, benches)
+    add_pipeline_bench(benches)
     return parser

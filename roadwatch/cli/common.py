@@ -76,7 +76,7 @@ def run_pipeline(
     ``engine_out`` and ``janitor_out`` receive the alert engine and the snapshot janitor
     (closed when this returns), for their counters. ``api``, a started API service, is fed
     the run's frames, sightings, health and counters (and left running)."""
-    built = _flow(cfg)
+    built = _flow(cfg, cameras)
     flow = built[0] if built is not None else None
     sink: JsonlEventSink | FanOut = JsonlEventSink(events_path, append=append)
     engine = janitor = None
@@ -149,7 +149,7 @@ def run_pipeline(
     return summary, sink.count
 
 
-def _flow(cfg: RoadwatchConfig) -> tuple[Flow, Gallery] | None:
+def _flow(cfg: RoadwatchConfig, cameras: Sequence[CameraConfig]) -> tuple[Flow, Gallery] | None:
     """The stages and their gallery (None for ``detectors.vehicle.kind: none``); outputs that
     cannot work are refused first."""
     detection = app.detector(cfg.detectors)
@@ -178,6 +178,7 @@ def _flow(cfg: RoadwatchConfig) -> tuple[Flow, Gallery] | None:
         outputs=cfg.outputs,
         reader=app.plate_reader(cfg.plates),
         colours=app.colour_namer(cfg.detectors),
+        still=app.still_frames(cfg.detectors.skip_still, cameras),
     )
     return app.flow(built, cfg.recognition), identities
 

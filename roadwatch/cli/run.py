@@ -175,3 +175,51 @@ def cmd_run(args: argparse.Namespace) -> int:
             api.close()
     extra = _service_figures(engines, janitors)
     return report(summary, sink_count, events, json_mode=args.json, fail_on_camera=False, extra=extra)
+
+
+def add_pipeline_bench(bench: Any) -> None:
+    """``roadwatch bench pipeline``."""
+    b = bench.add_parser("pipeline", help="N synthetic 720p cameras in real time, against the plain pipeline")
+    b.add_argument("--cameras", default="4", help="camera count, or a list: 1,2,4,8 (default 4)")
+    b.add_argument("--fps", type=float, default=5.0, help="frames per second of each camera (default 5)")
+    b.add_argument("--seconds", type=float, default=30.0, help="seconds of footage per run (default 30)")
+    b.add_argument("--plain-frames", type=int, default=120, help="frames the plain pipeline is timed on")
+    b.add_argument("--dir", type=Path, default=Path("var/bench"), help="where the footage is rendered (once)")
+    b.add_argument("--config", type=Path, help="config file (its cameras, gallery and outputs are replaced)")
+    b.add_argument("--json", action="store_true", help="print a JSON summary last")
+    b.set_defaults(handler=cmd_bench_pipeline)
+
+
+def cmd_bench_pipeline(args: argparse.Namespace) -> int:
+    """``roadwatch bench pipeline --cameras 1,2,4,8``: see :mod:`roadwatch.perfbench`."""
+    from roadwatch.cli.common import config_or_default
+    from roadwatch.perfbench import run_bench
+
+    try:
+        counts = [int(c) for c in str(args.cameras).split(",")]
+    except ValueError:
+        raise CliError(f"--cameras must be a number or a list like 1,2,4,8, got {args.cameras!r}") from None
+    if any(c < 1 or c > 64 for c in counts):
+        raise CliError("--cameras: each count must be 1-64")
+    if not 0 < args.fps <= 60 or args.seconds <= 0 or args.plain_frames < 2:
+        raise CliError("--fps must be in (0, 60], --seconds > 0 and --plain-frames >= 2")
+    results = run_bench(
+        config_or_default(args.config),
+        args.dir,
+        counts,
+        fps=args.fps,
+        seconds=args.seconds,
+        plain_frames=args.plain_frames,
+    )
+    for r in results:
+        if not args.json:
+            print(
+                f"{r['cameras']} cameras × {args.fps:g} fps: {r['fps_processed']} of {r['fps_offered']} "
+                f"frames/s, {r['frames_dropped']} dropped ({r['dropped_percent']} %), latency p50/p95 "
+                f"{r['latency_p50_ms']}/{r['latency_p95_ms']} ms, CPU {r['cpu_percent']} %, "
+                f"{r['rss_mb']} MB; "
+                f"capacity {r['fast_fps']} frames/s vs plain {r['plain_fps']} ({r['speedup_vs_plain']}×)"
+            )
+    if args.json:
+        print(json.dumps(results[0] if len(results) == 1 else {"runs": results}))
+    return EXIT_OK

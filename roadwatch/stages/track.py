@@ -67,6 +67,12 @@ class TrackStage:
         tracks = _with_detection(tracks, matched)
         return TrackedFrame(frame, detections, tracks, _plates_of(detections, matched, self.plate_class))
 
+    def busy(self, frame: Frame) -> bool:
+        """Whether the frame's camera has live tracks (tentative or lost ones too) still in
+        the picture."""
+        tracker = self._trackers.get(frame.camera_id)
+        return tracker is not None and tracker.in_view(frame.width, frame.height) > 0
+
     def finish(self, camera_id: str) -> tuple[int, ...]:
         """End a camera's live tracks (its stream ended); returns the ended track ids."""
         tracker = self._trackers.pop(camera_id, None)

@@ -1,0 +1,180 @@
+"""``roadwatch bench pipeline``: N synthetic 1280×720 cameras through the whole pipeline in real
+time, against the plain pipeline on the same footage (docs/PERFORMANCE.md).
+
+1. The toll road (seed 7) is rendered once at the asked frame rate, every camera at 1280×720,
+   into video files; camera k reads the video of scenario camera k mod 3. Rendering is done
+   before anything is timed, so the figures count roadwatch's work, not the renderer's.
+2. **Live run**: the N videos are read as live cameras (``pace: live``: at their frame rate,
+   the oldest frame dropped when the pipeline falls behind, as a camera's would be), through
+   every stage to sightings, the event stream and the alert engine. ``fps_processed``,
+   ``frames_dropped``, latency (frame decoded → its sightings written), CPU and memory.
+3. **Capacity**: the same footage as fast as the pipeline goes (nothing dropped): ``fast_fps``.
+4. **Plain**: :class:`roadwatch.plain.PlainPipeline` over the first ``plain_frames`` frames of
+   the same videos, round robin: ``plain_fps``; ``speedup_vs_plain`` = fast_fps / plain_fps.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from config import CameraConfig, RoadwatchConfig
+from streams.frame import Frame
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class _Sampler:
+    """Peak resident memory of this process, sampled every 0.2 s on a thread."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def __enter__(self) -> _Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self.peak = max(self.peak, rss_bytes())
+            if self._stop.wait(0.2):
+                return
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process now."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * _PAGE
+
+
+def footage(folder: Path, fps: float, seconds: float, seed: int = 7) -> list[Path]:
+    """The toll road's three cameras at 1280×720 and ``fps``, rendered once into ``folder``."""
+    from roadwatch.cli.demo import _rendered
+    from synth.scenario import load_scenario
+
+    spec = load_scenario("toll-road")
+    cameras = [c.model_copy(update={"resolution": (1280, 720)}) for c in spec.cameras]
+    spec = spec.model_copy(update={"duration_s": seconds, "fps": fps, "cameras": cameras})
+    return _rendered(spec, seed, folder / f"bench-seed{seed}-{fps:g}fps-{seconds:g}s")
+
+
+def run_bench(
+    base: RoadwatchConfig,
+    folder: Path,
+    counts: Sequence[int],
+    *,
+    fps: float,
+    seconds: float,
+    plain_frames: int = 120,
+) -> list[dict[str, Any]]:
+    """One result per camera count (the keys of docs/PERFORMANCE.md)."""
+    videos = footage(folder, fps, seconds)
+    return [_one(base, folder, videos, n, fps, plain_frames) for n in counts]
+
+
+def _config(base: RoadwatchConfig, folder: Path) -> RoadwatchConfig:
+    from roadwatch.cli.common import fresh_run
+    from roadwatch.cli.demo import _site_models
+
+    cfg = fresh_run(base, folder / "bench-run")
+    return cfg.model_copy(update={"reid": _site_models(base.reid)})
+
+
+def _cameras(videos: list[Path], n: int, pace: str) -> tuple[CameraConfig, ...]:
+    return tuple(
+        CameraConfig(id=f"cam{k + 1}", kind="file", path=videos[k % len(videos)], pace=pace) for k in range(n)
+    )
+
+
+def _one(
+    base: RoadwatchConfig, folder: Path, videos: list[Path], n: int, fps: float, plain_frames: int
+) -> dict[str, Any]:
+    from roadwatch.cli.common import run_pipeline
+
+    print(f"bench pipeline: {n} cameras, live ...", file=sys.stderr)
+    cfg = _config(base, folder)
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    with _Sampler() as memory:
+        live, _ = run_pipeline(
+            cfg, _cameras(videos, n, "live"), cfg.outputs.events_path, append=False, json_mode=True
+        )
+    cpu = 100 * (time.process_time() - cpu0) / max(1e-9, time.monotonic() - wall0)
+    print(f"bench pipeline: {n} cameras, as fast as it goes ...", file=sys.stderr)
+    cfg = _config(base, folder)
+    fast, _ = run_pipeline(
+        cfg, _cameras(videos, n, "fast"), cfg.outputs.events_path, append=False, json_mode=True
+    )
+    print(f"bench pipeline: {n} cameras, plain ...", file=sys.stderr)
+    plain = plain_fps(_config(base, folder), videos[: min(n, len(videos))], plain_frames)
+    frames_offered = live.frames_read
+    latency = live.latency_ms
+    return {
+        "cameras": n,
+        "fps_offered": round(n * fps, 2),
+        "fps_processed": round(live.fps, 2),
+        "frames_offered": frames_offered,
+        "frames_processed": live.frames_processed,
+        "frames_dropped": live.frames_dropped,
+        "dropped_percent": round(100 * live.frames_dropped / frames_offered, 2) if frames_offered else 0.0,
+        "latency_p50_ms": None if latency is None else round(latency[0], 1),
+        "latency_p95_ms": None if latency is None else round(latency[1], 1),
+        "cpu_percent": round(cpu, 1),
+        "rss_mb": round(memory.peak / 2**20, 1),
+        "stage_ms": dict(live.stage_ms),
+        "fast_fps": round(fast.fps, 2),
+        "plain_fps": round(plain, 2),
+        "speedup_vs_plain": round(fast.fps / plain, 2) if plain else None,
+    }
+
+
+def plain_fps(cfg: RoadwatchConfig, videos: list[Path], frames: int) -> float:
+    """Frames per second of :class:`~roadwatch.plain.PlainPipeline` over the first ``frames``
+    frames of ``videos``, taken round robin (decoding not counted)."""
+    from roadwatch import app
+    from roadwatch.plain import PlainPipeline
+
+    detection = app.detector(cfg.detectors)
+    if detection is None:
+        return 0.0
+    todo = _frames(videos, frames)
+    gallery = app.gallery(cfg.gallery)
+    plain = PlainPipeline(
+        detection, app.embedder(cfg.reid), app.plate_reader(cfg.plates), gallery, cfg.reid.plate_input
+    )
+    plain.process(todo[0])  # warm-up (first-call allocations)
+    started = time.perf_counter()
+    for frame in todo:
+        plain.process(frame)
+    return len(todo) / (time.perf_counter() - started)
+
+
+def _frames(videos: list[Path], count: int) -> list[Frame]:
+    captures = [cv2.VideoCapture(str(v)) for v in videos]
+    out: list[Frame] = []
+    try:
+        index = 0
+        while len(out) < count:
+            cap = captures[index % len(captures)]
+            ok, image = cap.read()
+            if not ok:
+                break
+            pixels: Any = image
+            out.append(Frame(f"cam{index % len(captures) + 1}", index // len(captures), 0.0, pixels))
+            index += 1
+    finally:
+        for cap in captures:
+            cap.release()
+    return out
