@@ -197,10 +197,8 @@ class Flow:
 
     def detection_counts(self) -> dict[str, int]:
         """Frames detection ran on, and frames it skipped because nothing moved."""
-        still = self.stages.still
-        if still is None:
-            return {"detected": self.frames, "skipped_still": 0}
-        return {"detected": self.frames - still.skipped, "skipped_still": still.skipped}
+        skipped = self.stages.still.skipped if self.stages.still is not None else 0
+        return {"detected": self.frames - skipped, "skipped_still": skipped}
 
     def track_counts(self) -> dict[str, int]:
         """Tracks that gave no sighting of their own: merged into another pass, glimpses, never
