@@ -413,6 +413,11 @@ BAD: list[Any] = [
         id="gallery-namespace-pattern",
     ),
     pytest.param(
+        "cameras: [{id: a, kind: rtsp, url: 'rtsp://h/s', pace: live}]\n",
+        "cameras[0].pace: 'live' is for file cameras, not a camera of kind 'rtsp'",
+        id="live-pace-on-a-stream",
+    ),
+    pytest.param(
         "cameras: [{id: a, kind: rtsp, url: 'rtsp://h/s', loop: true}]\n",
         "cameras[0].loop: only file cameras loop, not a camera of kind 'rtsp'",
         id="loop-on-a-stream",

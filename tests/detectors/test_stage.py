@@ -76,3 +76,23 @@ def test_none_means_no_stage() -> None:
 
 def test_builtin_is_the_default() -> None:
     assert DetectorsConfig().vehicle.kind == "builtin"
+
+
+def test_a_batch_of_frames_finds_what_each_frame_finds_alone(tiny_scenario: Path) -> None:
+    """The built-in detector's first passes of several frames run as one batch; each frame's
+    detections are the ones it gets on its own."""
+    from synth.render import CameraRenderer
+    from synth.scenario import load_scenario
+    from synth.world import simulate
+
+    stage = build_detector(DetectorsConfig())
+    assert stage is not None
+    renderer = CameraRenderer(simulate(load_scenario(tiny_scenario), 0), "entry")
+    frames = [Frame("entry", i, i / 5, renderer.render(i)[0]) for i in range(8, 40, 4)]
+    alone = [stage.detect(frame) for frame in frames]
+    together = stage.detect_many(frames)
+    assert sum(len(d) for d in alone) > 0
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_allclose(a.xyxy, b.xyxy, atol=0.05)
+        np.testing.assert_array_equal(a.class_id, b.class_id)
+        np.testing.assert_array_equal(a.parent, b.parent)

@@ -30,6 +30,9 @@ def test_replay_counts_every_frame(
     assert summary["frames_dropped"] == 0
     assert {"seconds", "fps", "stage_ms"} <= summary.keys()
     assert set(summary["stage_ms"]) == {"detect", "track", "shots", "embed", "read", "match", "sightings"}  # type: ignore[arg-type]
+    assert 0 < summary["latency_p50_ms"] <= summary["latency_p95_ms"]  # type: ignore[operator]
+    detection = summary["detection"]
+    assert detection["detected"] + detection["skipped_still"] == 40  # type: ignore[index]
     lines = [json.loads(line) for line in events.read_text().splitlines()]
     assert [e["state"] for e in lines if e["kind"] == "camera.state"] == ["connecting", "streaming", "ended"]
     assert {e["camera_id"] for e in lines} == {"sample"}
@@ -334,3 +337,18 @@ def test_outputs_that_cannot_work_are_refused_at_start(
     assert code == 2
     assert message in err
     assert "Traceback" not in err
+
+
+def test_bench_pipeline_reports_its_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["bench", "pipeline", "--cameras", "2", "--fps", "5", "--seconds", "2", "--plain-frames", "4"]
+    assert main([*argv, "--dir", str(tmp_path), "--json"]) == 0
+    r = last_json(capsys.readouterr().out)
+    assert r.keys() >= {
+        "cameras", "fps_offered", "fps_processed", "frames_dropped", "latency_p50_ms", "latency_p95_ms",
+        "cpu_percent", "rss_mb", "stage_ms", "plain_fps", "speedup_vs_plain",
+    }  # fmt: skip
+    assert r["cameras"] == 2
+    assert r["fps_offered"] == 10.0
+    assert r["frames_offered"] == r["frames_processed"] + r["frames_dropped"] == 2 * 10  # 2 s at 5 fps each
+    assert r["plain_fps"] > 0
+    assert r["speedup_vs_plain"] == pytest.approx(r["fast_fps"] / r["plain_fps"], rel=0.02)

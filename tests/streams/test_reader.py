@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from streams import Backoff, CameraHealth, CameraReader, CameraState, Capture, FrameBus, SourceError
+from streams import (
+    Backoff,
+    CameraHealth,
+    CameraReader,
+    CameraState,
+    Capture,
+    FrameBus,
+    SourceError,
+    VideoFileSource,
+)
 
 _IMAGE = np.zeros((2, 2, 3), np.uint8)
 
@@ -158,3 +168,16 @@ def _wait(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.01)
+
+
+def test_a_recording_played_live_drops_its_oldest_frames_and_then_ends(sample_clip: Path) -> None:
+    """``pace: live``: the clip's 40 frames come at 20 fps into a queue of 3 nobody reads."""
+    source = VideoFileSource(sample_clip, pace="live")
+    reader, bus, states = _run(source, queue=3)
+    frames = []
+    while (frame := bus.get(timeout=0.01)) is not None:
+        frames.append(frame)
+    assert [f.index for f in frames] == [37, 38, 39]
+    assert reader.health().frames_dropped == 37
+    assert states[-1].state is CameraState.ENDED  # a recording ends; it is not reconnected
+    assert all(0 < f.received <= time.monotonic() for f in frames)
