@@ -1,10 +1,10 @@
 """Typed configuration of roadwatch: one pydantic tree loaded from YAML."""
 
 from config.alerts import AlertsConfig
+from config.api import ApiConfig
 from config.loader import ConfigError, format_path, load_config, validate_config
 from config.redact import redact_url
 from config.schema import (
-    ApiConfig,
     BackoffConfig,
     CameraConfig,
     DetectorsConfig,

@@ -204,18 +204,25 @@ def still_frames(cfg: StillConfig, cameras: Sequence[CameraConfig]) -> StillFram
     return StillFrames(threshold=cfg.threshold, share=cfg.share, max_skip_s=cfg.max_skip_s, roi=roi)
 
 
-def colour_namer(cfg: DetectorsConfig) -> ColourNamer:
-    """Sightings' colour names from the intent gate's colour head (the configured gate model,
-    else the bundled one).
+def intent_gate(cfg: DetectorsConfig) -> IntentGate:
+    """The intent gate: the configured gate model, else the bundled one.
 
     Raises:
         CliError: The gate model cannot be loaded.
     """
     try:
-        gate = IntentGate(cfg.vehicle.gate_model or BUNDLED / "gate.onnx", provider=cfg.provider)
+        return IntentGate(cfg.vehicle.gate_model or BUNDLED / "gate.onnx", provider=cfg.provider)
     except DetectorModelError as exc:
         raise CliError(f"detectors.vehicle.gate_model: {exc}") from None
-    return ColourNamer(gate)
+
+
+def colour_namer(cfg: DetectorsConfig) -> ColourNamer:
+    """Sightings' colour names from the intent gate's colour head.
+
+    Raises:
+        CliError: The gate model cannot be loaded.
+    """
+    return ColourNamer(intent_gate(cfg))
 
 
 def flow(built: Stages, recognition: RecognitionConfig) -> Flow:

@@ -101,6 +101,7 @@ class Flow:
             if still is None or not still.skip(frame, s.tracks.busy(frame))
         ]
         out = [Detections.empty()] * len(frames)
+        # DetectionStage batches; a Detector that only knows single frames is asked one by one
         detect_many = getattr(s.detector, "detect_many", None)
         picked = [frames[i] for i in todo]
         found = detect_many(picked) if detect_many is not None else [s.detector.detect(f) for f in picked]

@@ -63,13 +63,13 @@ def rss_bytes() -> int:
 
 def footage(folder: Path, fps: float, seconds: float, seed: int = 7) -> list[Path]:
     """The toll road's three cameras at 1280×720 and ``fps``, rendered once into ``folder``."""
-    from roadwatch.cli.demo import _rendered
+    from roadwatch.cli.demo import rendered
     from synth.scenario import load_scenario
 
     spec = load_scenario("toll-road")
     cameras = tuple(c.model_copy(update={"resolution": (1280, 720)}) for c in spec.cameras)
     spec = spec.model_copy(update={"duration_s": seconds, "fps": fps, "cameras": cameras})
-    return _rendered(spec, seed, folder / f"bench-seed{seed}-{fps:g}fps-{seconds:g}s")
+    return rendered(spec, seed, folder / f"bench-seed{seed}-{fps:g}fps-{seconds:g}s")
 
 
 def run_bench(
@@ -88,10 +88,10 @@ def run_bench(
 
 def _config(base: RoadwatchConfig, folder: Path) -> RoadwatchConfig:
     from roadwatch.cli.common import fresh_run
-    from roadwatch.cli.demo import _site_models
+    from roadwatch.cli.demo import site_models
 
     cfg = fresh_run(base, folder / "bench-run")
-    return cfg.model_copy(update={"reid": _site_models(base.reid)})
+    return cfg.model_copy(update={"reid": site_models(base.reid)})
 
 
 def _cameras(videos: list[Path], n: int, pace: str) -> tuple[CameraConfig, ...]:

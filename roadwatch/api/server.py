@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import redis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
@@ -34,6 +35,7 @@ from roadwatch.api.live import Broadcaster, LiveView
 from roadwatch.api.metrics import CONTENT_TYPE, Metrics
 from roadwatch.api.reads import Reads, SightingQuery
 from roadwatch.api.uploads import TYPES, UploadError, check_type, decode, read_limited
+from roadwatch.errors import CliError
 
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "roadwatch_token"
@@ -195,14 +197,18 @@ def create_app(parts: ApiParts) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        responses={503: {"model": Problem, "description": "Redis unreachable (or the service busy)"}},
     )
 
     def authorised(request: Request, _: Bearer = None) -> None:
         if not token_ok(_token_of(request), parts.tokens):
             raise HTTPException(401, "missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
 
-    auth = [Depends(authorised)]
-    refused = _refusals(401)
+    auth: list[Any] = [Depends(authorised)]
+
+    @app.exception_handler(redis.RedisError)
+    async def redis_away(_: Request, exc: redis.RedisError) -> JSONResponse:
+        return JSONResponse({"detail": f"redis unreachable: {exc}"}, status_code=503)
 
     @app.middleware("http")
     async def count(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -211,7 +217,18 @@ def create_app(parts: ApiParts) -> FastAPI:
         parts.metrics.http_requests.labels(getattr(route, "path", "other"), str(response.status_code)).inc()
         return response
 
-    # -- health and metrics (no token) -----------------------------------------------------
+    _service_routes(app, parts, auth)
+    _camera_routes(app, parts, auth)
+    _record_routes(app, parts, auth)
+    _search_routes(app, parts, auth)
+    _watchlist_routes(app, parts, auth)
+    _live_routes(app, parts, auth)
+    _dashboard_routes(app, parts, auth)
+    return app
+
+
+def _service_routes(app: FastAPI, parts: ApiParts, auth: list[Any]) -> None:
+    """Health, readiness and metrics (no token)."""
 
     @app.get("/api/health", response_model=Health, tags=["service"])
     def health() -> dict[str, Any]:
@@ -239,10 +256,16 @@ def create_app(parts: ApiParts) -> FastAPI:
         """Prometheus metrics (text exposition format)."""
         return Response(parts.metrics.render(), media_type=CONTENT_TYPE)
 
-    # -- cameras ---------------------------------------------------------------------------
+
+def _camera_routes(app: FastAPI, parts: ApiParts, auth: list[Any]) -> None:
+    """Cameras, their newest picture and tracks."""
 
     @app.get(
-        "/api/cameras", response_model=list[Camera], dependencies=auth, responses=refused, tags=["cameras"]
+        "/api/cameras",
+        response_model=list[Camera],
+        dependencies=auth,
+        responses=_refusals(401),
+        tags=["cameras"],
     )
     def cameras() -> list[dict[str, Any]]:
         """Every camera with its live state."""
@@ -279,7 +302,9 @@ def create_app(parts: ApiParts) -> FastAPI:
             raise HTTPException(404, f"no camera {camera!r}")
         return overlay
 
-    # -- sightings, identities, alerts -----------------------------------------------------
+
+def _record_routes(app: FastAPI, parts: ApiParts, auth: list[Any]) -> None:
+    """Sightings, one sighting, identities, alerts and snapshot files."""
 
     @app.get(
         "/api/sightings",
@@ -364,7 +389,9 @@ def create_app(parts: ApiParts) -> FastAPI:
         file = _inside(parts.snapshots_dir, path, _SNAPSHOT_TYPES)
         return FileResponse(file, media_type=_SNAPSHOT_TYPES[file.suffix.lower()])
 
-    # -- search ----------------------------------------------------------------------------
+
+def _search_routes(app: FastAPI, parts: ApiParts, auth: list[Any]) -> None:
+    """Search by uploaded image."""
 
     search_lock = threading.Lock()
 
@@ -407,9 +434,14 @@ def create_app(parts: ApiParts) -> FastAPI:
                 answer = searcher(image, top, category)
                 return {**answer, "seconds": round(time.perf_counter() - started, 3)}
 
-        return await run_in_threadpool(work)
+        try:
+            return await run_in_threadpool(work)
+        except CliError as exc:  # a model or the gallery cannot be loaded
+            return JSONResponse({"detail": f"search unavailable: {exc}"}, status_code=503)
 
-    # -- watchlist -------------------------------------------------------------------------
+
+def _watchlist_routes(app: FastAPI, parts: ApiParts, auth: list[Any]) -> None:
+    """Watchlist create, read, update, delete."""
 
     def _entry(body: WatchIn, given_id: str | None = None) -> WatchEntry:
         try:
@@ -434,7 +466,7 @@ def create_app(parts: ApiParts) -> FastAPI:
         "/api/watchlist",
         response_model=list[WatchOut],
         dependencies=auth,
-        responses=refused,
+        responses=_refusals(401),
         tags=["watchlist"],
     )
     def watchlist() -> list[dict[str, Any]]:
@@ -500,7 +532,9 @@ def create_app(parts: ApiParts) -> FastAPI:
             raise HTTPException(404, f"no watchlist entry {entry}")
         return Response(status_code=204)
 
-    # -- live events -----------------------------------------------------------------------
+
+def _live_routes(app: FastAPI, parts: ApiParts, auth: list[Any]) -> None:
+    """Live events as server-sent events."""
 
     @app.get(
         "/api/stream",
@@ -537,7 +571,9 @@ def create_app(parts: ApiParts) -> FastAPI:
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
-    # -- the dashboard ---------------------------------------------------------------------
+
+def _dashboard_routes(app: FastAPI, parts: ApiParts, auth: list[Any]) -> None:
+    """The dashboard page, its token form and its assets."""
 
     @app.get("/", include_in_schema=False)
     def dashboard(request: Request, token: str | None = None) -> Response:
@@ -553,13 +589,10 @@ def create_app(parts: ApiParts) -> FastAPI:
             STATIC / "index.html", media_type="text/html", headers={"Cache-Control": "no-store"}
         )
 
-    @app.get("/static/{name}", include_in_schema=False)
-    def static(name: str, request: Request) -> Response:
-        authorised(request)
+    @app.get("/static/{name}", include_in_schema=False, dependencies=auth)
+    def static(name: str) -> Response:
         file = _inside(STATIC, name, _ASSET_TYPES)
         return FileResponse(file, media_type=_ASSET_TYPES[file.suffix.lower()])
-
-    return app
 
 
 def _inside(folder: Path | None, relative: str, types: dict[str, str]) -> Path:

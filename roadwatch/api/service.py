@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,8 +19,13 @@ import numpy.typing as npt
 
 from alerts.watchlist import WatchlistStore
 from config import RoadwatchConfig
+from detectors.gate import IntentGate
+from detectors.stage import DetectionStage
 from gallery.connect import open_redis
+from gallery.gallery import Gallery
 from gallery.store import GalleryUnavailableError
+from plates.reader import FormattedReader
+from reid.embedder import Embedder
 from roadwatch.api.live import Broadcaster, LiveView
 from roadwatch.api.metrics import Metrics
 from roadwatch.api.reads import Reads
@@ -41,51 +47,63 @@ def api_tokens(cfg: RoadwatchConfig) -> tuple[list[str], bool]:
     return tokens, made
 
 
+@dataclass(frozen=True, slots=True)
+class _SearchModels:
+    gate: IntentGate
+    detector: DetectionStage | None
+    embedder: Embedder
+    reader: FormattedReader | None
+    gallery: Gallery
+
+
 class Searcher:
     """Search by image with the configured models, loaded on the first search (a service that
-    is never asked to search never loads them)."""
+    is never asked to search never loads them).
+
+    Raises (from a call):
+        CliError: A model cannot be loaded or the gallery cannot be reached (the API answers
+            503 with the message).
+    """
 
     def __init__(self, cfg: RoadwatchConfig, reads: Reads) -> None:
         self.cfg = cfg
         self.reads = reads
-        self._parts: dict[str, Any] | None = None
+        self._models: _SearchModels | None = None
         self._lock = threading.Lock()
 
-    def _load(self) -> dict[str, Any]:
-        with self._lock:
-            if self._parts is None:
-                from detectors.gate import IntentGate
-                from detectors.stage import BUNDLED
-                from gallery.connect import open_gallery
-                from roadwatch import app
+    def _load(self) -> _SearchModels:
+        from roadwatch import app
 
+        with self._lock:
+            if self._models is None:
                 cfg = self.cfg
-                self._parts = {
-                    "gate": IntentGate(
-                        cfg.detectors.vehicle.gate_model or BUNDLED / "gate.onnx",
-                        provider=cfg.detectors.provider,
-                    ),
-                    "detector": app.detector(cfg.detectors),
-                    "embedder": app.embedder(cfg.reid),
-                    "reader": app.plate_reader(cfg.plates),
-                    "gallery": open_gallery(cfg.gallery),
-                }
-            return self._parts
+                try:
+                    gallery = app.gallery(cfg.gallery)
+                except GalleryUnavailableError as exc:
+                    raise CliError(str(exc)) from None
+                self._models = _SearchModels(
+                    gate=app.intent_gate(cfg.detectors),
+                    detector=app.detector(cfg.detectors),
+                    embedder=app.embedder(cfg.reid),
+                    reader=app.plate_reader(cfg.plates),
+                    gallery=gallery,
+                )
+            return self._models
 
     def __call__(self, image: npt.NDArray[np.uint8], top: int, category: str) -> dict[str, Any]:
         from roadwatch.search import search_image, search_summary
 
-        parts = self._load()
+        models = self._load()
         found = search_image(
             image,
-            gate=parts["gate"],
-            detector=parts["detector"],
-            embedder=parts["embedder"],
-            gallery=parts["gallery"],
+            gate=models.gate,
+            detector=models.detector,
+            embedder=models.embedder,
+            gallery=models.gallery,
             top=top,
             category=category,  # type: ignore[arg-type]
             plate_size=self.cfg.reid.plate_input,
-            reader=parts["reader"],
+            reader=models.reader,
         )
         answer = search_summary(found)
         ids = [hit["identity"] for vehicle in answer["vehicles"] for hit in vehicle["results"]]

