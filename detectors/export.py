@@ -151,3 +151,71 @@ def parity(model: TwoStageDetector, features_path: Path, input_size: tuple[int, 
     session = ort.InferenceSession(str(features_path), providers=["CPUExecutionProvider"])
     got = session.run(None, {"images": x.numpy()})
     return float(max(np.abs(np.asarray(g) - e.numpy()).max() for g, e in zip(got, expected, strict=True)))
+
+
+def torch_from_onnx(features: Path, head: Path) -> tuple[TwoStageDetector, tuple[int, int]]:
+    """The exported detector back as a :class:`TwoStageDetector` in torch (eager), and its input
+    size (height, width), from the two
+    ONNX graphs alone: the reference path for a shipped model whose checkpoint is not at hand
+    (``roadwatch bench pipeline``'s plain pipeline).
+
+    The exporter folds a convolution's following batch norm into it (the convolution's weight,
+    plus a ``<name>.weight_bias``); that batch norm is loaded as the identity plus that bias, so
+    the torch model computes what the graphs compute. Batch norms the exporter kept keep their
+    statistics (which the graph may share between two of them).
+
+    Raises:
+        ValueError: The graphs do not hold a detector of this architecture.
+    """
+    graphs = [onnx.load(str(features)), onnx.load(str(head))]
+    arrays = {i.name: onnx.numpy_helper.to_array(i) for g in graphs for i in g.graph.initializer}
+    raw = {p.key: p.value for p in graphs[0].metadata_props}.get("roadwatch.detector")
+    if raw is None:
+        raise ValueError(f"{features}: not a roadwatch detector (no roadwatch.detector metadata)")
+    meta = json.loads(raw)
+    weights = {k.removeprefix("model."): v for k, v in arrays.items() if k.startswith("model.")}
+    state: dict[str, Tensor] = {k: torch.from_numpy(v.copy()) for k, v in weights.items()}
+    for node in graphs[0].graph.node:
+        if node.op_type == "BatchNormalization":
+            module = node.input[1].removeprefix("model.").removesuffix(".weight")
+            state[f"{module}.running_mean"] = torch.from_numpy(arrays[node.input[3]].copy())
+            state[f"{module}.running_var"] = torch.from_numpy(arrays[node.input[4]].copy())
+    for key in [k for k in state if k.endswith(".weight_bias")]:
+        bias = state.pop(key)
+        norm = _norm_after(key.removesuffix(".weight_bias"))
+        state[f"{norm}.weight"] = torch.ones_like(bias)
+        state[f"{norm}.bias"] = bias
+        state[f"{norm}.running_mean"] = torch.zeros_like(bias)
+        state[f"{norm}.running_var"] = torch.ones_like(bias)
+    from detectors.twostage import DetectorSpec
+
+    balanced = any(k.startswith("bfp.") for k in state)
+    model = TwoStageDetector(DetectorSpec(classes=tuple(meta["classes"]), balanced=balanced))
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.eps = 0.0  # the identity norms above divide by sqrt(1 + eps)
+    expected = model.state_dict()
+    unused = ("backbone.head", "backbone.out_bn")  # the re-id head of the backbone: not in the detector
+    missing = [
+        k
+        for k in expected
+        if k not in state and not k.endswith("num_batches_tracked") and not k.startswith(unused)
+    ]
+    wrong = [k for k in state if k not in expected or expected[k].shape != state[k].shape]
+    if missing or wrong:
+        raise ValueError(
+            f"{features}: not this detector architecture (missing {missing[:3]}, unexpected {wrong[:3]})"
+        )
+    model.load_state_dict(state, strict=False)
+    return model.eval(), (int(meta["input_size"][0]), int(meta["input_size"][1]))
+
+
+def _norm_after(conv: str) -> str:
+    """The batch norm that follows a convolution in the detector: ``convK`` → ``bn(K+1)`` in a
+    bottleneck, index + 1 in a sequential."""
+    parent, _, name = conv.rpartition(".")
+    if name.isdigit():
+        return f"{parent}.{int(name) + 1}"
+    if name.startswith("conv") and name[4:].isdigit():
+        return f"{parent}.bn{int(name[4:]) + 1}"
+    raise ValueError(f"no batch norm known to follow {conv}")

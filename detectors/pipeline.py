@@ -72,8 +72,9 @@ class PassTimings:
 class DetectionPipeline:
     """Two-pass vehicle and plate detection over any frame size."""
 
-    def __init__(self, runner: Runner, spec: PipelineSpec) -> None:
+    def __init__(self, runner: Runner, spec: PipelineSpec, second_runner: Runner | None = None) -> None:
         self.runner = runner
+        self.second_runner = runner if second_runner is None else second_runner
         self.spec = spec
         self.last = PassTimings(0.0, 0.0, 0)
 
@@ -160,7 +161,7 @@ class DetectionPipeline:
             crop, scale, origin = crop_region(frame, centre, size, spec.second_input)
             crops.append(crop)
             placements.append((scale, origin))
-        results = self.runner(to_tensor_input(crops))
+        results = self.second_runner(to_tensor_input(crops))
         add_boxes, add_scores, add_classes = [boxes], [scores], [classes]
         drop = np.zeros(len(boxes), bool)
         for (index, _, _), (scale, (x0, y0)), (b, s, c) in zip(regions, placements, results, strict=True):

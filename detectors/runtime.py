@@ -9,6 +9,8 @@ batch (several cameras, or several second-pass regions) share one call of each g
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -112,6 +114,7 @@ class OnnxDetector:
         threads: int = 2,
         score_floor: float = 0.05,
         iou: float = 0.5,
+        proposals: int | None = None,
     ) -> None:
         self.features = open_session(features, provider, threads)
         self.head = open_session(head, provider, threads)
@@ -126,12 +129,21 @@ class OnnxDetector:
             anchor_ratios=tuple(meta["anchor_ratios"]),
             canonical=float(meta["canonical"]),
             pre_nms=int(meta["pre_nms"]),
-            post_nms=int(meta["post_nms"]),
+            post_nms=int(meta["post_nms"]) if proposals is None else proposals,
             input_size=(int(meta["input_size"][0]), int(meta["input_size"][1])),
         )
         self.score_floor = score_floor
         self.iou = iou
         self._anchors: dict[tuple[int, int], list[F32]] = {}
+
+    def limited(self, proposals: int | None) -> OnnxDetector:
+        """The same sessions, classifying at most ``proposals`` proposals per image (None: as
+        this one does): a second pass's small windows need far fewer than a whole frame."""
+        if proposals is None or proposals == self.meta.post_nms:
+            return self
+        view = copy.copy(self)
+        view.meta = dataclasses.replace(self.meta, post_nms=proposals)
+        return view
 
     def _anchors_for(self, maps: list[F32]) -> list[F32]:
         key = (int(maps[0].shape[2]), int(maps[0].shape[3]))

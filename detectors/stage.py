@@ -60,20 +60,14 @@ class DetectionStage:
                 folder / "detector_head.onnx",
                 provider=cfg.provider,
                 threads=cfg.threads,
+                proposals=cfg.proposals,
             )
             if runner.meta.classes != CLASSES:
                 raise DetectorModelError(f"{folder}: model classes {runner.meta.classes} are not {CLASSES}")
             self._builtin = DetectionPipeline(
                 runner,
-                PipelineSpec(
-                    classes=CLASSES,
-                    first_input=runner.meta.input_size,
-                    second_input=cfg.plate.second_pass_input,
-                    score_threshold=vehicle.score_threshold,
-                    plate_score_threshold=cfg.plate.score_threshold,
-                    small_plate_px=float(cfg.plate.small_plate_height_px),
-                    upsample=cfg.plate.upsample_factor,
-                ),
+                pipeline_spec(cfg, runner.meta.input_size),
+                runner.limited(cfg.plate.second_pass_proposals),
             )
         self._user: OnnxYolo | None = None
         if vehicle.kind not in ("none", "builtin", "motion"):
@@ -187,6 +181,19 @@ class DetectionStage:
             np.concatenate(classes),
             np.concatenate([np.full(len(vehicles), -1, np.int32), *parents]),
         )
+
+
+def pipeline_spec(cfg: DetectorsConfig, first_input: tuple[int, int]) -> PipelineSpec:
+    """The built-in detector's two passes as configured (``first_input``: the model's input)."""
+    return PipelineSpec(
+        classes=CLASSES,
+        first_input=first_input,
+        second_input=cfg.plate.second_pass_input,
+        score_threshold=cfg.vehicle.score_threshold,
+        plate_score_threshold=cfg.plate.score_threshold,
+        small_plate_px=float(cfg.plate.small_plate_height_px),
+        upsample=cfg.plate.upsample_factor,
+    )
 
 
 def build_detector(cfg: DetectorsConfig) -> DetectionStage | None:

@@ -8,19 +8,25 @@ gallery with the result. No tracker, no best shots, no batching across frames or
 skipping of frames where nothing moves. The same models and settings as the real pipeline,
 so the difference measured is the pipeline's design, not the networks.
 
-It runs the ONNX models, not torch in eager mode: the shipped weights exist only as ONNX
-(batch norms folded into the convolutions at export), and converters to torch
-(``onnx2torch``) need torchvision, which does not import on this CPU build of torch.
+The detector, most of a frame's cost, runs in torch in eager mode (the project's own
+:class:`~detectors.twostage.TwoStageDetector`, rebuilt from the shipped ONNX graphs by
+:func:`detectors.export.torch_from_onnx`: the same weights, the same detections), with the
+model's own 300 proposals. Re-id embedding and plate reading run the same ONNX models as the
+real pipeline: the plate reader's LSTM has no way back from ONNX to torch here (converters
+such as ``onnx2torch`` need torchvision, which does not import on this CPU build of torch).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from config.schema import DetectorsConfig
 from detectors.corners import rectified_plate
-from detectors.stage import PLATE, DetectionStage
+from detectors.pipeline import DetectionPipeline
+from detectors.stage import BUNDLED, PLATE
 from gallery.gallery import Gallery
 from plates.reader import FormattedReader
 from reid.embedder import Embedder
@@ -32,7 +38,7 @@ from streams.frame import Frame
 class PlainPipeline:
     """Every frame through every model, one frame and one crop at a time."""
 
-    detection: DetectionStage
+    detection: DetectionPipeline
     embedder: Embedder
     reader: FormattedReader | None
     gallery: Gallery
@@ -40,8 +46,8 @@ class PlainPipeline:
     vehicles: int = 0
 
     def process(self, frame: Frame) -> None:
-        found = self.detection.detect(frame)
         image = frame.image
+        found = self.detection.detect_image(image)
         for i in np.flatnonzero(found.class_id != PLATE):
             x1, y1, x2, y2 = (round(float(v)) for v in found.xyxy[i])
             crop = image[max(0, y1) : max(y1 + 1, y2), max(0, x1) : max(x1 + 1, x2)]
@@ -56,3 +62,22 @@ class PlainPipeline:
                     self.reader.read([plate])
             self.gallery.search(library, query, 1)
             self.vehicles += 1
+
+
+def eager_detector(cfg: DetectorsConfig, folder: Path | None = None) -> DetectionPipeline:
+    """The built-in detector (``folder``, else the config's, else the shipped one) in torch eager
+    mode, with the configured passes and thresholds and the model's own proposal count.
+
+    Raises:
+        ValueError: The ONNX graphs are not the built-in detector's architecture.
+    """
+    import torch
+
+    from detectors.export import torch_from_onnx
+    from detectors.pipeline import torch_runner
+    from detectors.stage import pipeline_spec
+
+    models = folder or cfg.models or BUNDLED
+    model, size = torch_from_onnx(models / "detector_features.onnx", models / "detector_head.onnx")
+    torch.set_num_threads(cfg.threads)
+    return DetectionPipeline(torch_runner(model), pipeline_spec(cfg, size))

@@ -195,6 +195,7 @@ def load_pipeline(
                 folder / "detector_head.onnx",
                 provider=cfg.detectors.provider,
                 threads=cfg.detectors.threads,
+                proposals=cfg.detectors.proposals,
             )
         except DetectorModelError as exc:
             raise CliError(str(exc)) from None
@@ -211,7 +212,8 @@ def load_pipeline(
         upsample=plate.upsample_factor,
         second_pass=second_pass,
     )
-    return DetectionPipeline(runner, spec)
+    second = runner.limited(plate.second_pass_proposals) if isinstance(runner, OnnxDetector) else runner
+    return DetectionPipeline(runner, spec, second)
 
 
 def cmd_eval_detect(args: argparse.Namespace) -> int:

@@ -350,6 +350,16 @@ BAD: list[Any] = [
         id="score-threshold-above-1",
     ),
     pytest.param(
+        "detectors:\n  proposals: 0\n",
+        "detectors.proposals: Input should be greater than or equal to 1 (got 0)",
+        id="no-proposals",
+    ),
+    pytest.param(
+        "detectors:\n  plate: {second_pass_proposals: many}\n",
+        "detectors.plate.second_pass_proposals: Input should be a valid integer",
+        id="second-pass-proposals-not-a-number",
+    ),
+    pytest.param(
         "cameras:\n  - {id: cam-a, kind: rtsp, url: 'rtsp://h/s', reconnect: {initial_s: 2, max_s: 1}}\n",
         "cameras[0].reconnect.max_s: must be >= initial_s (2.0) (got 1)",
         id="backoff-max-below-initial",

@@ -69,3 +69,44 @@ def test_missing_truncated_or_foreign_models(
         OnnxDetector(cut, head)
     with pytest.raises(DetectorModelError, match="not a roadwatch detector"):
         OnnxDetector(head, head)  # the head graph carries no detector metadata
+
+
+def test_the_shipped_detector_rebuilt_in_torch_detects_what_onnx_runtime_does() -> None:
+    from detectors.export import torch_from_onnx
+    from detectors.stage import BUNDLED
+
+    features, head = BUNDLED / "detector_features.onnx", BUNDLED / "detector_head.onnx"
+    model, size = torch_from_onnx(features, head)
+    assert size == (384, 640)
+    x = np.random.default_rng(2).normal(size=(1, 3, *size)).astype(np.float32)
+    got = OnnxDetector(features, head, threads=1, score_floor=0.0)(x)
+    want = model.detect(torch.from_numpy(x), score_threshold=0.0)
+    (boxes, scores, _), ref = got[0], want[0]
+    assert len(boxes) == len(ref.boxes) > 0
+    order = np.argsort(-scores, kind="stable")
+    ref_order = torch.argsort(ref.scores, descending=True, stable=True).numpy()
+    np.testing.assert_allclose(scores[order], ref.scores.numpy()[ref_order], atol=1e-3)
+    np.testing.assert_allclose(boxes[order][:20], ref.boxes.numpy()[ref_order][:20], atol=0.05)
+
+
+def test_a_graph_of_another_architecture_is_not_rebuilt(
+    exported: tuple[TwoStageDetector, Path, Path],
+) -> None:
+    from detectors.export import torch_from_onnx
+
+    _, features, head = exported
+    with pytest.raises(ValueError, match="not this detector architecture"):
+        torch_from_onnx(features, head)
+
+
+def test_fewer_proposals_classified_when_limited(exported: tuple[TwoStageDetector, Path, Path]) -> None:
+    _, features, head = exported
+    full = OnnxDetector(features, head, threads=1, score_floor=0.0)
+    one = full.limited(1)
+    assert one.meta.post_nms == 1
+    assert full.meta.post_nms == TINY.post_nms
+    assert full.limited(None) is full
+    x = np.random.default_rng(3).normal(size=(2, 3, 64, 96)).astype(np.float32)
+    assert all(len(boxes) <= 1 for boxes, _, _ in one(x))
+    assert max(len(boxes) for boxes, _, _ in full(x)) > 1
+    assert OnnxDetector(features, head, threads=1, proposals=1).meta.post_nms == 1
