@@ -71,6 +71,9 @@ class PlatesConfig(Section):
     )
     max_swaps: int = Field(3, ge=0, le=8, description="Letter/digit corrections a format may ask for.")
     threads: int = Field(1, ge=1, le=64, description="ONNX Runtime threads of the reader.")
+    provider: Literal["cpu", "cuda"] = Field(
+        "cpu", description="ONNX Runtime execution provider of the reader (cuda: CPU as fallback)."
+    )
     train: PlateTrainConfig = Field(default_factory=PlateTrainConfig, description="Training settings.")
 
     @field_validator("formats")

@@ -71,6 +71,12 @@ def open_session(path: Path, provider: str, threads: int) -> ort.InferenceSessio
         ) from None
 
 
+def _map_size(m: Any) -> tuple[int, int]:
+    """Height and width of a pyramid map: a numpy array or an ONNX Runtime value."""
+    shape = m.shape() if callable(m.shape) else m.shape
+    return int(shape[2]), int(shape[3])
+
+
 def decode(deltas: F32, reference: F32, weights: tuple[float, float, float, float]) -> F32:
     """Numpy twin of :func:`detectors.boxes.decode`."""
     rw = reference[:, 2] - reference[:, 0]
@@ -115,9 +121,15 @@ class OnnxDetector:
         score_floor: float = 0.05,
         iou: float = 0.5,
         proposals: int | None = None,
+        io_binding: bool | None = None,
     ) -> None:
         self.features = open_session(features, provider, threads)
         self.head = open_session(head, provider, threads)
+        on_gpu = "CUDAExecutionProvider" in self.features.get_providers()
+        self.device = "cuda" if on_gpu else "cpu"
+        # I/O binding keeps the pyramid maps where the features graph wrote them (GPU memory)
+        # for the head graph, instead of a round trip through host memory; default on a GPU.
+        self.io_binding = on_gpu if io_binding is None else io_binding
         raw = self.features.get_modelmeta().custom_metadata_map.get("roadwatch.detector")
         if raw is None:
             raise DetectorModelError(f"{features}: not a roadwatch detector (no roadwatch.detector metadata)")
@@ -145,23 +157,52 @@ class OnnxDetector:
         view.meta = dataclasses.replace(self.meta, post_nms=proposals)
         return view
 
-    def _anchors_for(self, maps: list[F32]) -> list[F32]:
-        key = (int(maps[0].shape[2]), int(maps[0].shape[3]))
-        if key not in self._anchors:
-            self._anchors[key] = [
-                make_anchors((int(m.shape[2]), int(m.shape[3])), s, sizes, self.meta.anchor_ratios)
-                for m, s, sizes in zip(maps, self.meta.strides, self.meta.anchor_sizes, strict=True)
+    def _anchors_for(self, maps: list[Any]) -> list[F32]:
+        sizes = [_map_size(m) for m in maps]
+        if sizes[0] not in self._anchors:
+            self._anchors[sizes[0]] = [
+                make_anchors(size, s, sides, self.meta.anchor_ratios)
+                for size, s, sides in zip(sizes, self.meta.strides, self.meta.anchor_sizes, strict=True)
             ]
-        return self._anchors[key]
+        return self._anchors[sizes[0]]
+
+    def _run_features(self, batch: F32) -> tuple[list[F32], list[F32], list[Any]]:
+        """Objectness and deltas per level (host memory), and the pyramid maps: numpy arrays, or
+        with I/O binding ONNX Runtime values left on the device."""
+        levels = len(self.meta.strides)
+        if not self.io_binding:
+            outputs = self.features.run(None, {"images": batch})
+            return outputs[:levels], outputs[levels : 2 * levels], outputs[2 * levels :]
+        binding = self.features.io_binding()
+        binding.bind_cpu_input("images", batch)
+        names = [o.name for o in self.features.get_outputs()]
+        for i, name in enumerate(names):
+            binding.bind_output(name, self.device if i >= 2 * levels else "cpu")
+        self.features.run_with_iobinding(binding)
+        values = binding.get_outputs()
+        host = [v.numpy() for v in values[: 2 * levels]]
+        return host[:levels], host[levels:], list(values[2 * levels :])
+
+    def _run_head(self, maps: list[Any], feeds: dict[str, np.ndarray]) -> list[F32]:
+        if not self.io_binding:
+            outputs: list[F32] = self.head.run(None, {**{f"map{i}": m for i, m in enumerate(maps)}, **feeds})
+            return outputs
+        binding = self.head.io_binding()
+        for i, value in enumerate(maps):
+            binding.bind_ortvalue_input(f"map{i}", value)
+        for name, array in feeds.items():
+            binding.bind_cpu_input(name, array)
+        for output in self.head.get_outputs():
+            binding.bind_output(output.name, "cpu")
+        self.head.run_with_iobinding(binding)
+        return [v.numpy() for v in binding.get_outputs()]
 
     def __call__(self, batch: F32) -> list[Found]:
         """Detections per image of ``batch`` ``(N, 3, H, W)`` (H, W multiples of 32), in input pixels."""
         n, _, height, width = batch.shape
         if height % 32 or width % 32:
             raise ValueError(f"input sides must be multiples of 32, got {height}x{width}")
-        outputs = self.features.run(None, {"images": batch})
-        levels = len(self.meta.strides)
-        scores, deltas, maps = outputs[:levels], outputs[levels : 2 * levels], outputs[2 * levels :]
+        scores, deltas, maps = self._run_features(batch)
         anchors = self._anchors_for(maps)
         proposals = [self._proposals(i, scores, deltas, anchors, (height, width)) for i in range(n)]
         return self._classify(maps, proposals, (height, width))
@@ -185,7 +226,7 @@ class OnnxDetector:
         keep = batched_nms(b, o, g, 0.7, self.meta.post_nms)
         return b[keep]
 
-    def _classify(self, maps: list[F32], proposals: list[F32], size: tuple[int, int]) -> list[Found]:
+    def _classify(self, maps: list[Any], proposals: list[F32], size: tuple[int, int]) -> list[Found]:
         levels = len(maps)
         boxes = np.concatenate(proposals) if proposals else np.zeros((0, 4), np.float32)
         owner = np.concatenate([np.full(len(p), i, np.int64) for i, p in enumerate(proposals)])
@@ -198,10 +239,9 @@ class OnnxDetector:
             order.append(chosen)
             rois = boxes[chosen] if len(chosen) else np.zeros((1, 4), np.float32)  # RoiAlign needs one box
             index = owner[chosen] if len(chosen) else np.zeros(1, np.int64)
-            feeds[f"map{lvl}"] = maps[lvl]
             feeds[f"rois{lvl}"] = np.ascontiguousarray(rois, np.float32)
             feeds[f"index{lvl}"] = np.ascontiguousarray(index, np.int64)
-        logits, box_deltas = self.head.run(None, feeds)
+        logits, box_deltas = self._run_head(maps, feeds)
         real = np.concatenate([np.ones(max(1, len(c)), bool) if len(c) else np.zeros(1, bool) for c in order])
         logits, box_deltas = logits[real], box_deltas[real]
         ordered = np.concatenate(order)

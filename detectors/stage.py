@@ -104,6 +104,11 @@ class DetectionStage:
             self._gate = IntentGate(vehicle.gate_model or BUNDLED / "gate.onnx", provider=cfg.provider)
         self._probe()
 
+    @property
+    def builtin(self) -> DetectionPipeline | None:
+        """The built-in two-pass detector, where the config uses it."""
+        return self._builtin
+
     def _probe(self) -> None:
         """Run every model once on a blank frame so a wrong model fails now, not mid-stream."""
         blank = np.zeros((64, 96, 3), np.uint8)

@@ -7,6 +7,7 @@ parts builds it here, so ``run``, ``replay``, ``demo``, ``detect`` and ``search`
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,9 @@ from tracking import TrackerOptions
 REID_MODELS = Path(__file__).resolve().parent.parent / "reid" / "models"
 
 
+log = logging.getLogger(__name__)
+
+
 def detector(cfg: DetectorsConfig) -> DetectionStage | None:
     """The configured detection stage (None for ``kind: none``); refused before any camera opens.
 
@@ -91,6 +95,19 @@ def gallery(cfg: GalleryConfig) -> Gallery:
     return open_gallery(cfg)
 
 
+def ort_providers(provider: str) -> tuple[str, ...]:
+    """ONNX Runtime providers for ``cpu`` or ``cuda`` (CUDA first, CPU as fallback; CPU alone,
+    with a warning, where this ONNX Runtime has no CUDA)."""
+    import onnxruntime as ort
+
+    if provider != "cuda":
+        return ("CPUExecutionProvider",)
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        log.warning("provider cuda: this ONNX Runtime has no CUDA provider; running on the CPU")
+        return ("CPUExecutionProvider",)
+    return ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
 def plate_reader(cfg: PlatesConfig) -> FormattedReader | None:
     """The configured plate reader with its region formats and confidence floor (None for
     ``engine: none``).
@@ -109,11 +126,12 @@ def plate_reader(cfg: PlatesConfig) -> FormattedReader | None:
         formats = formats_for(cfg.regions, cfg.formats)
     except ValueError as exc:
         raise CliError(f"plates.regions / plates.formats: {exc}") from None
+    providers = ort_providers(cfg.provider)
     try:
         engine = (
-            CtcReader(cfg.model, threads=cfg.threads)
+            CtcReader(cfg.model, threads=cfg.threads, providers=providers)
             if cfg.engine == "roadwatch"
-            else PpOcrReader(cfg.model, threads=cfg.threads)
+            else PpOcrReader(cfg.model, threads=cfg.threads, providers=providers)
         )
     except (RecogniserError, PlateReaderError) as exc:
         raise CliError(f"plates.engine {cfg.engine}: {exc}") from None

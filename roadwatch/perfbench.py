@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ import cv2
 from config import CameraConfig, RoadwatchConfig
 from roadwatch.errors import CliError
 from streams.frame import Frame
+from streams.sources import Capture, VideoFileSource
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -82,10 +84,12 @@ def run_bench(
     fps: float,
     seconds: float,
     plain_frames: int = 150,
+    bad: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One result per camera count (the keys of docs/PERFORMANCE.md)."""
+    """One result per camera count (the keys of docs/PERFORMANCE.md); ``bad`` (one of
+    :data:`BAD`) makes the last camera misbehave."""
     videos = footage(folder, fps, seconds)
-    return [_one(base, folder, videos, n, fps, plain_frames) for n in counts]
+    return [_one(base, folder, videos, n, seconds, plain_frames, bad) for n in counts]
 
 
 def _config(base: RoadwatchConfig, folder: Path) -> RoadwatchConfig:
@@ -96,37 +100,133 @@ def _config(base: RoadwatchConfig, folder: Path) -> RoadwatchConfig:
     return cfg.model_copy(update={"reid": site_models(base.reid)})
 
 
-def _cameras(videos: list[Path], n: int, pace: str) -> tuple[CameraConfig, ...]:
-    return tuple(
-        CameraConfig(id=f"cam{k + 1}", kind="file", path=videos[k % len(videos)], pace=pace) for k in range(n)
+def _cameras(videos: list[Path], n: int, pace: str, bad: str | None = None) -> tuple[CameraConfig, ...]:
+    paths = [videos[k % len(videos)] for k in range(n)]
+    if bad in ("fast", "4k"):
+        paths[-1] = misbehaving(paths[-1], bad)
+    return tuple(CameraConfig(id=f"cam{k + 1}", kind="file", path=p, pace=pace) for k, p in enumerate(paths))
+
+
+BAD = ("fast", "4k", "burst")
+
+
+def misbehaving(video: Path, kind: str) -> Path:
+    """``video`` as a misbehaving camera's recording, written once beside it: ``fast``, twice the
+    frame rate over the same duration (the footage twice over at double speed); ``4k``, every
+    frame scaled to 3840×2160."""
+    out = video.with_name(f"{video.stem}-{kind}.mp4")
+    if out.exists():
+        return out
+    cap = cv2.VideoCapture(str(video))
+    fps, width, height = (
+        cap.get(p) for p in (cv2.CAP_PROP_FPS, cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT)
     )
+    cap.release()
+    size = (3840, 2160) if kind == "4k" else (int(width), int(height))
+    partial = out.with_suffix(".part.mp4")
+    writer = cv2.VideoWriter(
+        str(partial), cv2.VideoWriter.fourcc(*"mp4v"), fps * (2 if kind == "fast" else 1), size
+    )
+    try:
+        for _ in range(2 if kind == "fast" else 1):
+            cap = cv2.VideoCapture(str(video))
+            while True:
+                ok, image = cap.read()
+                if not ok:
+                    break
+                writer.write(
+                    cv2.resize(image, size, interpolation=cv2.INTER_CUBIC) if kind == "4k" else image
+                )
+            cap.release()
+    finally:
+        writer.release()
+    partial.rename(out)
+    return out
+
+
+class BurstySource:
+    """A recording played like a camera whose frames arrive in clumps (a congested network):
+    every ``burst_s`` seconds, all of that interval's frames at once; the same frame rate on
+    average. Frames are dropped, as a live camera's, when the pipeline is behind."""
+
+    live = False
+    drops_when_behind = True
+
+    def __init__(self, path: Path, burst_s: float = 2.0) -> None:
+        self._inner = VideoFileSource(path, pace="fast")
+        self._burst_s = burst_s
+        self._held: deque[Capture] = deque()
+        self._next: Capture | None = None
+        self._edge = 0.0
+        self._start = 0.0
+
+    @property
+    def description(self) -> str:
+        return f"{self._inner.description} (bursts every {self._burst_s:g} s)"
+
+    @property
+    def frame_count(self) -> int | None:
+        return self._inner.frame_count
+
+    def open(self) -> None:
+        self._inner.open()
+        self._start, self._edge = time.monotonic(), self._burst_s
+
+    def read(self) -> Capture | None:
+        if not self._held:
+            capture = self._next or self._inner.read()
+            while capture is not None and capture.timestamp < self._edge:
+                self._held.append(capture)
+                capture = self._inner.read()
+            self._next = capture
+            time.sleep(max(0.0, self._start + self._edge - time.monotonic()))
+            self._edge += self._burst_s
+            if not self._held:
+                return None if capture is None else self.read()
+        return self._held.popleft()
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def _one(
-    base: RoadwatchConfig, folder: Path, videos: list[Path], n: int, fps: float, plain_frames: int
+    base: RoadwatchConfig,
+    folder: Path,
+    videos: list[Path],
+    n: int,
+    seconds: float,
+    plain_frames: int,
+    bad: str | None = None,
 ) -> dict[str, Any]:
     from roadwatch.cli.common import run_pipeline
 
     print(f"bench pipeline: {n} cameras, live ...", file=sys.stderr)
     cfg = _config(base, folder)
+    cameras = _cameras(videos, n, "live", bad)
+    sources = {cameras[-1].id: BurstySource(videos[(n - 1) % len(videos)])} if bad == "burst" else None
     cpu0, wall0 = time.process_time(), time.monotonic()
     with _Sampler() as memory:
         live, _ = run_pipeline(
-            cfg, _cameras(videos, n, "live"), cfg.outputs.events_path, append=False, json_mode=True
+            cfg, cameras, cfg.outputs.events_path, append=False, json_mode=True, sources=sources
         )
     cpu = 100 * (time.process_time() - cpu0) / max(1e-9, time.monotonic() - wall0)
     print(f"bench pipeline: {n} cameras, as fast as it goes ...", file=sys.stderr)
     cfg = _config(base, folder)
     fast, _ = run_pipeline(
-        cfg, _cameras(videos, n, "fast"), cfg.outputs.events_path, append=False, json_mode=True
+        cfg,
+        _cameras(videos, n, "fast", bad if bad != "burst" else None),
+        cfg.outputs.events_path,
+        append=False,
+        json_mode=True,
     )
     print(f"bench pipeline: {n} cameras, plain ...", file=sys.stderr)
     plain = plain_fps(_config(base, folder), videos[: min(n, len(videos))], plain_frames)
+    plain_onnx = plain_fps(_config(base, folder), videos[: min(n, len(videos))], plain_frames, eager=False)
     frames_offered = live.frames_read
     latency = live.latency_ms
     return {
         "cameras": n,
-        "fps_offered": round(n * fps, 2),
+        "fps_offered": round(frames_offered / seconds, 2),
         "fps_processed": round(live.fps, 2),
         "frames_offered": frames_offered,
         "frames_processed": live.frames_processed,
@@ -140,20 +240,42 @@ def _one(
         "fast_fps": round(fast.fps, 2),
         "plain_fps": round(plain, 2),
         "speedup_vs_plain": round(fast.fps / plain, 2) if plain else None,
+        "plain_onnx_fps": round(plain_onnx, 2),
+        "speedup_vs_plain_onnx": round(fast.fps / plain_onnx, 2) if plain_onnx else None,
+        "bad_camera": None if bad is None else {"camera": cameras[-1].id, "kind": bad},
+        "per_camera": [_camera_figures(c, live) for c in live.cameras],
     }
 
 
-def plain_fps(cfg: RoadwatchConfig, videos: list[Path], frames: int) -> float:
+def _camera_figures(camera: Any, run: Any) -> dict[str, Any]:
+    latency = run.camera_latency_ms.get(camera.camera_id)
+    offered = camera.frames_read
+    return {
+        "camera": camera.camera_id,
+        "frames_offered": offered,
+        "frames_dropped": camera.frames_dropped,
+        "dropped_percent": round(100 * camera.frames_dropped / offered, 2) if offered else 0.0,
+        "latency_p95_ms": None if latency is None else round(latency[1], 1),
+    }
+
+
+def plain_fps(cfg: RoadwatchConfig, videos: list[Path], frames: int, *, eager: bool = True) -> float:
     """Frames per second of :class:`~roadwatch.plain.PlainPipeline` over ``frames`` frames
     spread evenly over the whole of ``videos`` (taken round robin), the decoding of each counted
-    (as in the real pipeline's figure, where the readers decode); frames passed over are not."""
+    (as in the real pipeline's figure, where the readers decode); frames passed over are not.
+    ``eager``: the detector in torch eager mode (the issue's plain pipeline); else the real
+    pipeline's ONNX detector as configured (the plain design alone, on the same runtime)."""
     from roadwatch import app
     from roadwatch.plain import PlainPipeline, eager_detector
 
+    if cfg.detectors.vehicle.kind != "builtin":
+        raise CliError("bench pipeline: the plain pipeline needs detectors.vehicle.kind: builtin")
     try:
-        detection = eager_detector(cfg.detectors)
+        stage = None if eager else app.detector(cfg.detectors)
+        detection = eager_detector(cfg.detectors) if stage is None else stage.builtin
     except (OSError, ValueError) as exc:
         raise CliError(f"bench pipeline: the plain pipeline's detector: {exc}") from None
+    assert detection is not None  # kind builtin
     plain = PlainPipeline(
         detection,
         app.embedder(cfg.reid),

@@ -40,6 +40,7 @@ class RunSummary:
     tracks: Mapping[str, int] = field(default_factory=dict)
     latency_ms: tuple[float, float] | None = None  # p50, p95: frame decoded → its sightings written
     detection: Mapping[str, int] = field(default_factory=dict)  # frames detected, skipped as still
+    camera_latency_ms: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # per camera
 
     @property
     def fps(self) -> float:
@@ -60,6 +61,7 @@ class RunSummary:
             "detection": dict(self.detection),
             "latency_p50_ms": None if self.latency_ms is None else round(self.latency_ms[0], 1),
             "latency_p95_ms": None if self.latency_ms is None else round(self.latency_ms[1], 1),
+            "camera_latency_p95_ms": {c: round(v[1], 1) for c, v in self.camera_latency_ms.items()},
             "cameras": [c.to_dict() for c in self.cameras],
         }
 
@@ -108,7 +110,7 @@ class Pipeline:
         self._batch = batch_frames
         self._on_frame = on_frame
         self._on_sighting = on_sighting
-        self._latencies: deque[float] = deque(maxlen=100_000)
+        self._latencies: dict[str, deque[float]] = {}
 
     def run(self, stop: threading.Event) -> RunSummary:
         """Process frames until every source ended or ``stop`` is set; always joins readers."""
@@ -141,7 +143,9 @@ class Pipeline:
             tracked = list(tracked_frames)
             self._write(sightings)
             done = time.monotonic()
-            self._latencies.extend(done - f.received for f in frames if f.received > 0)
+            for f in frames:
+                if f.received > 0:
+                    self._latencies.setdefault(f.camera_id, deque(maxlen=100_000)).append(done - f.received)
         else:
             self._write(self._flow.retry())
             return
@@ -166,12 +170,15 @@ class Pipeline:
             cameras=cameras,
             stage_ms=self._flow.stage_ms() if self._flow is not None else {},
             tracks=self._flow.track_counts() if self._flow is not None else {},
-            latency_ms=_percentiles_ms(self._latencies),
+            latency_ms=_percentiles_ms([s for q in self._latencies.values() for s in q]),
+            camera_latency_ms={
+                camera: p for camera, q in self._latencies.items() if (p := _percentiles_ms(q)) is not None
+            },
             detection=self._flow.detection_counts() if self._flow is not None else {},
         )
 
 
-def _percentiles_ms(seconds: deque[float]) -> tuple[float, float] | None:
+def _percentiles_ms(seconds: Sequence[float] | deque[float]) -> tuple[float, float] | None:
     """p50 and p95 of ``seconds``, in milliseconds (None when empty)."""
     if not seconds:
         return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from config.schema import CameraConfig, StreamsConfig
 from streams.backoff import Backoff
@@ -55,8 +55,10 @@ def build_readers(
     *,
     on_state: StateListener | None = None,
     synthetic: SyntheticFactory | None = None,
+    sources: Mapping[str, FrameSource] | None = None,
 ) -> tuple[FrameBus, list[CameraReader]]:
-    """One bus and one reader per enabled camera.
+    """One bus and one reader per enabled camera (``sources``: ones the caller built itself, by
+    camera id, used instead of the config's; the pipeline benchmark's misbehaving cameras).
 
     Raises:
         SourceUnavailableError: A camera's kind cannot be served.
@@ -66,7 +68,7 @@ def build_readers(
     readers = [
         CameraReader(
             camera_id=c.id,
-            source=build_source(c, streams, synthetic),
+            source=sources[c.id] if sources and c.id in sources else build_source(c, streams, synthetic),
             bus=bus,
             backoff=Backoff(
                 initial_s=c.reconnect.initial_s,

@@ -8,7 +8,7 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -70,12 +70,14 @@ def run_pipeline(
     janitor_out: list[SnapshotJanitor] | None = None,
     api: ApiService | None = None,
     stop: threading.Event | None = None,
+    sources: Mapping[str, FrameSource] | None = None,
 ) -> tuple[RunSummary, int]:
     """Wire readers, stages, event log and alert engine; run until done or signalled.
 
     ``engine_out`` and ``janitor_out`` receive the alert engine and the snapshot janitor
     (closed when this returns), for their counters. ``api``, a started API service, is fed
-    the run's frames, sightings, health and counters (and left running)."""
+    the run's frames, sightings, health and counters (and left running). ``sources``: sources
+    built by the caller, by camera id, instead of the config's."""
     built = _flow(cfg, cameras)
     flow = built[0] if built is not None else None
     sink: JsonlEventSink | FanOut = JsonlEventSink(events_path, append=append)
@@ -107,7 +109,9 @@ def run_pipeline(
             if health.state is CameraState.FAILED:
                 print(f"roadwatch: error: camera {health.camera_id}: {health.last_error}", file=sys.stderr)
 
-        bus, readers = build_readers(cameras, cfg.streams, on_state=on_state, synthetic=synthetic_source)
+        bus, readers = build_readers(
+            cameras, cfg.streams, on_state=on_state, synthetic=synthetic_source, sources=sources
+        )
         sighting_callbacks = [c for c in (on_sighting,) if c is not None]
         frame_callbacks = [c for c in (on_frame,) if c is not None]
         if api is not None:

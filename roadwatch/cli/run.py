@@ -189,6 +189,11 @@ def add_pipeline_bench(bench: Any) -> None:
         default=150,
         help="frames the plain pipeline is timed on, spread over the footage",
     )
+    b.add_argument(
+        "--bad",
+        choices=("fast", "4k", "burst"),
+        help="the last camera misbehaves: twice its frame rate, 3840×2160, or its frames in 2 s bursts",
+    )
     b.add_argument("--dir", type=Path, default=Path("var/bench"), help="where the footage is rendered (once)")
     b.add_argument("--config", type=Path, help="config file (its cameras, gallery and outputs are replaced)")
     b.add_argument("--json", action="store_true", help="print a JSON summary last")
@@ -215,6 +220,7 @@ def cmd_bench_pipeline(args: argparse.Namespace) -> int:
         fps=args.fps,
         seconds=args.seconds,
         plain_frames=args.plain_frames,
+        bad=args.bad,
     )
     for r in results:
         if not args.json:
@@ -225,6 +231,11 @@ def cmd_bench_pipeline(args: argparse.Namespace) -> int:
                 f"{r['rss_mb']} MB; "
                 f"capacity {r['fast_fps']} frames/s vs plain {r['plain_fps']} ({r['speedup_vs_plain']}×)"
             )
+            for c in r["per_camera"]:
+                print(
+                    f"  {c['camera']}: {c['frames_dropped']} of {c['frames_offered']} dropped "
+                    f"({c['dropped_percent']} %), latency p95 {c['latency_p95_ms']} ms"
+                )
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else {"runs": results}))
     return EXIT_OK

@@ -110,3 +110,16 @@ def test_fewer_proposals_classified_when_limited(exported: tuple[TwoStageDetecto
     assert all(len(boxes) <= 1 for boxes, _, _ in one(x))
     assert max(len(boxes) for boxes, _, _ in full(x)) > 1
     assert OnnxDetector(features, head, threads=1, proposals=1).meta.post_nms == 1
+
+
+def test_io_binding_gives_the_same_detections(exported: tuple[TwoStageDetector, Path, Path]) -> None:
+    _, features, head = exported
+    plain = OnnxDetector(features, head, threads=1, score_floor=0.0)
+    bound = OnnxDetector(features, head, threads=1, score_floor=0.0, io_binding=True)
+    assert not plain.io_binding  # on the CPU it is off unless asked for
+    x = np.random.default_rng(4).normal(size=(2, 3, 64, 96)).astype(np.float32)
+    for (b1, s1, c1), (b2, s2, c2) in zip(plain(x), bound(x), strict=True):
+        assert len(b1) > 0
+        np.testing.assert_allclose(b1, b2, atol=1e-4)
+        np.testing.assert_allclose(s1, s2, atol=1e-6)
+        assert (c1 == c2).all()

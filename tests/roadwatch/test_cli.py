@@ -31,6 +31,7 @@ def test_replay_counts_every_frame(
     assert {"seconds", "fps", "stage_ms"} <= summary.keys()
     assert set(summary["stage_ms"]) == {"detect", "track", "shots", "embed", "read", "match", "sightings"}  # type: ignore[arg-type]
     assert 0 < summary["latency_p50_ms"] <= summary["latency_p95_ms"]  # type: ignore[operator]
+    assert summary["camera_latency_p95_ms"] == {"sample": summary["latency_p95_ms"]}
     detection = summary["detection"]
     assert detection["detected"] + detection["skipped_still"] == 40  # type: ignore[index]
     lines = [json.loads(line) for line in events.read_text().splitlines()]
@@ -340,7 +341,20 @@ def test_outputs_that_cannot_work_are_refused_at_start(
 
 
 def test_bench_pipeline_reports_its_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["bench", "pipeline", "--cameras", "2", "--fps", "5", "--seconds", "2", "--plain-frames", "4"]
+    argv = [
+        "bench",
+        "pipeline",
+        "--cameras",
+        "2",
+        "--fps",
+        "5",
+        "--seconds",
+        "2",
+        "--plain-frames",
+        "4",
+        "--bad",
+        "fast",
+    ]
     assert main([*argv, "--dir", str(tmp_path), "--json"]) == 0
     r = last_json(capsys.readouterr().out)
     assert r.keys() >= {
@@ -348,7 +362,14 @@ def test_bench_pipeline_reports_its_keys(tmp_path: Path, capsys: pytest.CaptureF
         "cpu_percent", "rss_mb", "stage_ms", "plain_fps", "speedup_vs_plain",
     }  # fmt: skip
     assert r["cameras"] == 2
-    assert r["fps_offered"] == 10.0
-    assert r["frames_offered"] == r["frames_processed"] + r["frames_dropped"] == 2 * 10  # 2 s at 5 fps each
+    assert r["fps_offered"] == 15.0  # the second camera at twice its rate
+    assert (
+        r["frames_offered"] == r["frames_processed"] + r["frames_dropped"] == 10 + 20
+    )  # 2 s at 5 and 10 fps
+    assert r["bad_camera"] == {"camera": "cam2", "kind": "fast"}
+    assert [(c["camera"], c["frames_offered"]) for c in r["per_camera"]] == [("cam1", 10), ("cam2", 20)]
+    assert all(c["latency_p95_ms"] > 0 for c in r["per_camera"])
     assert r["plain_fps"] > 0
     assert r["speedup_vs_plain"] == pytest.approx(r["fast_fps"] / r["plain_fps"], rel=0.02)
+    assert r["plain_onnx_fps"] > 0
+    assert r["speedup_vs_plain_onnx"] == pytest.approx(r["fast_fps"] / r["plain_onnx_fps"], rel=0.02)
