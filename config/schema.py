@@ -303,7 +303,7 @@ class DetectorsConfig(Section):
         ge=1,
         le=10_000,
         description="Most region proposals classified per image by the built-in detector's second stage "
-        "(None: the model's own, 300). 150 is as accurate and 10 ms a frame faster (docs/PERFORMANCE.md).",
+        "(None: the model's own, 300). 150: ~10 ms a frame faster, AP measured in docs/DETECT.md.",
     )
     vehicle: VehicleDetectorConfig = Field(default_factory=VehicleDetectorConfig, description="Vehicles.")
     skip_still: StillConfig = Field(
