@@ -180,20 +180,19 @@ def torch_from_onnx(features: Path, head: Path) -> tuple[TwoStageDetector, tuple
             module = node.input[1].removeprefix("model.").removesuffix(".weight")
             state[f"{module}.running_mean"] = torch.from_numpy(arrays[node.input[3]].copy())
             state[f"{module}.running_var"] = torch.from_numpy(arrays[node.input[4]].copy())
-    for key in [k for k in state if k.endswith(".weight_bias")]:
-        bias = state.pop(key)
-        norm = _norm_after(key.removesuffix(".weight_bias"))
-        state[f"{norm}.weight"] = torch.ones_like(bias)
-        state[f"{norm}.bias"] = bias
-        state[f"{norm}.running_mean"] = torch.zeros_like(bias)
-        state[f"{norm}.running_var"] = torch.ones_like(bias)
     from detectors.twostage import DetectorSpec
 
     balanced = any(k.startswith("bfp.") for k in state)
     model = TwoStageDetector(DetectorSpec(classes=tuple(meta["classes"]), balanced=balanced))
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.eps = 0.0  # the identity norms above divide by sqrt(1 + eps)
+    modules = dict(model.named_modules())
+    for key in [k for k in state if k.endswith(".weight_bias")]:
+        bias = state.pop(key)
+        norm = _norm_after(key.removesuffix(".weight_bias"))
+        eps = float(getattr(modules.get(norm), "eps", 0.0))
+        state[f"{norm}.weight"] = torch.ones_like(bias)
+        state[f"{norm}.bias"] = bias
+        state[f"{norm}.running_mean"] = torch.zeros_like(bias)
+        state[f"{norm}.running_var"] = torch.full_like(bias, 1.0 - eps)  # sqrt(var + eps) = 1
     expected = model.state_dict()
     unused = ("backbone.head", "backbone.out_bn")  # the re-id head of the backbone: not in the detector
     missing = [

@@ -85,8 +85,8 @@ def test_the_shipped_detector_rebuilt_in_torch_detects_what_onnx_runtime_does() 
     assert len(boxes) == len(ref.boxes) > 0
     order = np.argsort(-scores, kind="stable")
     ref_order = torch.argsort(ref.scores, descending=True, stable=True).numpy()
-    np.testing.assert_allclose(scores[order], ref.scores.numpy()[ref_order], atol=1e-3)
-    np.testing.assert_allclose(boxes[order][:20], ref.boxes.numpy()[ref_order][:20], atol=0.05)
+    np.testing.assert_allclose(scores[order], ref.scores.numpy()[ref_order], atol=1e-4)
+    np.testing.assert_allclose(boxes[order], ref.boxes.numpy()[ref_order], atol=1e-2)
 
 
 def test_a_graph_of_another_architecture_is_not_rebuilt(
