@@ -229,7 +229,8 @@ def cmd_bench_pipeline(args: argparse.Namespace) -> int:
                 f"frames/s, {r['frames_dropped']} dropped ({r['dropped_percent']} %), latency p50/p95 "
                 f"{r['latency_p50_ms']}/{r['latency_p95_ms']} ms, CPU {r['cpu_percent']} %, "
                 f"{r['rss_mb']} MB; "
-                f"capacity {r['fast_fps']} frames/s vs plain {r['plain_fps']} ({r['speedup_vs_plain']}×)"
+                f"capacity {r['fast_fps']} frames/s vs plain {r['plain_fps']} ({r['speedup_vs_plain']}×), "
+                f"plain on ONNX Runtime {r['plain_onnx_fps']} ({r['speedup_vs_plain_onnx']}×)"
             )
             for c in r["per_camera"]:
                 print(
