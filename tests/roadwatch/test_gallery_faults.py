@@ -136,3 +136,35 @@ def test_unreachable_gallery_at_start_is_one_line_naming_the_server(
     assert f"127.0.0.1:{port}" in err
     assert "pw" not in err
     assert "Traceback" not in err
+
+
+def _servers_in(folder: Path) -> list[int]:
+    """Redis servers running with ``folder`` as their data folder (their working directory)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["name"]):
+        try:
+            if process.info["name"] == "redis-server" and Path(process.cwd()).resolve() == folder.resolve():
+                found.append(process.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def test_the_embedded_redis_stops_when_the_command_ends(sample_clip: Path, tmp_path: Path) -> None:
+    # the alert engine's thread and the pipeline share the client's pool, so at exit the pool
+    # holds several idle connections; the embedded server used to count them and stay up, orphaned
+    import sys
+
+    data = tmp_path / "g"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"gallery: {{data_dir: {data}}}\n")
+    argv = [sys.executable, "-m", "roadwatch", "replay", str(sample_clip), "--config", str(cfg), "--json"]
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (data / "gallery.rdb").exists()  # the server saved before it stopped
+    deadline = time.monotonic() + 10
+    while _servers_in(data) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _servers_in(data) == []
