@@ -18,6 +18,7 @@ time, against the plain pipeline on the same footage (docs/PERFORMANCE.md).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
 import time
@@ -89,14 +90,18 @@ def run_bench(
     """One result per camera count (the keys of docs/PERFORMANCE.md); ``bad`` (one of
     :data:`BAD`) makes the last camera misbehave."""
     videos = footage(folder, fps, seconds)
+    shutil.rmtree(folder / "bench-run", ignore_errors=True)  # before any of this process's servers start
     return [_one(base, folder, videos, n, seconds, plain_frames, bad) for n in counts]
 
 
-def _config(base: RoadwatchConfig, folder: Path) -> RoadwatchConfig:
+def _config(base: RoadwatchConfig, folder: Path, run: str) -> RoadwatchConfig:
+    """A fresh gallery and outputs for one run, each in its own folder: an embedded Redis server
+    stays up until the process ends, and wiping its folder under it would keep it from saving
+    and stopping then."""
     from roadwatch.cli.common import fresh_run
     from roadwatch.cli.demo import site_models
 
-    cfg = fresh_run(base, folder / "bench-run")
+    cfg = fresh_run(base, folder / "bench-run" / run)
     return cfg.model_copy(update={"reid": site_models(base.reid)})
 
 
@@ -201,7 +206,7 @@ def _one(
     from roadwatch.cli.common import run_pipeline
 
     print(f"bench pipeline: {n} cameras, live ...", file=sys.stderr)
-    cfg = _config(base, folder)
+    cfg = _config(base, folder, f"{n}-live")
     cameras = _cameras(videos, n, "live", bad)
     sources = {cameras[-1].id: BurstySource(videos[(n - 1) % len(videos)])} if bad == "burst" else None
     cpu0, wall0 = time.process_time(), time.monotonic()
@@ -211,7 +216,7 @@ def _one(
         )
     cpu = 100 * (time.process_time() - cpu0) / max(1e-9, time.monotonic() - wall0)
     print(f"bench pipeline: {n} cameras, as fast as it goes ...", file=sys.stderr)
-    cfg = _config(base, folder)
+    cfg = _config(base, folder, f"{n}-fast")
     fast, _ = run_pipeline(
         cfg,
         _cameras(videos, n, "fast", bad if bad != "burst" else None),
@@ -220,8 +225,10 @@ def _one(
         json_mode=True,
     )
     print(f"bench pipeline: {n} cameras, plain ...", file=sys.stderr)
-    plain = plain_fps(_config(base, folder), videos[: min(n, len(videos))], plain_frames)
-    plain_onnx = plain_fps(_config(base, folder), videos[: min(n, len(videos))], plain_frames, eager=False)
+    plain = plain_fps(_config(base, folder, f"{n}-plain"), videos[: min(n, len(videos))], plain_frames)
+    plain_onnx = plain_fps(
+        _config(base, folder, f"{n}-plain-onnx"), videos[: min(n, len(videos))], plain_frames, eager=False
+    )
     frames_offered = live.frames_read
     latency = live.latency_ms
     return {
