@@ -26,7 +26,7 @@ import torch
 from onnx import TensorProto, compose, helper
 from torch import Tensor, nn
 
-from detectors.twostage import TwoStageDetector
+from detectors.twostage import DetectorSpec, TwoStageDetector
 from reid.export import quiet_onnx_export, strip_metadata
 
 OPSET = 20
@@ -180,8 +180,6 @@ def torch_from_onnx(features: Path, head: Path) -> tuple[TwoStageDetector, tuple
             module = node.input[1].removeprefix("model.").removesuffix(".weight")
             state[f"{module}.running_mean"] = torch.from_numpy(arrays[node.input[3]].copy())
             state[f"{module}.running_var"] = torch.from_numpy(arrays[node.input[4]].copy())
-    from detectors.twostage import DetectorSpec
-
     balanced = any(k.startswith("bfp.") for k in state)
     model = TwoStageDetector(DetectorSpec(classes=tuple(meta["classes"]), balanced=balanced))
     modules = dict(model.named_modules())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ import onnxruntime as ort
 from detectors.npbox import batched_nms, kind_scores
 from detectors.pipeline import Found
 
+log = logging.getLogger(__name__)
 RPN_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
 HEAD_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
 MAX_LOG_SCALE = math.log(1000.0 / 16)
@@ -48,6 +50,17 @@ class DetectorMeta:
     input_size: tuple[int, int]
 
 
+def execution_providers(provider: str) -> tuple[str, ...]:
+    """ONNX Runtime providers for ``cpu`` or ``cuda``: CUDA first, the CPU as fallback; the CPU
+    alone, with a warning, where this ONNX Runtime has no CUDA provider."""
+    if provider != "cuda":
+        return ("CPUExecutionProvider",)
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        log.warning("provider cuda: this ONNX Runtime has no CUDA provider; running on the CPU")
+        return ("CPUExecutionProvider",)
+    return ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
 def open_session(path: Path, provider: str, threads: int) -> ort.InferenceSession:
     """An ONNX Runtime session (CPU or CUDA provider, spinning off so sessions don't fight).
 
@@ -60,11 +73,8 @@ def open_session(path: Path, provider: str, threads: int) -> ort.InferenceSessio
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    providers = (
-        ["CUDAExecutionProvider", "CPUExecutionProvider"] if provider == "cuda" else ["CPUExecutionProvider"]
-    )
     try:
-        return ort.InferenceSession(str(path), options, providers=providers)
+        return ort.InferenceSession(str(path), options, providers=list(execution_providers(provider)))
     except Exception as exc:  # onnxruntime raises its own unexported exception types
         raise DetectorModelError(
             f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})"

@@ -7,7 +7,6 @@ parts builds it here, so ``run``, ``replay``, ``demo``, ``detect`` and ``search`
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from config.schema import (
     TrackingConfig,
 )
 from detectors.gate import ColourNamer, IntentGate
-from detectors.runtime import DetectorModelError
+from detectors.runtime import DetectorModelError, execution_providers
 from detectors.stage import BUNDLED, CLASSES, PLATE, DetectionStage, build_detector
 from gallery.connect import open_gallery
 from gallery.gallery import Gallery
@@ -49,9 +48,6 @@ from roadwatch.stages.track import TrackStage
 from tracking import TrackerOptions
 
 REID_MODELS = Path(__file__).resolve().parent.parent / "reid" / "models"
-
-
-log = logging.getLogger(__name__)
 
 
 def detector(cfg: DetectorsConfig) -> DetectionStage | None:
@@ -95,19 +91,6 @@ def gallery(cfg: GalleryConfig) -> Gallery:
     return open_gallery(cfg)
 
 
-def ort_providers(provider: str) -> tuple[str, ...]:
-    """ONNX Runtime providers for ``cpu`` or ``cuda`` (CUDA first, CPU as fallback; CPU alone,
-    with a warning, where this ONNX Runtime has no CUDA)."""
-    import onnxruntime as ort
-
-    if provider != "cuda":
-        return ("CPUExecutionProvider",)
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
-        log.warning("provider cuda: this ONNX Runtime has no CUDA provider; running on the CPU")
-        return ("CPUExecutionProvider",)
-    return ("CUDAExecutionProvider", "CPUExecutionProvider")
-
-
 def plate_reader(cfg: PlatesConfig) -> FormattedReader | None:
     """The configured plate reader with its region formats and confidence floor (None for
     ``engine: none``).
@@ -126,7 +109,7 @@ def plate_reader(cfg: PlatesConfig) -> FormattedReader | None:
         formats = formats_for(cfg.regions, cfg.formats)
     except ValueError as exc:
         raise CliError(f"plates.regions / plates.formats: {exc}") from None
-    providers = ort_providers(cfg.provider)
+    providers = execution_providers(cfg.provider)
     try:
         engine = (
             CtcReader(cfg.model, threads=cfg.threads, providers=providers)

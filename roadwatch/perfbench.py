@@ -87,8 +87,8 @@ def run_bench(
     plain_frames: int = 150,
     bad: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One result per camera count (the keys of docs/PERFORMANCE.md); ``bad`` (one of
-    :data:`BAD`) makes the last camera misbehave."""
+    """One result per camera count (the keys of docs/PERFORMANCE.md); ``bad`` (``fast``, ``4k``
+    or ``burst``) makes the last camera misbehave."""
     videos = footage(folder, fps, seconds)
     shutil.rmtree(folder / "bench-run", ignore_errors=True)  # before any of this process's servers start
     return [_one(base, folder, videos, n, seconds, plain_frames, bad) for n in counts]
@@ -110,9 +110,6 @@ def _cameras(videos: list[Path], n: int, pace: str, bad: str | None = None) -> t
     if bad in ("fast", "4k"):
         paths[-1] = misbehaving(paths[-1], bad)
     return tuple(CameraConfig(id=f"cam{k + 1}", kind="file", path=p, pace=pace) for k, p in enumerate(paths))
-
-
-BAD = ("fast", "4k", "burst")
 
 
 def misbehaving(video: Path, kind: str) -> Path:
@@ -178,16 +175,16 @@ class BurstySource:
         self._start, self._edge = time.monotonic(), self._burst_s
 
     def read(self) -> Capture | None:
-        if not self._held:
+        while not self._held:  # gather the next interval's frames, release them at its end
             capture = self._next or self._inner.read()
+            if capture is None:
+                return None
             while capture is not None and capture.timestamp < self._edge:
                 self._held.append(capture)
                 capture = self._inner.read()
             self._next = capture
             time.sleep(max(0.0, self._start + self._edge - time.monotonic()))
             self._edge += self._burst_s
-            if not self._held:
-                return None if capture is None else self.read()
         return self._held.popleft()
 
     def close(self) -> None:

@@ -178,7 +178,7 @@ class Pipeline:
         )
 
 
-def _percentiles_ms(seconds: Sequence[float] | deque[float]) -> tuple[float, float] | None:
+def _percentiles_ms(seconds: Sequence[float]) -> tuple[float, float] | None:
     """p50 and p95 of ``seconds``, in milliseconds (None when empty)."""
     if not seconds:
         return None

@@ -80,24 +80,7 @@ def run_pipeline(
     built by the caller, by camera id, instead of the config's."""
     built = _flow(cfg, cameras)
     flow = built[0] if built is not None else None
-    sink: JsonlEventSink | FanOut = JsonlEventSink(events_path, append=append)
-    engine = janitor = None
-    if built is not None:
-        identities = built[1]
-        if cfg.outputs.events_stream:
-            stream = RedisStreamSink(
-                identities.store.client,
-                f"{cfg.gallery.namespace}:events",
-                max_len=cfg.outputs.events_stream_max_len,
-            )
-            sink = FanOut(sink, stream)
-        try:
-            engine = _alert_engine(cfg, identities, on_alert)
-        except CliError:
-            sink.close()
-            built[0].close()
-            raise
-        janitor = app.snapshot_janitor(cfg.outputs, identities.store.client, cfg.gallery.namespace)
+    sink, engine, janitor = _outputs(cfg, built, events_path, append, on_alert)
     if engine is not None and engine_out is not None:
         engine_out.append(engine)
     if janitor is not None and janitor_out is not None:
@@ -151,6 +134,36 @@ def run_pipeline(
         if flow is not None:
             flow.close()
     return summary, sink.count
+
+
+def _outputs(
+    cfg: RoadwatchConfig,
+    built: tuple[Flow, Gallery] | None,
+    events_path: Path,
+    append: bool,
+    on_alert: Callable[[Alert], None] | None,
+) -> tuple[JsonlEventSink | FanOut, AlertEngine | None, SnapshotJanitor | None]:
+    """The event sink (the log, and the Redis event stream when configured), the alert engine
+    and the snapshot janitor, started; none without stages. An alert engine that cannot start
+    closes the sink and the stages before its error goes up."""
+    sink: JsonlEventSink | FanOut = JsonlEventSink(events_path, append=append)
+    if built is None:
+        return sink, None, None
+    identities = built[1]
+    if cfg.outputs.events_stream:
+        stream = RedisStreamSink(
+            identities.store.client,
+            f"{cfg.gallery.namespace}:events",
+            max_len=cfg.outputs.events_stream_max_len,
+        )
+        sink = FanOut(sink, stream)
+    try:
+        engine = _alert_engine(cfg, identities, on_alert)
+    except CliError:
+        sink.close()
+        built[0].close()
+        raise
+    return sink, engine, app.snapshot_janitor(cfg.outputs, identities.store.client, cfg.gallery.namespace)
 
 
 def _flow(cfg: RoadwatchConfig, cameras: Sequence[CameraConfig]) -> tuple[Flow, Gallery] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -166,8 +167,9 @@ def load_pipeline(
 
     ``score_floor`` replaces both configured score thresholds (what AP ranks).
     """
-    from detectors.pipeline import DetectionPipeline, PipelineSpec, torch_runner
+    from detectors.pipeline import DetectionPipeline, torch_runner
     from detectors.runtime import DetectorModelError, OnnxDetector
+    from detectors.stage import pipeline_spec
 
     runner: Any
     if args.checkpoint is not None:
@@ -201,18 +203,14 @@ def load_pipeline(
             raise CliError(str(exc)) from None
         classes = runner.meta.classes
         first_input = runner.meta.input_size
-    plate = cfg.detectors.plate
-    spec = PipelineSpec(
-        classes=classes,
-        first_input=first_input,
-        second_input=plate.second_pass_input,
-        score_threshold=cfg.detectors.vehicle.score_threshold if score_floor is None else score_floor,
-        plate_score_threshold=plate.score_threshold if score_floor is None else score_floor,
-        small_plate_px=float(plate.small_plate_height_px),
-        upsample=plate.upsample_factor,
-        second_pass=second_pass,
+    spec = replace(pipeline_spec(cfg.detectors, first_input), classes=classes, second_pass=second_pass)
+    if score_floor is not None:
+        spec = replace(spec, score_threshold=score_floor, plate_score_threshold=score_floor)
+    second = (
+        runner.limited(cfg.detectors.plate.second_pass_proposals)
+        if isinstance(runner, OnnxDetector)
+        else runner
     )
-    second = runner.limited(plate.second_pass_proposals) if isinstance(runner, OnnxDetector) else runner
     return DetectionPipeline(runner, spec, second)
 
 

@@ -8,11 +8,12 @@ import onnxruntime as ort
 import pytest
 
 from config.plates import PlatesConfig
+from detectors.runtime import execution_providers
 from roadwatch import app
 
 
 def test_cpu_is_cpu_only() -> None:
-    assert app.ort_providers("cpu") == ("CPUExecutionProvider",)
+    assert execution_providers("cpu") == ("CPUExecutionProvider",)
 
 
 @pytest.mark.skipif(
@@ -20,7 +21,7 @@ def test_cpu_is_cpu_only() -> None:
 )
 def test_cuda_without_a_cuda_runtime_falls_back_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
-        assert app.ort_providers("cuda") == ("CPUExecutionProvider",)
+        assert execution_providers("cuda") == ("CPUExecutionProvider",)
     assert "no CUDA provider" in caplog.text
     reader = app.plate_reader(PlatesConfig(provider="cuda"))
     assert reader is not None
