@@ -19,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from roadwatch.events import Sighting
+from roadwatch.flow import STAGES
 from streams.health import CameraHealth
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,8 @@ class Metrics:
             buckets=_STAGE_BUCKETS,
             registry=self.registry,
         )
+        for stage in STAGES:  # every stage's series exists from the start, zero until it runs
+            self.stage_seconds.labels(stage)
         self.sightings = Counter(
             "roadwatch_sightings",
             "Sightings written, by status and by how the identity was given (library, new or matched).",

@@ -232,3 +232,14 @@ def test_an_unreachable_redis_is_a_503_with_a_message(tmp_path: Path) -> None:
             assert answer.status_code == 503, path
             assert answer.json()["detail"].startswith("redis unreachable")
         assert http.get("/api/ready").status_code == 503
+
+
+def test_every_stage_has_its_series_before_any_frame() -> None:
+    from prometheus_client import generate_latest
+
+    from roadwatch.api.metrics import Metrics
+    from roadwatch.flow import STAGES
+
+    text = generate_latest(Metrics().registry).decode()
+    for stage in STAGES:
+        assert f'roadwatch_stage_seconds_count{{stage="{stage}"}} 0.0' in text
